@@ -1,0 +1,53 @@
+//! Report files are written atomically: a temporary file in the same directory, flushed,
+//! then renamed over the target, so a reader never sees a partial report and a failure
+//! leaves nothing behind.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Create the directory if needed and prove it is writable (without leaving anything).
+pub fn ensure_writable_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create reports directory {}: {e}", dir.display()))?;
+    tempfile::Builder::new()
+        .prefix(".oci-compliance-probe-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| format!("reports directory {} is not writable: {e}", dir.display()))
+}
+
+pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf, String> {
+    let target = dir.join(name);
+    let fail = |e: std::io::Error| format!("cannot write report {}: {e}", target.display());
+    let mut tmp = tempfile::Builder::new().prefix(".oci-compliance-").suffix(".tmp").tempfile_in(dir).map_err(fail)?;
+    tmp.write_all(data).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    // Reports are artefacts for others to read; the temp file starts private.
+    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(fail)?;
+    tmp.persist(&target).map_err(|e| fail(e.error))?;
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_whole_and_leaves_no_temp_files() {
+        let d = tempfile::tempdir().unwrap();
+        write_atomic(d.path(), "r.json", b"one").unwrap();
+        write_atomic(d.path(), "r.json", b"two").unwrap();
+        assert_eq!(std::fs::read(d.path().join("r.json")).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn unwritable_directory_is_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("file");
+        std::fs::write(&f, b"x").unwrap();
+        let err = ensure_writable_dir(&f.join("sub")).unwrap_err();
+        assert!(err.contains("cannot create reports directory"), "{err}");
+    }
+}

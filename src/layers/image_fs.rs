@@ -1,0 +1,213 @@
+//! The merged, read-only view of an image: look up a path, resolve symlinks *within the
+//! image root* (an absolute link target means the image's `/`, never the host's), and read
+//! a small file from the layer that provides it.
+
+use super::overlay::{self, PathIndex, VISIBLE};
+use super::walk::{Entry, Kind, LayerScan};
+use super::LayerSource;
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Loc {
+    /// 0-based layer index, bottom to top.
+    pub layer: u16,
+    pub idx: u32,
+}
+
+pub struct Layer {
+    pub source: LayerSource,
+    pub scan: LayerScan,
+    /// Per entry: VISIBLE, or the index of the layer that deleted or replaced it.
+    pub hidden_by: Vec<u16>,
+}
+
+pub struct ImageFs {
+    pub layers: Vec<Layer>,
+    index: PathIndex,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    NotFound,
+    /// More symlinks than the kernel would follow (a loop, or a hostile chain).
+    TooManyLinks,
+    NotADirectory,
+}
+
+/// Linux's limit for symlinks followed in one lookup.
+const MAX_LINKS: usize = 40;
+
+impl ImageFs {
+    pub fn new(layers: Vec<(LayerSource, LayerScan)>) -> ImageFs {
+        let scans: Vec<&LayerScan> = layers.iter().map(|(_, s)| s).collect();
+        let (hidden, index) = overlay::merge(&scans);
+        let layers = layers
+            .into_iter()
+            .zip(hidden)
+            .map(|((source, scan), hidden_by)| Layer { source, scan, hidden_by })
+            .collect();
+        ImageFs { layers, index }
+    }
+
+    pub fn entry(&self, l: Loc) -> &Entry {
+        &self.layers[l.layer as usize].scan.entries[l.idx as usize]
+    }
+
+    pub fn is_visible(&self, l: Loc) -> bool {
+        self.layers[l.layer as usize].hidden_by[l.idx as usize] == VISIBLE
+    }
+
+    /// The 0-based index of the layer that deleted or replaced this entry.
+    pub fn hidden_by(&self, l: Loc) -> Option<usize> {
+        let h = self.layers[l.layer as usize].hidden_by[l.idx as usize];
+        (h != VISIBLE).then_some(h as usize)
+    }
+
+    /// Errors met while walking any layer; file checks cannot pass while there are any.
+    pub fn walk_errors(&self) -> impl Iterator<Item = &str> {
+        self.layers.iter().flat_map(|l| l.scan.errors.iter().map(String::as_str))
+    }
+
+    /// The entry the final image shows at exactly this path (no symlink resolution).
+    pub fn lookup(&self, path: &[u8]) -> Option<Loc> {
+        let slot = self.index.get(path, |l| &self.entry(l).path)?;
+        self.is_visible(slot.top).then_some(slot.top)
+    }
+
+    /// Resolve `path` component by component inside the image. Intermediate symlinks are
+    /// always followed; the last one only when `follow_last`. Returns the canonical path
+    /// and the entry found there.
+    pub fn resolve(&self, path: &[u8], follow_last: bool) -> Result<(Vec<u8>, Loc), ResolveError> {
+        let mut pending: Vec<Vec<u8>> = components(path).rev().map(<[u8]>::to_vec).collect();
+        let mut current: Vec<Vec<u8>> = Vec::new();
+        let mut found: Option<Loc> = None;
+        let mut links = 0;
+        while let Some(c) = pending.pop() {
+            if c == b".." {
+                current.pop();
+                found = None;
+                continue;
+            }
+            let mut candidate = join(&current);
+            if candidate.len() > 1 {
+                candidate.push(b'/');
+            }
+            candidate.extend_from_slice(&c);
+            let loc = self.lookup(&candidate).ok_or(ResolveError::NotFound)?;
+            let e = self.entry(loc);
+            let last = pending.is_empty();
+            match e.kind {
+                Kind::Symlink if !last || follow_last => {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(ResolveError::TooManyLinks);
+                    }
+                    let target = e.link.as_deref().unwrap_or(b"");
+                    if target.first() == Some(&b'/') {
+                        current.clear();
+                    }
+                    pending.extend(components(target).rev().map(<[u8]>::to_vec));
+                    found = None;
+                }
+                Kind::Dir => {
+                    current.push(c);
+                    found = Some(loc);
+                }
+                _ if last => {
+                    current.push(c);
+                    found = Some(loc);
+                }
+                _ => return Err(ResolveError::NotADirectory),
+            }
+        }
+        let canonical = join(&current);
+        match found {
+            Some(l) => Ok((canonical, l)),
+            // The path resolved to the root itself, which has no entry of its own.
+            None if current.is_empty() => Err(ResolveError::NotFound),
+            None => self.lookup(&canonical).map(|l| (canonical, l)).ok_or(ResolveError::NotFound),
+        }
+    }
+
+    /// Resolve a directory path; the root resolves to "/".
+    pub fn resolve_dir(&self, path: &[u8]) -> Option<Vec<u8>> {
+        if components(path).all(|c| c == b"..") {
+            return Some(b"/".to_vec());
+        }
+        match self.resolve(path, true) {
+            Ok((p, l)) if self.entry(l).kind == Kind::Dir => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Read a file of the final image, following symlinks inside the image. Ok(None) when it
+    /// does not exist; Err when it exists but cannot be read, or is larger than `limit`.
+    pub fn read_file(&self, path: &[u8], limit: u64) -> Result<Option<Vec<u8>>, String> {
+        let shown = crate::escape::bytes(path);
+        let loc = match self.resolve(path, true) {
+            Ok((_, l)) => l,
+            Err(ResolveError::NotFound) | Err(ResolveError::NotADirectory) => return Ok(None),
+            Err(ResolveError::TooManyLinks) => {
+                return Err(format!("{shown}: too many levels of symbolic links inside the image"))
+            }
+        };
+        let e = self.entry(loc);
+        if e.kind != Kind::File {
+            return Err(format!("{shown} is not a regular file in the image"));
+        }
+        let host = self.host_path(loc);
+        // The entry's parents are real directories of the layer (the walk never descends
+        // through a link); O_NOFOLLOW keeps the last component from being swapped for one.
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&host)
+            .map_err(|err| format!("cannot read {shown} from layer {}: {err}", self.layers[loc.layer as usize].source.number))?;
+        let meta = f.metadata().map_err(|err| format!("cannot read {shown}: {err}"))?;
+        if !meta.is_file() {
+            return Err(format!("{shown} is not a regular file in the image"));
+        }
+        if meta.len() > limit {
+            return Err(format!("{shown} is {} bytes, more than the {limit} this check reads", meta.len()));
+        }
+        let mut buf = Vec::with_capacity(meta.len() as usize);
+        f.take(limit).read_to_end(&mut buf).map_err(|err| format!("cannot read {shown}: {err}"))?;
+        Ok(Some(buf))
+    }
+
+    /// Where an entry lives on the host: its layer directory plus its image path.
+    pub fn host_path(&self, l: Loc) -> PathBuf {
+        let rel = &self.entry(l).path[1..];
+        self.layers[l.layer as usize].source.dir.join(OsStr::from_bytes(rel))
+    }
+
+    /// Every visible entry of the final image, layer by layer.
+    pub fn visible_entries(&self) -> impl Iterator<Item = (Loc, &Entry)> {
+        self.layers.iter().enumerate().flat_map(|(li, layer)| {
+            layer.scan.entries.iter().enumerate().filter_map(move |(i, e)| {
+                (layer.hidden_by[i] == VISIBLE && e.kind != Kind::Whiteout)
+                    .then_some((Loc { layer: li as u16, idx: i as u32 }, e))
+            })
+        })
+    }
+}
+
+fn components(p: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    p.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".")
+}
+
+fn join(parts: &[Vec<u8>]) -> Vec<u8> {
+    if parts.is_empty() {
+        return b"/".to_vec();
+    }
+    let mut v = Vec::new();
+    for p in parts {
+        v.push(b'/');
+        v.extend_from_slice(p);
+    }
+    v
+}

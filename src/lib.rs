@@ -1,0 +1,20 @@
+//! oci-compliance: audit finished container images against build best practices.
+//!
+//! The pipeline runs in one direction:
+//! reference → acquire (podman) → inspect → walk layers → rules → report → render → exit code.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod escape;
+pub mod etc_files;
+pub mod exit;
+pub mod fsutil;
+pub mod inspect;
+pub mod layers;
+pub mod podman;
+pub mod reference;
+pub mod render;
+pub mod report;
+pub mod rules;
+pub mod time;

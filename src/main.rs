@@ -1,0 +1,48 @@
+use clap::Parser;
+use oci_compliance::cli::Cli;
+use oci_compliance::exit::Operational;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(Operational::InvalidConfig.code()),
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("oci-compliance: error: cannot start the runtime: {e}");
+            return ExitCode::from(Operational::CheckError.code());
+        }
+    };
+    ExitCode::from(runtime.block_on(run(cli)))
+}
+
+/// Runs until done or interrupted; an interruption drops the scan, which removes the
+/// temporary authfile and kills podman children.
+async fn run(cli: Cli) -> u8 {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("oci-compliance: error: cannot install signal handler: {e}");
+            return Operational::CheckError.code();
+        }
+    };
+    tokio::select! {
+        r = oci_compliance::app::run(cli) => match r {
+            Ok(code) => code,
+            Err(f) => {
+                eprintln!("oci-compliance: error: {f}");
+                f.kind.code()
+            }
+        },
+        _ = tokio::signal::ctrl_c() => { eprintln!("oci-compliance: interrupted"); 130 }
+        _ = term.recv() => { eprintln!("oci-compliance: terminated"); 143 }
+    }
+}

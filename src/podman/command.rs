@@ -1,0 +1,110 @@
+//! The only place that starts processes: an argument vector, never a shell; the child's
+//! stderr kept for errors; credentials scrubbed from the child's environment.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+/// Variables that carry secrets in CI. Podman is given credentials only through the
+/// private authfile and stdin, so children never inherit these.
+pub const SECRET_VARS: &[&str] = &[
+    "DOCKER_AUTH_CONFIG",
+    "CI_REGISTRY_PASSWORD",
+    "CI_JOB_TOKEN",
+    "CI_JOB_JWT",
+    "CI_JOB_JWT_V2",
+    "CI_DEPLOY_PASSWORD",
+    "CI_DEPENDENCY_PROXY_PASSWORD",
+    "COMPLIANCE_REGISTRY_PASSWORD",
+];
+
+#[derive(Debug)]
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The child's own explanation, printable: the last lines of stderr, controls escaped.
+    pub fn reason(&self) -> String {
+        let text = String::from_utf8_lossy(&self.stderr);
+        let lines: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(crate::escape::text)
+            .collect();
+        let tail = if lines.len() > 8 { &lines[lines.len() - 8..] } else { &lines[..] };
+        if tail.is_empty() {
+            "no error output".to_string()
+        } else {
+            tail.join(" | ")
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub path: PathBuf,
+    /// Global options placed before the subcommand (e.g. --root for a private store).
+    pub global: Vec<OsString>,
+}
+
+impl Program {
+    /// Find a program on PATH (or use an explicit path).
+    pub fn locate(name: &str, explicit: Option<PathBuf>) -> Result<Program, String> {
+        let path = match explicit {
+            Some(p) => p,
+            None => which::which(name).map_err(|_| format!("{name} not found in PATH; install it (apt-get install {name})"))?,
+        };
+        Ok(Program { path, global: Vec::new() })
+    }
+
+    /// Describe a command line for messages. Argument vectors never contain secrets.
+    pub fn display(&self, args: &[OsString]) -> String {
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut s = name;
+        for a in self.global.iter().chain(args) {
+            s.push(' ');
+            s.push_str(&crate::escape::text(&a.to_string_lossy()));
+        }
+        s
+    }
+
+    pub async fn run(&self, args: &[OsString], stdin: Option<&[u8]>) -> Result<Output, String> {
+        let mut cmd = Command::new(&self.path);
+        cmd.args(&self.global).args(args);
+        for v in SECRET_VARS {
+            cmd.env_remove(v);
+        }
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| format!("cannot run {}: {e}", self.display(args)))?;
+        if let Some(data) = stdin {
+            let mut pipe = child.stdin.take().ok_or("child stdin missing")?;
+            // A child that exits without reading stdin is reported by its status, not here.
+            let _ = pipe.write_all(data).await;
+            drop(pipe);
+        }
+        let out = child.wait_with_output().await.map_err(|e| format!("waiting for {}: {e}", self.display(args)))?;
+        Ok(Output { code: out.status.code(), stdout: out.stdout, stderr: out.stderr })
+    }
+}
+
+/// Build an argument vector from string-likes.
+pub fn argv<I, S>(items: I) -> Vec<OsString>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString>,
+{
+    items.into_iter().map(Into::into).collect()
+}

@@ -1,0 +1,318 @@
+//! The one typed report every renderer reads, and the only place that turns check results
+//! into an outcome (exit code).
+
+use crate::exit::{ExitCodes, Failure, Operational, Outcome};
+use crate::inspect::ImageInspect;
+use crate::layers::{ImageFs, Kind, Loc};
+use crate::reference::ImageRef;
+use crate::rules::{Context, Rule, RuleSettings, Severity, Status};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Bumped on any incompatible change to the JSON layout. Documented in README.md.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub scanned_at: String,
+    pub settings: SettingsInfo,
+    pub image: ImageInfo,
+    pub layers: Vec<LayerInfo>,
+    pub checks: Vec<CheckResult>,
+    pub summary: Summary,
+    /// Set when the scan stopped before the checks could run (pull, inspect, storage).
+    pub error: Option<ScanError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolInfo {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl Default for ToolInfo {
+    fn default() -> Self {
+        ToolInfo { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsInfo {
+    pub pull: String,
+    pub tls_verify: Option<bool>,
+    pub exit_codes: ExitCodes,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImageInfo {
+    /// The reference exactly as given.
+    pub reference: String,
+    pub transport: String,
+    pub registry: Option<String>,
+    pub repository: Option<String>,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+    pub id: String,
+    pub architecture: String,
+    pub os: String,
+    pub variant: String,
+    pub created: String,
+    pub size: u64,
+    pub user: String,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub exposed_ports: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub storage_driver: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerInfo {
+    /// 1-based, bottom to top.
+    pub number: usize,
+    pub diff_id: String,
+    pub created_by: String,
+    pub entries: usize,
+    /// Sum of the apparent sizes of the layer's regular files.
+    pub size: u64,
+    pub whiteouts: usize,
+    pub findings: usize,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub severity: Severity,
+    pub status: Status,
+    pub description: String,
+    pub mitigation: &'static str,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    /// Absolute path inside the image; non-UTF-8 bytes and controls escaped losslessly.
+    pub path: String,
+    /// 1-based number of the layer that added this entry.
+    pub layer: usize,
+    pub layer_digest: String,
+    pub created_by: String,
+    pub kind: Kind,
+    /// Octal permission bits including setuid/setgid/sticky, e.g. "4755".
+    pub mode: String,
+    pub permissions: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub link_target: Option<String>,
+    /// Still present in the final image (false: deleted or replaced by a later layer).
+    pub visible: bool,
+    /// This finding is what makes the check fail (false: listed for information).
+    pub violation: bool,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// "pass", "fail" or "error".
+    pub verdict: &'static str,
+    pub exit_code: u8,
+    pub worst_failed_severity: Option<Severity>,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub errors: usize,
+    /// Failed checks per severity (every severity present, zero included).
+    pub failed_by_severity: BTreeMap<&'static str, usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanError {
+    pub kind: &'static str,
+    pub exit_code: u8,
+    pub message: String,
+}
+
+/// Run every rule against one image.
+pub fn run_checks(
+    reference: &ImageRef,
+    image: &ImageInspect,
+    fs: &ImageFs,
+    settings: &RuleSettings,
+    rules: &[&dyn Rule],
+) -> Vec<CheckResult> {
+    let mut hits: Vec<Vec<Loc>> = vec![Vec::new(); rules.len()];
+    for (li, layer) in fs.layers.iter().enumerate() {
+        for &(idx, bits) in &layer.scan.hits {
+            let mut b = bits;
+            while b != 0 {
+                let slot = b.trailing_zeros() as usize;
+                b &= b - 1;
+                if let Some(h) = hits.get_mut(slot) {
+                    h.push(Loc { layer: li as u16, idx });
+                }
+            }
+        }
+    }
+    let ctx = Context::new(reference, image, fs, settings);
+    let first_walk_error = fs.walk_errors().next().map(String::from);
+    let walk_error_count = fs.walk_errors().count();
+    rules
+        .iter()
+        .zip(hits)
+        .map(|(rule, hits)| {
+            let meta = rule.meta();
+            let mut ev = rule.check(&ctx, &hits);
+            // A partial walk cannot prove absence, nor that what it saw is the final state.
+            if meta.reads_layers {
+                if let Some(first) = &first_walk_error {
+                    ev.status = Status::Error;
+                    ev.description = format!(
+                        "could not read every layer ({walk_error_count} error{}, first: {first}); seen so far: {}",
+                        if walk_error_count == 1 { "" } else { "s" },
+                        ev.description
+                    );
+                }
+            }
+            CheckResult {
+                id: meta.id,
+                title: meta.title,
+                severity: meta.severity,
+                status: ev.status,
+                description: ev.description,
+                mitigation: meta.remediation,
+                findings: ev.findings,
+            }
+        })
+        .collect()
+}
+
+pub fn image_info(reference: &ImageRef, image: &ImageInspect) -> ImageInfo {
+    let c = &image.config;
+    ImageInfo {
+        reference: reference.original.clone(),
+        transport: format!("{:?}", reference.transport).to_ascii_lowercase(),
+        registry: reference.registry.clone(),
+        repository: reference.repository.clone(),
+        tag: reference.effective_tag().map(String::from),
+        digest: reference.digest.clone().or_else(|| image.digest_for(reference.repository.as_deref())),
+        id: image.id.clone(),
+        architecture: image.architecture.clone(),
+        os: image.os.clone(),
+        variant: image.variant.clone(),
+        created: image.created.clone(),
+        size: image.size,
+        user: c.user.clone(),
+        entrypoint: c.entrypoint.clone(),
+        cmd: c.cmd.clone(),
+        exposed_ports: c.exposed_ports.keys().cloned().collect(),
+        labels: c.labels.clone(),
+        storage_driver: image.graph_driver.name.clone(),
+    }
+}
+
+pub fn layer_info(fs: &ImageFs, checks: &[CheckResult]) -> Vec<LayerInfo> {
+    fs.layers
+        .iter()
+        .map(|l| LayerInfo {
+            number: l.source.number,
+            diff_id: l.source.diff_id.clone(),
+            created_by: crate::escape::text(&l.source.created_by),
+            entries: l.scan.entries.len(),
+            size: l.scan.bytes,
+            whiteouts: l.scan.entries.iter().filter(|e| e.kind == Kind::Whiteout).count(),
+            findings: checks.iter().flat_map(|c| &c.findings).filter(|f| f.layer == l.source.number).count(),
+            errors: l.scan.errors.clone(),
+        })
+        .collect()
+}
+
+impl Report {
+    pub fn new(
+        settings: SettingsInfo,
+        image: ImageInfo,
+        layers: Vec<LayerInfo>,
+        checks: Vec<CheckResult>,
+        error: Option<&Failure>,
+    ) -> Report {
+        let mut r = Report {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo::default(),
+            scanned_at: crate::time::now_rfc3339(),
+            settings,
+            image,
+            layers,
+            checks,
+            summary: Summary {
+                verdict: "pass",
+                exit_code: 0,
+                worst_failed_severity: None,
+                passed: 0,
+                failed: 0,
+                skipped: 0,
+                errors: 0,
+                failed_by_severity: BTreeMap::new(),
+            },
+            error: error.map(|f| ScanError { kind: kind_name(f.kind), exit_code: f.kind.code(), message: f.message.clone() }),
+        };
+        r.summarize();
+        r
+    }
+
+    /// The decision: an operational error outranks the policy verdict.
+    pub fn outcome(&self) -> Outcome {
+        if let Some(e) = &self.error {
+            if let Some(op) = Operational::ALL.into_iter().find(|o| o.code() == e.exit_code) {
+                return Outcome::Operational(op);
+            }
+        }
+        if self.checks.iter().any(|c| c.status == Status::Error) {
+            return Outcome::Operational(Operational::CheckError);
+        }
+        Outcome::Policy(self.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.severity).max())
+    }
+
+    fn summarize(&mut self) {
+        let count = |s: Status| self.checks.iter().filter(|c| c.status == s).count();
+        let mut by_sev = BTreeMap::new();
+        for s in Severity::ALL {
+            by_sev.insert(
+                s.name(),
+                self.checks.iter().filter(|c| c.status == Status::Fail && c.severity == s).count(),
+            );
+        }
+        let outcome = self.outcome();
+        self.summary = Summary {
+            verdict: match outcome {
+                Outcome::Operational(_) => "error",
+                Outcome::Policy(None) | Outcome::Policy(Some(Severity::Informational)) => "pass",
+                Outcome::Policy(Some(_)) => "fail",
+            },
+            exit_code: outcome.code(&self.settings.exit_codes),
+            worst_failed_severity: match outcome {
+                Outcome::Policy(s) => s,
+                Outcome::Operational(_) => self.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.severity).max(),
+            },
+            passed: count(Status::Pass),
+            failed: count(Status::Fail),
+            skipped: count(Status::Skipped),
+            errors: count(Status::Error),
+            failed_by_severity: by_sev,
+        };
+    }
+}
+
+fn kind_name(o: Operational) -> &'static str {
+    match o {
+        Operational::PullFailed => "pull-failed",
+        Operational::InspectFailed => "inspect-failed",
+        Operational::NoImage => "no-image",
+        Operational::ReportsDir => "reports-dir",
+        Operational::InvalidConfig => "invalid-config",
+        Operational::CheckError => "check-error",
+    }
+}

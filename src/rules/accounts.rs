@@ -1,0 +1,91 @@
+//! Who the container runs as: the image's USER resolved the way runtimes do, against the
+//! image's own /etc/passwd and /etc/group.
+
+use super::Context;
+use crate::etc_files::id;
+
+/// The effective user and group of the image's USER setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// What USER says, for messages.
+    pub user_spec: String,
+    pub uid: Resolved,
+    pub gid: Resolved,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Id { id: u32, how: String },
+    /// The name does not exist in the image: the container would not start.
+    Missing(String),
+    /// A file needed to decide could not be read.
+    Unknown(String),
+}
+
+pub fn identity(ctx: &Context) -> Identity {
+    let spec = ctx.image.config.user.trim().to_string();
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u.to_string(), Some(g.to_string())),
+        None => (spec.clone(), None),
+    };
+    let passwd = ctx.passwd();
+    let uid: Resolved;
+    let mut passwd_gid: Option<(u32, String)> = None;
+    if user.is_empty() {
+        uid = Resolved::Id { id: 0, how: "USER is not set, so the container runs as root".into() };
+        passwd_gid = Some((0, "root's default group".into()));
+    } else if let Some(n) = id(&user) {
+        uid = Resolved::Id { id: n, how: format!("USER {user} is uid {n}") };
+        if let Ok(Some(entries)) = passwd {
+            if let Some(e) = entries.iter().find(|e| e.uid == n) {
+                passwd_gid = Some((e.gid, format!("the primary group of uid {n} ({}) in /etc/passwd", e.name)));
+            }
+        }
+        if passwd_gid.is_none() && group.is_none() {
+            match passwd {
+                Err(e) => return unknown(spec, e),
+                _ => passwd_gid = Some((0, format!("uid {n} has no /etc/passwd entry, so runtimes use gid 0"))),
+            }
+        }
+    } else {
+        match passwd {
+            Err(e) => return unknown(spec, e),
+            Ok(None) => {
+                let why = format!("USER {user} is a name but the image has no /etc/passwd");
+                return Identity { user_spec: spec, uid: Resolved::Missing(why.clone()), gid: Resolved::Missing(why) };
+            }
+            Ok(Some(entries)) => match entries.iter().find(|e| e.name == user) {
+                Some(e) => {
+                    uid = Resolved::Id { id: e.uid, how: format!("USER {user} resolves to uid {}", e.uid) };
+                    passwd_gid = Some((e.gid, format!("the primary group of {user} in /etc/passwd")));
+                }
+                None => {
+                    let why = format!("USER {user} is not in the image's /etc/passwd");
+                    return Identity { user_spec: spec, uid: Resolved::Missing(why.clone()), gid: Resolved::Missing(why) };
+                }
+            },
+        }
+    }
+    let gid = match group.as_deref() {
+        None | Some("") => match passwd_gid {
+            Some((g, how)) => Resolved::Id { id: g, how },
+            None => Resolved::Unknown("no group could be determined".into()),
+        },
+        Some(g) => match id(g) {
+            Some(n) => Resolved::Id { id: n, how: format!("group {g} is gid {n}") },
+            None => match ctx.group() {
+                Err(e) => Resolved::Unknown(e.clone()),
+                Ok(None) => Resolved::Missing(format!("group {g} is a name but the image has no /etc/group")),
+                Ok(Some(groups)) => match groups.iter().find(|e| e.name == g) {
+                    Some(e) => Resolved::Id { id: e.gid, how: format!("group {g} resolves to gid {}", e.gid) },
+                    None => Resolved::Missing(format!("group {g} is not in the image's /etc/group")),
+                },
+            },
+        },
+    };
+    Identity { user_spec: spec, uid, gid }
+}
+
+fn unknown(spec: String, why: &str) -> Identity {
+    Identity { user_spec: spec, uid: Resolved::Unknown(why.to_string()), gid: Resolved::Unknown(why.to_string()) }
+}

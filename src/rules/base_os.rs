@@ -1,0 +1,40 @@
+use super::{Context, Evaluation, RuleMeta, Severity};
+use crate::layers::Loc;
+
+pub struct Rule;
+
+static META: RuleMeta = RuleMeta {
+    id: "base-os",
+    title: "Base operating system",
+    severity: Severity::Informational,
+    rationale: "Knowing the distribution and release an image is built on tells the reviewer which \
+        security advisories apply and when support ends. This check never fails; it records \
+        NAME and VERSION_ID from os-release, or that the image has none (scratch, distroless).",
+    remediation: "Build on a supported, maintained release and rebuild when it publishes fixes.",
+    reads_layers: true,
+};
+
+impl super::Rule for Rule {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, ctx: &Context, _hits: &[Loc]) -> Evaluation {
+        for path in ["/etc/os-release", "/usr/lib/os-release"] {
+            match ctx.read_parsed(path, crate::etc_files::parse_os_release) {
+                Err(e) => return Evaluation::error(e),
+                Ok(None) => continue,
+                Ok(Some(fields)) => {
+                    let get = |k: &str| fields.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+                    let name = get("NAME").or(get("ID")).unwrap_or("unnamed OS");
+                    let d = match get("VERSION_ID") {
+                        Some(v) => format!("{name} {v}"),
+                        None => name.to_string(),
+                    };
+                    return Evaluation::pass(crate::escape::text(&d));
+                }
+            }
+        }
+        Evaluation::pass("no os-release: no distribution base (scratch or distroless)")
+    }
+}

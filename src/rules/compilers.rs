@@ -1,0 +1,30 @@
+use super::{Context, Evaluation, Needs, RuleMeta, RuleSettings, Severity};
+use crate::layers::Loc;
+
+pub struct Rule;
+
+static META: RuleMeta = RuleMeta {
+    id: "compilers",
+    title: "No compilers or assemblers",
+    severity: Severity::Medium,
+    rationale: "A compiler in a runtime image lets an intruder build exploits and tools in place \
+        instead of having to bring binaries, and usually means build-time dependencies leaked into \
+        production. Versioned and cross forms (gcc-12, x86_64-linux-gnu-gcc-12) count.",
+    remediation: "Use a multi-stage build: compile in a builder stage and copy only the artefacts \
+        into a runtime stage without build-essential, golang, rustc, JDK, etc.",
+    reads_layers: true,
+};
+
+impl super::Rule for Rule {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn needs(&self, s: &RuleSettings) -> Needs {
+        Needs { names: s.compilers.clone(), versioned_names: true, ..Needs::default() }
+    }
+
+    fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
+        super::tools::evaluate(ctx, hits, "compilers")
+    }
+}

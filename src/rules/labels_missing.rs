@@ -1,0 +1,31 @@
+use super::{Context, Evaluation, RuleMeta, Severity};
+use crate::layers::Loc;
+
+pub struct Rule;
+
+static META: RuleMeta = RuleMeta {
+    id: "labels-missing",
+    title: "Image has labels",
+    severity: Severity::Low,
+    rationale: "Labels (org.opencontainers.image.vendor, version, source, revision…) are how an \
+        operator finds out who built an image, from what, and whom to call. An image with none \
+        cannot be traced to its supplier or source.",
+    remediation: "Add LABEL instructions, at least the OCI annotations \
+        org.opencontainers.image.vendor, .version, .source and .revision.",
+    reads_layers: false,
+};
+
+impl super::Rule for Rule {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, ctx: &Context, _hits: &[Loc]) -> Evaluation {
+        let n = ctx.image.config.labels.len();
+        if n == 0 {
+            Evaluation::fail("the image has no labels")
+        } else {
+            Evaluation::pass(format!("{n} label{}", if n == 1 { "" } else { "s" }))
+        }
+    }
+}

@@ -1,0 +1,32 @@
+use super::{Context, Evaluation, Needs, RuleMeta, RuleSettings, Severity};
+use crate::layers::Loc;
+
+pub struct Rule;
+
+static META: RuleMeta = RuleMeta {
+    id: "privilege-tools",
+    title: "No privilege-switching tools",
+    severity: Severity::Critical,
+    rationale: "su, sudo, sudoedit, doas and pkexec exist to become another user, normally root. \
+        A container has no interactive administrator, so their only use in production is an \
+        attacker's. A match counts when it is an executable (or a symlink resolving inside the \
+        image to one) in a PATH or standard bin/sbin directory; the same name elsewhere \
+        (/etc/pam.d/su) does not.",
+    remediation: "Do not install sudo/doas/policykit; remove su (`rm /bin/su` or the package \
+        providing it, e.g. `dpkg --purge --force-remove-essential login` on Debian) in the build.",
+    reads_layers: true,
+};
+
+impl super::Rule for Rule {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn needs(&self, s: &RuleSettings) -> Needs {
+        Needs { names: s.privilege_tools.clone(), ..Needs::default() }
+    }
+
+    fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
+        super::tools::evaluate(ctx, hits, "privilege tools")
+    }
+}

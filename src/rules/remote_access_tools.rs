@@ -1,0 +1,31 @@
+use super::{Context, Evaluation, Needs, RuleMeta, RuleSettings, Severity};
+use crate::layers::Loc;
+
+pub struct Rule;
+
+static META: RuleMeta = RuleMeta {
+    id: "remote-access-tools",
+    title: "No remote-access tools",
+    severity: Severity::Critical,
+    rationale: "ssh, scp, sftp, telnet, rsh and their servers, and relays such as nc, ncat and \
+        socat, let an intruder open shells, move data out or pivot to other hosts. A production \
+        image has no need for them; their presence turns a foothold into a base.",
+    remediation: "Remove the packages that provide them (openssh-client/server, netcat-*, socat, \
+        telnet, dropbear) from the final image; use a debug image or ephemeral container when \
+        you need them.",
+    reads_layers: true,
+};
+
+impl super::Rule for Rule {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn needs(&self, s: &RuleSettings) -> Needs {
+        Needs { names: s.remote_access_tools.clone(), ..Needs::default() }
+    }
+
+    fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
+        super::tools::evaluate(ctx, hits, "remote-access tools")
+    }
+}

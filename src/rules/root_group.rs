@@ -1,0 +1,35 @@
+use super::accounts::{identity, Resolved};
+use super::{Context, Evaluation, RuleMeta, Severity};
+use crate::layers::Loc;
+
+pub struct Rule;
+
+static META: RuleMeta = RuleMeta {
+    id: "root-group",
+    title: "Container does not run with group root",
+    severity: Severity::Critical,
+    rationale: "A process whose primary group is gid 0 can read and write every file that is \
+        group-owned by root and group-writable, in the image and on any host path mounted into the \
+        container. The group is taken from USER's `:group` part, else from the user's /etc/passwd \
+        entry; a numeric uid with no passwd entry and no group runs with gid 0.",
+    remediation: "Give the runtime user its own primary group and set `USER <uid>:<gid>` with a \
+        non-zero gid, or a name whose /etc/passwd entry has a non-zero gid.",
+    reads_layers: false,
+};
+
+impl super::Rule for Rule {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, ctx: &Context, _hits: &[Loc]) -> Evaluation {
+        let who = identity(ctx);
+        match who.gid {
+            Resolved::Id { id: 0, how } => Evaluation::fail(format!("{how}: gid 0 (root)")),
+            Resolved::Id { id, how } if how.ends_with(&format!("gid {id}")) => Evaluation::pass(how),
+            Resolved::Id { id, how } => Evaluation::pass(format!("{how}: gid {id}")),
+            Resolved::Missing(why) => Evaluation::fail(format!("{why}: the container would not start")),
+            Resolved::Unknown(why) => Evaluation::error(format!("cannot resolve the group of USER {:?}: {why}", who.user_spec)),
+        }
+    }
+}

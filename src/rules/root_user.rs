@@ -1,0 +1,36 @@
+use super::accounts::{identity, Resolved};
+use super::{Context, Evaluation, RuleMeta, Severity};
+use crate::layers::Loc;
+
+pub struct Rule;
+
+static META: RuleMeta = RuleMeta {
+    id: "root-user",
+    title: "Container does not run as root",
+    severity: Severity::Critical,
+    rationale: "A process running as uid 0 inside the container is root on the host's kernel: any \
+        escape through a kernel or runtime bug, a mounted socket or a writable host path gives the \
+        attacker root. Images that do not set USER, or set it to a name that resolves to uid 0, run \
+        their entrypoint as root. A name missing from the image's /etc/passwd is also a failure: \
+        the container would not start.",
+    remediation: "Create an unprivileged account in the image and set `USER <name or uid>` \
+        (e.g. `USER 1001`) as the last USER instruction.",
+    reads_layers: false,
+};
+
+impl super::Rule for Rule {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, ctx: &Context, _hits: &[Loc]) -> Evaluation {
+        let who = identity(ctx);
+        match who.uid {
+            Resolved::Id { id: 0, how } => Evaluation::fail(format!("{how}: uid 0 (root)")),
+            Resolved::Id { id, how } if how.ends_with(&format!("uid {id}")) => Evaluation::pass(how),
+            Resolved::Id { id, how } => Evaluation::pass(format!("{how}, uid {id}")),
+            Resolved::Missing(why) => Evaluation::fail(format!("{why}: the container would not start")),
+            Resolved::Unknown(why) => Evaluation::error(format!("cannot resolve USER {:?}: {why}", who.user_spec)),
+        }
+    }
+}

@@ -1,0 +1,31 @@
+use super::{Context, Evaluation, Needs, RuleMeta, RuleSettings, Severity};
+use crate::layers::Loc;
+
+pub struct Rule;
+
+static META: RuleMeta = RuleMeta {
+    id: "sgid-files",
+    title: "No setgid files",
+    severity: Severity::Critical,
+    rationale: "A setgid executable runs with its group's privileges whoever starts it (e.g. \
+        group shadow can read password hashes). Like setuid, it turns any shell in the container \
+        into a privilege escalation. Setgid directories (which only make new files inherit the \
+        group) are listed as information and do not fail.",
+    remediation: "Remove the setgid bit in the build (`chmod g-s FILE`, or \
+        `find / -xdev -perm -2000 -type f -exec chmod g-s {} +` in the last layer).",
+    reads_layers: true,
+};
+
+impl super::Rule for Rule {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn needs(&self, _: &RuleSettings) -> Needs {
+        Needs { mode_bits: 0o2000, ..Needs::default() }
+    }
+
+    fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
+        super::suid_files::special_bit(ctx, hits, "setgid")
+    }
+}

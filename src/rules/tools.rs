@@ -1,0 +1,163 @@
+//! "Present as a tool": what privilege-tools, remote-access-tools and compilers share.
+//!
+//! A tool is an executable regular file, or a symlink that resolves inside the image to
+//! one, whose name matches and which sits in a directory of the image's PATH or a standard
+//! bin/sbin directory. The same name elsewhere is not a tool; an executable match outside
+//! PATH is listed as information.
+
+use super::{Context, Evaluation, Status};
+use crate::layers::{Kind, Loc};
+use crate::report::Finding;
+
+/// CPU names that start a GNU target triplet (x86_64-linux-gnu-gcc).
+const TRIPLET_ARCHES: &[&[u8]] = &[
+    b"x86_64", b"i386", b"i486", b"i586", b"i686", b"aarch64", b"aarch64_be", b"arm", b"armeb", b"armel",
+    b"armhf", b"armv5", b"armv6", b"armv7", b"armv7l", b"armv8", b"mips", b"mipsel", b"mips64", b"mips64el",
+    b"mipsisa32r6", b"mipsisa32r6el", b"mipsisa64r6", b"mipsisa64r6el", b"powerpc", b"powerpc64",
+    b"powerpc64le", b"ppc64", b"ppc64le", b"riscv32", b"riscv64", b"s390", b"s390x", b"sparc", b"sparc64",
+    b"alpha", b"hppa", b"ia64", b"m68k", b"sh4", b"loongarch64", b"avr", b"xtensa", b"or1k", b"nios2",
+    b"microblaze", b"csky", b"arc", b"bpf", b"wasm32",
+];
+
+/// Calls `f` with each shorter form of `name` a versioned or cross compiler can take:
+/// `gcc-12` → `gcc`; `x86_64-linux-gnu-gcc-12` → `x86_64-linux-gnu-gcc`, `gcc-12`, `gcc`.
+/// A bounded number of forms per name, whatever the size of the lists.
+pub fn versioned_forms(name: &[u8], mut f: impl FnMut(&[u8])) {
+    let unversioned = strip_version(name);
+    if let Some(u) = unversioned {
+        f(u);
+    }
+    let mut parts = name.splitn(2, |&b| b == b'-');
+    let (Some(arch), Some(_)) = (parts.next(), parts.next()) else { return };
+    if !TRIPLET_ARCHES.contains(&arch) {
+        return;
+    }
+    // Triplets have a vendor/OS part of two or three words after the CPU.
+    for words in [3usize, 4] {
+        let mut dashes = 0;
+        let cut = name.iter().position(|&b| {
+            if b == b'-' {
+                dashes += 1;
+            }
+            dashes == words
+        });
+        if let Some(i) = cut {
+            let rest = &name[i + 1..];
+            if !rest.is_empty() {
+                f(rest);
+                if let Some(u) = strip_version(rest) {
+                    f(u);
+                }
+            }
+        }
+    }
+}
+
+/// `gcc-12` → `gcc`, `clang-14.0` → `clang`.
+fn strip_version(name: &[u8]) -> Option<&[u8]> {
+    let dash = name.iter().rposition(|&b| b == b'-')?;
+    let (base, ver) = (&name[..dash], &name[dash + 1..]);
+    let is_version = !ver.is_empty()
+        && ver[0].is_ascii_digit()
+        && ver.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+        && !ver.ends_with(b".");
+    (is_version && !base.is_empty()).then_some(base)
+}
+
+/// Evaluate a tool rule from the walk's name matches.
+pub fn evaluate(ctx: &Context, hits: &[Loc], noun: &str) -> Evaluation {
+    let dirs = ctx.tool_dirs();
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut in_path = 0usize;
+    for &loc in hits {
+        let e = ctx.fs.entry(loc);
+        if !ctx.fs.is_visible(loc) {
+            // Still shipped in the layer blob: report it, but the verdict rests on the final image.
+            if e.is_executable() || e.kind == Kind::Symlink {
+                findings.push(ctx.finding(loc, false, None));
+            }
+            continue;
+        }
+        let target_note = match e.kind {
+            Kind::File if e.is_executable() => None,
+            Kind::Symlink => match ctx.fs.resolve(&e.path, true) {
+                Ok((target, t)) if ctx.fs.entry(t).is_executable() => {
+                    Some(format!("resolves to {}", crate::escape::bytes(&target)))
+                }
+                // A dangling link or one to a non-executable is not a usable tool.
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let on_path = dirs.contains(e.dir());
+        if on_path {
+            in_path += 1;
+            findings.push(ctx.finding(loc, true, target_note));
+        } else {
+            let note = match target_note {
+                Some(n) => format!("executable outside PATH; {n}"),
+                None => "executable outside PATH".to_string(),
+            };
+            findings.push(ctx.finding(loc, false, Some(note)));
+        }
+    }
+    sort_findings(&mut findings);
+    let names = distinct_names(&findings);
+    let (status, description) = if in_path == 0 {
+        let extra = findings.len();
+        let d = if extra == 0 {
+            format!("no {noun} on PATH")
+        } else {
+            format!("no {noun} on PATH ({extra} other match{} listed for information)", if extra == 1 { "" } else { "es" })
+        };
+        (Status::Pass, d)
+    } else {
+        (Status::Fail, format!("{in_path} {noun} on PATH: {}", names.join(", ")))
+    };
+    Evaluation { status, description, findings }
+}
+
+pub fn sort_findings(f: &mut [Finding]) {
+    f.sort_by(|a, b| (b.violation, a.layer, &a.path).cmp(&(a.violation, b.layer, &b.path)));
+}
+
+fn distinct_names(findings: &[Finding]) -> Vec<String> {
+    let mut names: Vec<String> = findings
+        .iter()
+        .filter(|f| f.violation)
+        .map(|f| f.path.rsplit('/').next().unwrap_or("").to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forms(n: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        versioned_forms(n.as_bytes(), |f| v.push(String::from_utf8_lossy(f).into_owned()));
+        v
+    }
+
+    #[test]
+    fn versioned_and_cross_forms() {
+        assert_eq!(forms("gcc-12"), ["gcc"]);
+        assert!(forms("x86_64-linux-gnu-gcc-12").contains(&"gcc".to_string()));
+        assert!(forms("x86_64-pc-linux-gnu-gcc").contains(&"gcc".to_string()));
+        assert!(forms("arm-linux-gnueabihf-g++-12").contains(&"g++".to_string()));
+        assert!(forms("x86_64-linux-gnu-as").contains(&"as".to_string()));
+        assert!(forms("clang-14.0").contains(&"clang".to_string()));
+    }
+
+    #[test]
+    fn ordinary_names_do_not_shrink_into_compilers() {
+        assert!(forms("cc1").is_empty());
+        assert!(forms("gcc-ar-12").iter().all(|f| f != "gcc"));
+        assert!(forms("my-go").is_empty());
+        assert!(forms("python3.11").is_empty());
+        assert!(forms("git-as").is_empty());
+    }
+}
