@@ -18,3 +18,5 @@ pub mod render;
 pub mod report;
 pub mod rules;
 pub mod time;
+#[cfg(test)]
+pub mod testutil;

@@ -95,3 +95,6 @@ fn walk_all(sources: &[LayerSource], classifier: &dyn Classify, jobs: usize) -> 
         .map(|r| r.unwrap_or_default())
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+//! Test helpers: layer trees built in temporary directories, exactly as containers/storage
+//! lays them out (whiteouts as 0/0 character devices, opaque directories as xattrs), and
+//! an image made of them. Creating device nodes and trusted.* xattrs needs root.
+
+use crate::inspect::{ImageConfig, ImageInspect};
+use crate::layers::{self, ImageFs, LayerSource};
+use crate::reference::ImageRef;
+use crate::report::{self, CheckResult};
+use crate::rules::{self, Classifier, RuleSettings};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+pub struct Tree {
+    pub root: PathBuf,
+}
+
+impl Tree {
+    pub fn new(base: &Path, name: &str) -> Tree {
+        let root = base.join(name);
+        std::fs::create_dir_all(&root).unwrap();
+        Tree { root }
+    }
+
+    fn at(&self, p: impl AsRef<[u8]>) -> PathBuf {
+        let p = p.as_ref();
+        let rel = p.strip_prefix(b"/").unwrap_or(p);
+        let full = self.root.join(std::ffi::OsStr::from_bytes(rel));
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        full
+    }
+
+    pub fn file(&self, p: impl AsRef<[u8]>, mode: u32) -> &Self {
+        self.file_with(p, mode, b"x")
+    }
+
+    pub fn file_with(&self, p: impl AsRef<[u8]>, mode: u32, content: &[u8]) -> &Self {
+        let f = self.at(p);
+        std::fs::write(&f, content).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+        self
+    }
+
+    pub fn dir(&self, p: impl AsRef<[u8]>, mode: u32) -> &Self {
+        let d = self.at(p);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
+        self
+    }
+
+    pub fn link(&self, p: impl AsRef<[u8]>, target: impl AsRef<[u8]>) -> &Self {
+        symlink(std::ffi::OsStr::from_bytes(target.as_ref()), self.at(p)).unwrap();
+        self
+    }
+
+    /// An overlay whiteout: a character device 0/0.
+    pub fn whiteout(&self, p: impl AsRef<[u8]>) -> &Self {
+        let f = self.at(p);
+        nix::sys::stat::mknod(&f, nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::from_bits_truncate(0), 0)
+            .expect("mknod needs root");
+        self
+    }
+
+    /// An opaque directory, marked the way the kernel's overlayfs marks it.
+    pub fn opaque(&self, p: impl AsRef<[u8]>) -> &Self {
+        let d = self.at(p);
+        std::fs::create_dir_all(&d).unwrap();
+        let c = CString::new(d.as_os_str().as_bytes()).unwrap();
+        let r = unsafe {
+            libc::setxattr(
+                c.as_ptr(),
+                b"trusted.overlay.opaque\0".as_ptr() as *const libc::c_char,
+                b"y".as_ptr() as *const libc::c_void,
+                1,
+                0,
+            )
+        };
+        assert_eq!(r, 0, "setxattr trusted.overlay.opaque needs root");
+        self
+    }
+}
+
+/// Layers (bottom first) plus an image config, scanned the way the app scans.
+pub struct Image {
+    pub dir: tempfile::TempDir,
+    pub layers: Vec<Tree>,
+    pub inspect: ImageInspect,
+    pub reference: ImageRef,
+    pub settings: RuleSettings,
+}
+
+impl Image {
+    pub fn new(layer_count: usize) -> Image {
+        let dir = tempfile::tempdir().unwrap();
+        let layers = (0..layer_count).map(|i| Tree::new(dir.path(), &format!("l{i}"))).collect();
+        let mut inspect = ImageInspect::default();
+        inspect.config = ImageConfig { user: "1000:1000".into(), ..Default::default() };
+        Image { dir, layers, inspect, reference: ImageRef::parse("example.com/app:1.0").unwrap(), settings: RuleSettings::default() }
+    }
+
+    pub fn layer(&self, i: usize) -> &Tree {
+        &self.layers[i]
+    }
+
+    pub fn sources(&self) -> Vec<LayerSource> {
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| LayerSource {
+                number: i + 1,
+                dir: t.root.clone(),
+                diff_id: format!("sha256:{:064x}", i + 1),
+                created_by: format!("step {}", i + 1),
+            })
+            .collect()
+    }
+
+    pub fn fs(&self) -> ImageFs {
+        let classifier = Classifier::new(rules::all(), &self.settings);
+        layers::scan(self.sources(), &classifier, 2)
+    }
+
+    pub fn checks(&self) -> Vec<CheckResult> {
+        let fs = self.fs();
+        report::run_checks(&self.reference, &self.inspect, &fs, &self.settings, rules::all())
+    }
+
+    pub fn check(&self, id: &str) -> CheckResult {
+        self.checks().into_iter().find(|c| c.id == id).unwrap()
+    }
+}
