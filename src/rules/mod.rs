@@ -446,3 +446,6 @@ mod tests {
         assert_eq!(permissions(&Entry { mode: 0o2644, kind: Kind::Dir, ..e.clone() }), "drw-r-Sr--");
     }
 }
+
+#[cfg(test)]
+mod rule_tests;
