@@ -18,8 +18,12 @@ use std::sync::Arc;
 /// Run the command; Ok carries the process exit code.
 pub async fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
-        Command::Checks => {
-            print!("{}", checks_table());
+        Command::Checks { policy } => {
+            let policy = match policy {
+                Some(p) => crate::policy::Policy::load(&p).map_err(Failure::config)?,
+                None => crate::policy::Policy::default(),
+            };
+            print!("{}", checks_table(&policy));
             Ok(0)
         }
         Command::Explain { id } => match rules::find(&id) {
@@ -36,12 +40,13 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
-pub fn checks_table() -> String {
-    let mut s = String::new();
+pub fn checks_table(policy: &crate::policy::Policy) -> String {
     let width = rules::all().iter().map(|r| r.meta().id.len()).max().unwrap_or(0);
+    let mut s = format!("{:<width$}  {:<13}  {:<13}  {}\n", "ID", "DEFAULT", "EFFECTIVE", "TITLE");
     for r in rules::all() {
         let m = r.meta();
-        s.push_str(&format!("{:<width$}  {:<13}  {}\n", m.id, m.severity.name(), m.title));
+        let effective = if policy.enabled(m.id) { policy.severity(m.id, m.severity).name() } else { "disabled" };
+        s.push_str(&format!("{:<width$}  {:<13}  {:<13}  {}\n", m.id, m.severity.name(), effective, m.title));
     }
     s
 }
@@ -104,7 +109,14 @@ fn unique_name(used: &mut HashSet<String>, slug: &str) -> String {
 }
 
 fn settings_info(cfg: &ScanConfig) -> SettingsInfo {
-    SettingsInfo { pull: cfg.pull_policy().name().to_string(), tls_verify: cfg.acquire.tls_verify, exit_codes: cfg.exit_codes }
+    SettingsInfo {
+        pull: cfg.pull_policy().name().to_string(),
+        tls_verify: cfg.acquire.tls_verify,
+        exit_codes: cfg.exit_codes,
+        fail_on: cfg.fail_on,
+        policy_file: cfg.policy_file.as_ref().map(|p| p.display().to_string()),
+        policy: cfg.policy.clone(),
+    }
 }
 
 /// Scan one image into a report; operational failures become a report with `error` set.
@@ -121,7 +133,7 @@ pub async fn scan_one(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Report
                 digest: r.digest.clone(),
                 ..ImageInfo::default()
             };
-            Report::new(settings_info(cfg), image, Vec::new(), Vec::new(), Some(&f))
+            Report::new(settings_info(cfg), image, Vec::new(), Vec::new(), Vec::new(), Some(&f))
         }
     }
 }
@@ -131,6 +143,7 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
     let image = podman.inspect(&name).await?;
     let sources = layers::layer_sources(&image).map_err(|e| Failure::new(Operational::CheckError, e))?;
     let rule_settings = cfg.rules.clone();
+    let policy = cfg.policy.clone();
     let threads = cfg.walk_threads;
     let r = r.clone();
     let settings = settings_info(cfg);
@@ -138,9 +151,10 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
         let rules = rules::all();
         let classifier = Arc::new(Classifier::new(rules, &rule_settings));
         let fs = layers::scan(sources, classifier.as_ref(), threads);
-        let checks = report::run_checks(&r, &image, &fs, &rule_settings, rules);
+        let mut checks = report::run_checks(&r, &image, &fs, &policy, &rule_settings, rules);
+        let waivers = report::apply_waivers(&mut checks, &policy, &r, crate::time::today());
         let layers = report::layer_info(&fs, &checks);
-        Report::new(settings, report::image_info(&r, &image), layers, checks, None)
+        Report::new(settings, report::image_info(&r, &image), layers, checks, waivers, None)
     })
     .await
     .map_err(|e| Failure::new(Operational::CheckError, format!("the layer walk crashed: {e}")))?;

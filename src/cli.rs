@@ -16,8 +16,12 @@ pub struct Cli {
 pub enum Command {
     /// Scan one or more images and write reports; the exit code gates.
     Scan(ScanArgs),
-    /// List every check: id, title, severity.
-    Checks,
+    /// List every check: id, default and effective severity, title.
+    Checks {
+        /// Policy file whose severities and disabled checks to show.
+        #[arg(long, env = "COMPLIANCE_POLICY", value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
     /// Print a check's rationale and remediation.
     Explain {
         /// A check id, e.g. suid-files.
@@ -59,6 +63,15 @@ pub struct ScanArgs {
     #[arg(long, env = "COMPLIANCE_COLOR", value_enum, default_value = "auto")]
     pub color: Color,
 
+    /// Policy file (TOML): waivers, severity overrides, required labels, thresholds.
+    #[arg(long, env = "COMPLIANCE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Failed checks below this severity are reported but do not fail the gate
+    /// (overrides the policy's fail_on).
+    #[arg(long, env = "COMPLIANCE_FAIL_ON", value_parser = parse_severity, value_name = "SEVERITY")]
+    pub fail_on: Option<crate::rules::Severity>,
+
     /// The podman executable (default: podman from PATH).
     #[arg(long, env = "COMPLIANCE_PODMAN", value_name = "PATH")]
     pub podman: Option<PathBuf>,
@@ -90,6 +103,11 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
         "0" | "false" | "no" | "off" => Ok(false),
         _ => Err(format!("{s:?} is not a boolean (true/false, 1/0, yes/no, on/off)")),
     }
+}
+
+pub fn parse_severity(s: &str) -> Result<crate::rules::Severity, String> {
+    crate::rules::Severity::parse(s.trim())
+        .ok_or_else(|| format!("{s:?} is not a severity (critical, high, medium, low, informational)"))
 }
 
 pub fn parse_exit_code(s: &str) -> Result<u8, String> {

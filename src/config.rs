@@ -7,7 +7,8 @@ use crate::exit::{ExitCodes, Failure, Operational};
 use crate::podman::auth::{self, AuthEntry, Credentials, Secret};
 use crate::podman::{AcquireOptions, PullPolicy};
 use crate::reference::ImageRef;
-use crate::rules::RuleSettings;
+use crate::policy::Policy;
+use crate::rules::{RuleSettings, Severity};
 use std::path::PathBuf;
 
 #[derive(Debug)]
@@ -21,6 +22,9 @@ pub struct ScanConfig {
     pub walk_threads: usize,
     pub exit_codes: ExitCodes,
     pub rules: RuleSettings,
+    pub policy: Policy,
+    pub policy_file: Option<PathBuf>,
+    pub fail_on: Severity,
 }
 
 /// The process environment, as this tool reads it (injectable for tests).
@@ -51,6 +55,11 @@ impl ScanConfig {
             ));
         }
         let credentials = credentials(env)?;
+        let policy = match &args.policy {
+            Some(p) => Policy::load(p).map_err(Failure::config)?,
+            None => Policy::default(),
+        };
+        let fail_on = args.fail_on.or(policy.fail_on).unwrap_or(Severity::Informational);
         let color = match args.color {
             Color::Always => true,
             Color::Never => false,
@@ -79,7 +88,10 @@ impl ScanConfig {
                 low: args.low_exit_code,
                 informational: args.informational_exit_code,
             },
-            rules: RuleSettings::default(),
+            rules: policy.rule_settings(),
+            policy,
+            policy_file: args.policy,
+            fail_on,
         };
         crate::fsutil::ensure_writable_dir(&cfg.reports_dir).map_err(|e| Failure::new(Operational::ReportsDir, e))?;
         Ok(cfg)
@@ -104,4 +116,64 @@ fn credentials(env: &dyn Env) -> Result<Credentials, Failure> {
         _ => None,
     };
     Ok(Credentials { entries, ci_registry })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use std::collections::HashMap;
+
+    struct MapEnv(HashMap<&'static str, String>);
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).cloned()
+        }
+    }
+
+    fn build(args: &[&str], env: &[(&'static str, &str)]) -> Result<ScanConfig, Failure> {
+        let dir = tempfile::tempdir().unwrap();
+        let reports = dir.path().join("r");
+        let mut argv = vec!["oci-compliance", "scan", "--reports-dir", reports.to_str().unwrap()];
+        argv.extend_from_slice(args);
+        let Command::Scan(a) = Cli::try_parse_from(argv).unwrap().command else { unreachable!() };
+        ScanConfig::from_args(a, &MapEnv(env.iter().map(|(k, v)| (*k, v.to_string())).collect()))
+    }
+
+    #[test]
+    fn no_image_is_22() {
+        assert_eq!(build(&[], &[]).unwrap_err().kind, Operational::NoImage);
+    }
+
+    #[test]
+    fn bad_reference_and_bad_auth_are_24() {
+        assert_eq!(build(&["Bad:Ref:"], &[]).unwrap_err().kind, Operational::InvalidConfig);
+        let e = build(&["x.io/a:1"], &[("DOCKER_AUTH_CONFIG", "{not json")]).unwrap_err();
+        assert_eq!(e.kind, Operational::InvalidConfig);
+        assert!(e.message.contains("DOCKER_AUTH_CONFIG"));
+    }
+
+    #[test]
+    fn ci_registry_needs_all_three_variables() {
+        let c = build(&["x.io/a:1"], &[("CI_REGISTRY", "x.io"), ("CI_REGISTRY_USER", "u")]).unwrap();
+        assert!(c.acquire.credentials.is_empty());
+        let c = build(&["x.io/a:1"], &[("CI_REGISTRY", "x.io"), ("CI_REGISTRY_USER", "u"), ("CI_REGISTRY_PASSWORD", "p")]).unwrap();
+        assert_eq!(c.acquire.credentials.for_image("x.io", "a").unwrap().key, "x.io");
+    }
+
+    #[test]
+    fn fail_on_flag_beats_the_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, "fail_on = \"high\"\n").unwrap();
+        let c = build(&["x.io/a:1", "--policy", p.to_str().unwrap()], &[]).unwrap();
+        assert_eq!(c.fail_on, Severity::High);
+        let c = build(&["x.io/a:1", "--policy", p.to_str().unwrap(), "--fail-on", "low"], &[]).unwrap();
+        assert_eq!(c.fail_on, Severity::Low);
+        std::fs::write(&p, "fail_on = 3\n").unwrap();
+        let e = build(&["x.io/a:1", "--policy", p.to_str().unwrap()], &[]).unwrap_err();
+        assert_eq!(e.kind, Operational::InvalidConfig);
+        assert!(e.message.contains(p.to_str().unwrap()), "{}", e.message);
+    }
 }

@@ -216,7 +216,7 @@ fn an_unreadable_layer_makes_file_checks_errors_never_passes() {
     sources[1].dir = img.dir.path().join("vanished");
     let classifier = super::Classifier::new(super::all(), &img.settings);
     let fs = crate::layers::scan(sources, &classifier, 2);
-    let checks = crate::report::run_checks(&img.reference, &img.inspect, &fs, &img.settings, super::all());
+    let checks = crate::report::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
     for c in &checks {
         let reads = super::find(c.id).unwrap().meta().reads_layers;
         if reads {
@@ -231,7 +231,7 @@ fn an_unreadable_layer_makes_file_checks_errors_never_passes() {
     let mut sources = named.sources();
     sources[0].dir = named.dir.path().join("vanished");
     let fs = crate::layers::scan(sources, &classifier, 1);
-    let checks = crate::report::run_checks(&named.reference, &named.inspect, &fs, &named.settings, super::all());
+    let checks = crate::report::run_checks(&named.reference, &named.inspect, &fs, &named.policy, &named.settings, super::all());
     assert_eq!(checks.iter().find(|c| c.id == "root-user").unwrap().status, Status::Error);
 }
 
@@ -263,4 +263,131 @@ fn config_checks() {
     assert_eq!(get("labels-missing"), Status::Pass);
     assert_eq!(get("startup-command-missing"), Status::Pass);
     assert_eq!(get("latest-tag"), Status::Fail);
+}
+
+fn with_policy(img: &mut Image, toml: &str) {
+    img.policy = crate::policy::Policy::parse(toml).unwrap();
+    img.settings = img.policy.rule_settings();
+}
+
+#[test]
+fn waivers_cover_matching_findings_and_stay_visible() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/usr/bin/passwd", 0o4755).file("/usr/bin/mount", 0o4755);
+    with_policy(&mut img, "[[waivers]]\ncheck = \"suid-files\"\npath = \"/usr/bin/passwd\"\nreason = \"needed\"\n");
+    let s = img.check("suid-files");
+    assert_eq!(s.status, Status::Fail, "mount is not waived");
+    let p = s.findings.iter().find(|f| f.path == "/usr/bin/passwd").unwrap();
+    assert_eq!(p.waiver.as_ref().unwrap().reason, "needed");
+    assert!(s.description.contains("1 of 2 waived"));
+
+    with_policy(&mut img, "[[waivers]]\ncheck = \"suid-files\"\npath = \"/usr/bin/*\"\nreason = \"ok\"\n");
+    let s = img.check("suid-files");
+    assert_eq!(s.status, Status::Pass);
+    assert_eq!(s.findings.len(), 2, "waived findings stay in the report");
+}
+
+#[test]
+fn expired_unused_and_image_scoped_waivers() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/usr/bin/passwd", 0o4755);
+    with_policy(
+        &mut img,
+        r#"
+[[waivers]]
+check = "suid-files"
+path = "/usr/bin/passwd"
+reason = "old"
+expires = "2001-01-01"
+[[waivers]]
+check = "sgid-files"
+path = "/nothing"
+reason = "never matches"
+[[waivers]]
+check = "suid-files"
+path = "/usr/bin/passwd"
+image = "other.example/*"
+reason = "another image"
+"#,
+    );
+    let fs = img.fs();
+    let mut checks = crate::report::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
+    let uses = crate::report::apply_waivers(&mut checks, &img.policy, &img.reference, crate::time::today());
+    let statuses: Vec<&str> = uses.iter().map(|u| u.status).collect();
+    assert_eq!(statuses, ["expired", "unused", "unused"]);
+    let s = checks.iter().find(|c| c.id == "suid-files").unwrap();
+    assert_eq!(s.status, Status::Fail);
+    assert!(s.findings[0].waiver.is_none());
+    assert!(s.findings[0].note.as_deref().unwrap().contains("expired on 2001-01-01"));
+}
+
+#[test]
+fn whole_check_waiver_disable_and_severity_override() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/app", 0o755);
+    img.inspect.config.user = String::new();
+    with_policy(
+        &mut img,
+        r#"
+[checks.labels-missing]
+enabled = false
+reason = "labels are checked by required-labels"
+[checks.startup-command-missing]
+severity = "high"
+[[waivers]]
+check = "root-user"
+image = "example.com/*"
+reason = "agent needs root"
+"#,
+    );
+    let c = img.checks();
+    let get = |id: &str| c.iter().find(|x| x.id == id).unwrap();
+    assert_eq!(get("labels-missing").status, Status::Skipped);
+    assert!(get("labels-missing").description.contains("required-labels"));
+    assert_eq!(get("startup-command-missing").severity, crate::rules::Severity::High);
+    assert_eq!(get("startup-command-missing").default_severity, crate::rules::Severity::Low);
+    let root = get("root-user");
+    assert_eq!(root.status, Status::Pass);
+    assert_eq!(root.waiver.as_ref().unwrap().reason, "agent needs root");
+    assert_eq!(get("root-group").status, Status::Fail, "the waiver names root-user only");
+}
+
+#[test]
+fn extended_lists_ports_and_layer_limit() {
+    let mut img = Image::new(2);
+    img.layer(0).file("/usr/sbin/runuser", 0o755).file("/usr/bin/mosh-server", 0o755).file("/usr/bin/tinycc", 0o755);
+    img.layer(1).file("/x", 0o644);
+    img.inspect.config.exposed_ports.insert("5900".into(), serde_json::json!({}));
+    img.inspect.config.exposed_ports.insert("22/tcp".into(), serde_json::json!({}));
+    assert_eq!(img.check("privilege-tools").status, Status::Pass);
+    assert_eq!(img.check("admin-ports-exposed").status, Status::Fail);
+    with_policy(
+        &mut img,
+        "extra_privilege_tools = [\"runuser\"]\nextra_remote_access_tools = [\"mosh-server\"]\nextra_compilers = [\"tinycc\"]\nadmin_ports = [\"5900\"]\nmax_layers = 2\n",
+    );
+    assert_eq!(img.check("privilege-tools").status, Status::Fail);
+    assert_eq!(img.check("remote-access-tools").status, Status::Fail);
+    assert_eq!(img.check("compilers").status, Status::Fail);
+    let ports = img.check("admin-ports-exposed");
+    assert_eq!(ports.status, Status::Fail);
+    assert!(ports.description.contains("5900/tcp") && !ports.description.contains("22/tcp"));
+    assert_eq!(img.check("too-many-layers").status, Status::Pass);
+}
+
+#[test]
+fn required_labels_with_patterns() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/app", 0o755);
+    img.inspect.config.labels.insert("org.opencontainers.image.vendor".into(), "ACME".into());
+    img.inspect.config.labels.insert("org.opencontainers.image.version".into(), "v1".into());
+    assert_eq!(img.check("required-labels").status, Status::Pass);
+    with_policy(
+        &mut img,
+        "[labels]\nrequired = [{ key = \"org.opencontainers.image.vendor\" }, { key = \"org.opencontainers.image.version\", pattern = \"[0-9]*\" }, { key = \"product\" }]\n",
+    );
+    let r = img.check("required-labels");
+    assert_eq!(r.status, Status::Fail);
+    assert!(r.description.contains("org.opencontainers.image.version=\"v1\" does not match"), "{}", r.description);
+    assert!(r.description.contains("product is missing"));
+    assert!(!r.description.contains("vendor"));
 }
