@@ -138,9 +138,19 @@ pub async fn scan_one(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Report
     }
 }
 
+/// Phase timings on stderr when OCI_COMPLIANCE_TIMINGS is set (for the benchmark).
+fn timing(phase: &str, since: std::time::Instant) {
+    if std::env::var_os("OCI_COMPLIANCE_TIMINGS").is_some() {
+        eprintln!("oci-compliance: timing {phase}: {:.3}s", since.elapsed().as_secs_f64());
+    }
+}
+
 async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<Report, Failure> {
+    let t = std::time::Instant::now();
     let name = podman.acquire(r, &cfg.acquire).await?;
+    timing("acquire", t);
     let image = podman.inspect(&name).await?;
+    timing("inspect", t);
     let sources = layers::layer_sources(&image).map_err(|e| Failure::new(Operational::CheckError, e))?;
     let rule_settings = cfg.rules.clone();
     let policy = cfg.policy.clone();
@@ -151,10 +161,16 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
         let rules = rules::all();
         let classifier = Arc::new(Classifier::new(rules, &rule_settings));
         let fs = layers::scan(sources, classifier.as_ref(), threads);
+        timing("walk", t);
         let mut checks = report::run_checks(&r, &image, &fs, &policy, &rule_settings, rules);
         let waivers = report::apply_waivers(&mut checks, &policy, &r, crate::time::today());
         let layers = report::layer_info(&fs, &checks);
-        Report::new(settings, report::image_info(&r, &image), layers, checks, waivers, None)
+        let report = Report::new(settings, report::image_info(&r, &image), layers, checks, waivers, None);
+        timing("checks", t);
+        let drop_start = std::time::Instant::now();
+        drop(fs);
+        timing("free", drop_start);
+        report
     })
     .await
     .map_err(|e| Failure::new(Operational::CheckError, format!("the layer walk crashed: {e}")))?;

@@ -66,13 +66,8 @@ impl Podman {
         let name = local.ok_or_else(|| {
             Failure::new(Operational::PullFailed, format!("{} cannot be scanned with --pull never: it names no image in local storage", r.original))
         })?;
-        if !self.exists(&name).await? {
-            let why = if must_be_local { "the reference points at local storage" } else { "--pull never" };
-            return Err(Failure::new(
-                Operational::PullFailed,
-                format!("image {name} is not in local storage and {why}, so it was not pulled"),
-            ));
-        }
+        // Presence is established by the inspect that follows (one podman call, not two);
+        // `inspect` turns "not there" into a pull failure.
         Ok(name)
     }
 
@@ -140,6 +135,13 @@ impl Podman {
         let args = argv(["image", "inspect", name]);
         let out = self.run(&args, None, Operational::InspectFailed).await?;
         if !out.success() {
+            // A missing image is an acquisition failure (20), anything else an inspect failure.
+            if !self.exists(name).await? {
+                return Err(Failure::new(
+                    Operational::PullFailed,
+                    format!("image {name} is not in local storage and was not pulled (--pull never, or a local-storage reference)"),
+                ));
+            }
             return Err(self.failed(Operational::InspectFailed, &args, &out));
         }
         inspect::parse(&out.stdout).map_err(|e| Failure::new(Operational::InspectFailed, format!("podman image inspect {name}: {e}")))
