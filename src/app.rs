@@ -126,7 +126,7 @@ pub async fn scan_one(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Report
         Err(f) => {
             let image = ImageInfo {
                 reference: r.original.clone(),
-                transport: format!("{:?}", r.transport).to_ascii_lowercase(),
+                transport: r.transport.name().to_string(),
                 registry: r.registry.clone(),
                 repository: r.repository.clone(),
                 tag: r.effective_tag().map(String::from),
@@ -147,10 +147,19 @@ fn timing(phase: &str, since: std::time::Instant) {
 
 async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<Report, Failure> {
     let t = std::time::Instant::now();
-    let name = podman.acquire(r, &cfg.acquire).await?;
+    let acquired = podman.acquire(r, &cfg.acquire).await?;
     timing("acquire", t);
-    let image = podman.inspect(&name).await?;
+    let image = podman.inspect(&acquired.name).await?;
     timing("inspect", t);
+    // Storage that built and also pulled an image records several digests for it; only the
+    // registry can say which one this reference names.
+    // With --pull never the registry is never contacted.
+    let ambiguous = r.is_registry()
+        && r.digest.is_none()
+        && cfg.acquire.pull != crate::podman::PullPolicy::Never
+        && r.repo_name().is_some_and(|n| image.digests_of(&n).len() > 1);
+    let registry_digest = if ambiguous { podman.registry_digest(r, &acquired, cfg.acquire.tls_verify).await } else { None };
+    drop(acquired);
     let sources = layers::layer_sources(&image).map_err(|e| Failure::new(Operational::CheckError, e))?;
     let rule_settings = cfg.rules.clone();
     let policy = cfg.policy.clone();
@@ -165,7 +174,7 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
         let mut checks = report::run_checks(&r, &image, &fs, &policy, &rule_settings, rules);
         let waivers = report::apply_waivers(&mut checks, &policy, &r, crate::time::today());
         let layers = report::layer_info(&fs, &checks);
-        let report = Report::new(settings, report::image_info(&r, &image), layers, checks, waivers, None);
+        let report = Report::new(settings, report::image_info(&r, &image, registry_digest), layers, checks, waivers, None);
         timing("checks", t);
         let drop_start = std::time::Instant::now();
         drop(fs);

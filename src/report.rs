@@ -249,15 +249,20 @@ pub fn run_checks(
         .collect()
 }
 
-pub fn image_info(reference: &ImageRef, image: &ImageInspect) -> ImageInfo {
+/// `registry_digest`: the digest the registry gave for this reference, when it was asked.
+pub fn image_info(reference: &ImageRef, image: &ImageInspect, registry_digest: Option<String>) -> ImageInfo {
     let c = &image.config;
     ImageInfo {
         reference: reference.original.clone(),
-        transport: format!("{:?}", reference.transport).to_ascii_lowercase(),
+        transport: reference.transport.name().to_string(),
         registry: reference.registry.clone(),
         repository: reference.repository.clone(),
         tag: reference.effective_tag().map(String::from),
-        digest: reference.digest.clone().or_else(|| image.digest_for(reference.repository.as_deref())),
+        digest: reference
+            .digest
+            .clone()
+            .or(registry_digest)
+            .or_else(|| image.digest_for(reference.repo_name().as_deref())),
         id: image.id.clone(),
         architecture: image.architecture.clone(),
         os: image.os.clone(),

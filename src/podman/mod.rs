@@ -43,13 +43,23 @@ pub struct Podman {
     pub program: Program,
 }
 
+/// An image made available in local storage. Holds the private authfile (if any) until
+/// dropped, so a follow-up registry query can use the same credentials.
+pub struct Acquired {
+    /// The name or ID to inspect.
+    pub name: String,
+    /// True when this run pulled the image from a registry.
+    pub pulled: bool,
+    authfile: Option<AuthFile>,
+}
+
 impl Podman {
     pub fn new(program: Program) -> Podman {
         Podman { program }
     }
 
-    /// Make the image available in local storage; returns the name or ID to inspect.
-    pub async fn acquire(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<String, Failure> {
+    /// Make the image available in local storage.
+    pub async fn acquire(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<Acquired, Failure> {
         let local = r.local_name();
         let must_be_local = r.transport == Transport::ContainersStorage || r.image_id.is_some();
         let want_pull = match (must_be_local, opts.pull) {
@@ -68,7 +78,7 @@ impl Podman {
         })?;
         // Presence is established by the inspect that follows (one podman call, not two);
         // `inspect` turns "not there" into a pull failure.
-        Ok(name)
+        Ok(Acquired { name, pulled: false, authfile: None })
     }
 
     pub async fn exists(&self, name: &str) -> Result<bool, Failure> {
@@ -81,7 +91,7 @@ impl Podman {
         }
     }
 
-    async fn pull(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<String, Failure> {
+    async fn pull(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<Acquired, Failure> {
         let tls = opts.tls_verify.map(|v| OsString::from(format!("--tls-verify={v}")));
         // The authfile lives until the end of this function, on every path.
         let authfile = if r.transport == Transport::Docker && !opts.credentials.is_empty() {
@@ -122,13 +132,32 @@ impl Podman {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let ids: Vec<&str> = stdout.lines().map(str::trim).filter(|l| is_image_id(l)).collect();
         match ids.as_slice() {
-            [id] => Ok(id.to_string()),
+            [id] => Ok(Acquired { name: id.to_string(), pulled: true, authfile }),
             [] => Err(Failure::new(Operational::PullFailed, format!("podman pull {} printed no image ID", r.pull_arg()))),
             _ => Err(Failure::new(
                 Operational::PullFailed,
                 format!("{} holds {} images; name the one to scan", r.original, ids.len()),
             )),
         }
+    }
+
+    /// Ask the registry which manifest digest the reference names, with the credentials the
+    /// pull used (skopeo inspect; None when skopeo is missing or the query fails). Used only
+    /// when local storage records several digests for the repository and cannot tell.
+    pub async fn registry_digest(&self, r: &ImageRef, acquired: &Acquired, tls_verify: Option<bool>) -> Option<String> {
+        let skopeo = Program::locate("skopeo", None).ok()?;
+        let mut args = argv(["inspect", "--no-tags", "--format", "{{.Digest}}"]);
+        if let Some(f) = &acquired.authfile {
+            args.push("--authfile".into());
+            args.push(f.path().into());
+        }
+        if let Some(v) = tls_verify {
+            args.push(format!("--tls-verify={v}").into());
+        }
+        args.push(format!("docker://{}", r.local_name()?).into());
+        let out = skopeo.run(&args, None).await.ok()?;
+        let d = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.success() && d.starts_with("sha256:")).then_some(d)
     }
 
     pub async fn inspect(&self, name: &str) -> Result<ImageInspect, Failure> {
