@@ -12,7 +12,7 @@ use crate::render;
 use crate::report::{self, ImageInfo, Report, SettingsInfo};
 use crate::rules::{self, Classifier};
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 /// Run the command; Ok carries the process exit code.
@@ -35,7 +35,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         },
         Command::Scan(args) => {
             let cfg = ScanConfig::from_args(args, &ProcessEnv)?;
-            scan(&cfg).await
+            scan(cfg).await
         }
     }
 }
@@ -66,36 +66,132 @@ fn squash(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-async fn scan(cfg: &ScanConfig) -> Result<u8, Failure> {
+async fn scan(cfg: ScanConfig) -> Result<u8, Failure> {
+    if cfg.list_images {
+        for r in &cfg.images {
+            println!("{}", crate::escape::text(&r.original));
+        }
+        return Ok(0);
+    }
+    if cfg.images.is_empty() {
+        eprintln!("oci-compliance: this shard has no images ({} in the list)", cfg.total_images);
+        return Ok(0);
+    }
     let program = Program::locate("podman", cfg.podman.clone()).map_err(|e| Failure::new(Operational::PullFailed, e))?;
-    let podman = Podman::new(program);
-    let mut outcome: Option<Outcome> = None;
-    let mut used_names = HashSet::new();
-    for r in &cfg.images {
-        eprintln!("oci-compliance: scanning {}", crate::escape::text(&r.original));
-        let report = scan_one(cfg, &podman, r).await;
-        let name = unique_name(&mut used_names, &r.slug());
-        let json = render::json::render(&report);
-        let path = crate::fsutil::write_atomic(&cfg.reports_dir, &format!("{name}.json"), &json)
-            .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
-        let console = render::console::render(&report, &render::console::Style { color: cfg.color });
-        if cfg.json_stdout {
-            std::io::stdout().write_all(&json).ok();
-            eprint!("{console}");
-        } else {
-            print!("{console}");
-        }
-        eprintln!("oci-compliance: report written to {}", path.display());
-        if let Some(e) = &report.error {
-            eprintln!("oci-compliance: error: {}", e.message);
-        }
-        let o = report.outcome();
-        outcome = Some(match outcome {
-            Some(prev) => prev.combine(o),
-            None => o,
+    let podman = Arc::new(Podman::new(program));
+    let cfg = Arc::new(cfg);
+    // Report names are fixed up front so they do not depend on completion order.
+    let mut used = HashSet::new();
+    let names: Vec<String> = cfg.images.iter().map(|r| unique_name(&mut used, &r.slug())).collect();
+    let total = cfg.images.len();
+    let progress = Progress::new(total);
+    let limit = Arc::new(tokio::sync::Semaphore::new(cfg.jobs));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, r) in cfg.images.iter().cloned().enumerate() {
+        let (cfg, podman, limit) = (cfg.clone(), podman.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            // On a terminal, also say what is being scanned now; CI logs get one line per
+            // finished image.
+            if std::io::stderr().is_terminal() {
+                eprintln!("oci-compliance: scanning {} ({} of {total})", crate::escape::text(&r.original), i + 1);
+            }
+            let report = scan_one(&cfg, &podman, &r).await;
+            (i, report)
         });
     }
-    Ok(outcome.map(|o| o.code(&cfg.exit_codes)).unwrap_or(0))
+    let mut outcome: Option<Outcome> = None;
+    let mut entries: Vec<Option<SummaryEntry>> = (0..total).map(|_| None).collect();
+    while let Some(done) = tasks.join_next().await {
+        let (i, report) = done.map_err(|e| Failure::new(Operational::CheckError, format!("a scan task crashed: {e}")))?;
+        let path = emit(&cfg, &report, &names[i])?;
+        progress.finished(&report, &path);
+        let o = report.outcome();
+        outcome = Some(outcome.map_or(o, |prev| prev.combine(o)));
+        entries[i] = Some(SummaryEntry {
+            reference: report.image.reference.clone(),
+            report: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            verdict: report.summary.verdict,
+            exit_code: report.summary.exit_code,
+            error: report.error.as_ref().map(|e| e.message.clone()),
+        });
+    }
+    let code = outcome.map(|o| o.code(&cfg.exit_codes)).unwrap_or(0);
+    if total > 1 {
+        let summary = BatchSummary {
+            schema_version: report::SCHEMA_VERSION,
+            images: entries.into_iter().flatten().collect(),
+            exit_code: code,
+        };
+        let mut json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
+        json.push(b'\n');
+        let path = crate::fsutil::write_atomic(&cfg.reports_dir, "summary.json", &json)
+            .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
+        eprintln!("oci-compliance: {total} images scanned, exit code {code}; summary in {}", path.display());
+    }
+    Ok(code)
+}
+
+/// The batch's index of per-image reports.
+#[derive(serde::Serialize)]
+struct BatchSummary {
+    schema_version: u32,
+    images: Vec<SummaryEntry>,
+    exit_code: u8,
+}
+
+#[derive(serde::Serialize)]
+struct SummaryEntry {
+    reference: String,
+    report: String,
+    verdict: &'static str,
+    exit_code: u8,
+    error: Option<String>,
+}
+
+/// Write one image's reports and print its console report as one block.
+fn emit(cfg: &ScanConfig, report: &Report, name: &str) -> Result<std::path::PathBuf, Failure> {
+    let json = render::json::render(report);
+    let path = crate::fsutil::write_atomic(&cfg.reports_dir, &format!("{name}.json"), &json)
+        .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
+    let console = render::console::render(report, &render::console::Style { color: cfg.color });
+    if cfg.json_stdout {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&json).ok();
+        out.flush().ok();
+        eprint!("{console}");
+    } else {
+        print!("{console}");
+        std::io::stdout().flush().ok();
+    }
+    if let Some(e) = &report.error {
+        eprintln!("oci-compliance: error: {}", e.message);
+    }
+    Ok(path)
+}
+
+/// Progress on stderr: a line per finished image (CI logs read it as it comes).
+struct Progress {
+    total: usize,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        Progress { total, done: Default::default() }
+    }
+
+    fn finished(&self, report: &Report, path: &std::path::Path) {
+        let n = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        eprintln!(
+            "oci-compliance: [{n}/{}] {}: {} (exit {}), report {}",
+            self.total,
+            crate::escape::text(&report.image.reference),
+            report.summary.verdict.to_ascii_uppercase(),
+            report.summary.exit_code,
+            path.display()
+        );
+    }
 }
 
 fn unique_name(used: &mut HashSet<String>, slug: &str) -> String {

@@ -42,6 +42,26 @@ pub struct ScanArgs {
     #[arg(env = "COMPLIANCE_IMAGE_FULL_REF", value_name = "IMAGE")]
     pub images: Vec<String>,
 
+    /// A file listing images to scan, one reference per line (# comments, blank lines ignored).
+    #[arg(long, env = "COMPLIANCE_IMAGES_FILE", value_name = "FILE")]
+    pub images_file: Option<PathBuf>,
+
+    /// Images scanned at the same time.
+    #[arg(long, env = "COMPLIANCE_JOBS", default_value = "1", value_name = "N")]
+    pub jobs: usize,
+
+    /// This runner's share of the images (1-based), as GitLab's `parallel: N` sets it.
+    #[arg(long, env = "CI_NODE_INDEX", value_name = "I", requires = "shard_total")]
+    pub shard_index: Option<usize>,
+
+    /// How many runners share the images.
+    #[arg(long, env = "CI_NODE_TOTAL", value_name = "N")]
+    pub shard_total: Option<usize>,
+
+    /// Print the images this run would scan (after sharding) and exit.
+    #[arg(long)]
+    pub list_images: bool,
+
     /// When to pull: always, missing (only if not in local storage) or never.
     #[arg(long, env = "COMPLIANCE_PULL", value_enum, default_value = "missing")]
     pub pull: PullPolicy,

@@ -14,6 +14,10 @@ use std::path::PathBuf;
 #[derive(Debug)]
 pub struct ScanConfig {
     pub images: Vec<ImageRef>,
+    /// Images in the whole list, before sharding.
+    pub total_images: usize,
+    pub jobs: usize,
+    pub list_images: bool,
     pub acquire: AcquireOptions,
     pub reports_dir: PathBuf,
     pub json_stdout: bool,
@@ -42,17 +46,40 @@ impl Env for ProcessEnv {
 
 impl ScanConfig {
     pub fn from_args(args: ScanArgs, env: &dyn Env) -> Result<ScanConfig, Failure> {
-        let images = args
-            .images
+        let mut names: Vec<String> = args.images.iter().flat_map(|s| s.split_whitespace()).map(String::from).collect();
+        if let Some(f) = &args.images_file {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| Failure::config(format!("cannot read images file {}: {e}", f.display())))?;
+            names.extend(image_list(&text));
+        }
+        let images = names
             .iter()
-            .flat_map(|s| s.split_whitespace())
             .map(|s| ImageRef::parse(s).map_err(Failure::config))
             .collect::<Result<Vec<_>, _>>()?;
         if images.is_empty() {
             return Err(Failure::new(
                 Operational::NoImage,
-                "no image given: pass IMAGE arguments or set COMPLIANCE_IMAGE_FULL_REF",
+                "no image given: pass IMAGE arguments, --images-file, or set COMPLIANCE_IMAGE_FULL_REF",
             ));
+        }
+        let total_images = images.len();
+        // Sharding applies to image lists only: GitLab also sets CI_NODE_* for
+        // `parallel: matrix` jobs, where each job names its own image.
+        let (index, total) = if args.images_file.is_some() { (args.shard_index, args.shard_total) } else { (None, None) };
+        let images = match (index, total) {
+            (None, None) => images,
+            (Some(i), Some(n)) if i >= 1 && i <= n => shard(images, i, n),
+            (None, Some(_)) => return Err(Failure::config("CI_NODE_TOTAL is set but CI_NODE_INDEX is not")),
+            (i, n) => {
+                return Err(Failure::config(format!(
+                    "shard index {} of {}: the index must be between 1 and the total",
+                    i.map_or("-".into(), |v| v.to_string()),
+                    n.map_or("-".into(), |v| v.to_string())
+                )))
+            }
+        };
+        if args.jobs == 0 {
+            return Err(Failure::config("--jobs must be at least 1"));
         }
         let credentials = credentials(env)?;
         let policy = match &args.policy {
@@ -75,6 +102,9 @@ impl ScanConfig {
         };
         let cfg = ScanConfig {
             images,
+            total_images,
+            jobs: args.jobs,
+            list_images: args.list_images,
             acquire: AcquireOptions { pull: args.pull, tls_verify: args.tls_verify, credentials },
             reports_dir: args.reports_dir,
             json_stdout: args.json_stdout,
@@ -100,6 +130,21 @@ impl ScanConfig {
     pub fn pull_policy(&self) -> PullPolicy {
         self.acquire.pull
     }
+}
+
+/// References in an images file: one per line, `#` starts a comment.
+pub fn image_list(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Runner `index` (1-based) of `total` takes every total-th image starting at its own
+/// position, so each image is scanned by exactly one runner and shards differ by at most one.
+pub fn shard<T>(items: Vec<T>, index: usize, total: usize) -> Vec<T> {
+    items.into_iter().enumerate().filter(|(i, _)| i % total == index - 1).map(|(_, x)| x).collect()
 }
 
 /// DOCKER_AUTH_CONFIG first; CI_REGISTRY_* as the fallback for their own registry.
@@ -139,6 +184,42 @@ mod tests {
         argv.extend_from_slice(args);
         let Command::Scan(a) = Cli::try_parse_from(argv).unwrap().command else { unreachable!() };
         ScanConfig::from_args(a, &MapEnv(env.iter().map(|(k, v)| (*k, v.to_string())).collect()))
+    }
+
+    #[test]
+    fn shards_cover_every_image_exactly_once() {
+        for count in 0..40usize {
+            for total in 1..9 {
+                let mut seen = vec![0; count];
+                let mut sizes = Vec::new();
+                for index in 1..=total {
+                    let s = shard((0..count).collect(), index, total);
+                    sizes.push(s.len());
+                    for i in s {
+                        seen[i] += 1;
+                    }
+                }
+                assert!(seen.iter().all(|&n| n == 1), "{count} images over {total}");
+                assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
+            }
+        }
+    }
+
+    #[test]
+    fn images_file_and_bad_shards() {
+        assert_eq!(image_list("a:1\n# c\n\n  b:2  # why\n"), ["a:1", "b:2"]);
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("images.txt");
+        std::fs::write(&list, "x.io/a:1\nx.io/b:1\nx.io/c:1\n").unwrap();
+        let f = list.to_str().unwrap();
+        let e = build(&["--images-file", f, "--shard-index", "3", "--shard-total", "2"], &[]).unwrap_err();
+        assert_eq!(e.kind, Operational::InvalidConfig);
+        let c = build(&["--images-file", f, "--shard-index", "2", "--shard-total", "2"], &[]).unwrap();
+        assert_eq!(c.images.iter().map(|i| i.original.as_str()).collect::<Vec<_>>(), ["x.io/b:1"]);
+        assert_eq!(c.total_images, 3);
+        // Matrix jobs name their own image: CI_NODE_* must not shard it away.
+        let c = build(&["x.io/a:1", "--shard-index", "2", "--shard-total", "2"], &[]).unwrap();
+        assert_eq!(c.images.len(), 1);
     }
 
     #[test]
