@@ -141,7 +141,8 @@ pub async fn scan_one(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Report
 async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<Report, Failure> {
     let name = podman.acquire(r, &cfg.acquire).await?;
     let image = podman.inspect(&name).await?;
-    let sources = layers::layer_sources(&image).map_err(|e| Failure::new(Operational::CheckError, e))?;
+    let store = if layers::needs_store_records(&image) { Some(podman.store_info().await?) } else { None };
+    let layout = layers::locate(&image, store.as_ref()).map_err(|e| Failure::new(Operational::CheckError, e))?;
     let rule_settings = cfg.rules.clone();
     let policy = cfg.policy.clone();
     let threads = cfg.walk_threads;
@@ -150,7 +151,7 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
     let report = tokio::task::spawn_blocking(move || {
         let rules = rules::all();
         let classifier = Arc::new(Classifier::new(rules, &rule_settings));
-        let fs = layers::scan(sources, classifier.as_ref(), threads);
+        let fs = layers::scan_layout(layout, classifier.as_ref(), threads);
         let mut checks = report::run_checks(&r, &image, &fs, &policy, &rule_settings, rules);
         let waivers = report::apply_waivers(&mut checks, &policy, &r, crate::time::today());
         let layers = report::layer_info(&fs, &checks);

@@ -84,6 +84,15 @@ pub trait Classify: Sync {
     fn classify(&self, entry: &Entry) -> u64;
 }
 
+/// What comparing two vfs snapshots needs beyond an Entry: when the inode last changed
+/// content-wise and which device it names. Recorded only when walking snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stamp {
+    pub mtime: i64,
+    pub mtime_nsec: i64,
+    pub rdev: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct LayerScan {
     pub entries: Vec<Entry>,
@@ -97,8 +106,22 @@ pub struct LayerScan {
 
 const WH_PREFIX: &[u8] = b".wh.";
 const WH_OPAQUE: &[u8] = b".wh..wh..opq";
+/// AUFS bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`): never part of the image's files.
+const WH_META_PREFIX: &[u8] = b".wh..wh.";
 
+/// Walk one layer's diff directory.
 pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
+    walk(root, classifier, None)
+}
+
+/// Walk a complete snapshot (vfs), also recording each entry's Stamp (same order as entries).
+pub fn walk_snapshot(root: &Path, classifier: &dyn Classify) -> (LayerScan, Vec<Stamp>) {
+    let mut stamps = Vec::new();
+    let scan = walk(root, classifier, Some(&mut stamps));
+    (scan, stamps)
+}
+
+fn walk(root: &Path, classifier: &dyn Classify, mut stamps: Option<&mut Vec<Stamp>>) -> LayerScan {
     let mut scan = LayerScan::default();
     // Directory entry index at each depth, so children know their parent.
     let mut dir_stack: Vec<u32> = Vec::new();
@@ -167,6 +190,12 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
             }
             continue;
         }
+        if name.starts_with(WH_META_PREFIX) {
+            if kind == Kind::Dir {
+                items.skip_current_dir();
+            }
+            continue;
+        }
         let (kind, name) = match name.strip_prefix(WH_PREFIX) {
             Some(hidden) if !hidden.is_empty() => (Kind::Whiteout, hidden),
             _ => (kind, name),
@@ -209,6 +238,9 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
         if kind == Kind::Dir {
             dir_stack.push(index);
         }
+        if let Some(s) = stamps.as_deref_mut() {
+            s.push(Stamp { mtime: st.st_mtime, mtime_nsec: st.st_mtime_nsec, rdev: st.st_rdev });
+        }
         scan.entries.push(entry);
     }
     scan
@@ -226,9 +258,14 @@ fn image_path(scan: &LayerScan, parent: u32, name: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Kernel overlayfs marks opaque directories with trusted.* (root) or user.* (unprivileged,
+/// `userxattr`); fuse-overlayfs also honours its own user.fuseoverlayfs.opaque.
+const OPAQUE_XATTRS: [&[u8]; 3] =
+    [b"trusted.overlay.opaque\0", b"user.overlay.opaque\0", b"user.fuseoverlayfs.opaque\0"];
+
 fn is_opaque_dir(path: &Path) -> bool {
     let Ok(c) = CString::new(path.as_os_str().as_bytes()) else { return false };
-    for attr in [&b"trusted.overlay.opaque\0"[..], &b"user.overlay.opaque\0"[..]] {
+    for attr in OPAQUE_XATTRS {
         let mut buf = [0u8; 4];
         // SAFETY: both strings are NUL-terminated and buf outlives the call.
         let n = unsafe {

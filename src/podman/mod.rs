@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod command;
+pub mod info;
 
 use crate::exit::{Failure, Operational};
 use crate::inspect::{self, ImageInspect};
@@ -143,6 +144,16 @@ impl Podman {
             return Err(self.failed(Operational::InspectFailed, &args, &out));
         }
         inspect::parse(&out.stdout).map_err(|e| Failure::new(Operational::InspectFailed, format!("podman image inspect {name}: {e}")))
+    }
+
+    /// The store podman uses, for drivers whose layer directories inspect does not give.
+    pub async fn store_info(&self) -> Result<info::StoreInfo, Failure> {
+        let args = argv(["info", "--format", "json"]);
+        let out = self.run(&args, None, Operational::CheckError).await?;
+        if !out.success() {
+            return Err(self.failed(Operational::CheckError, &args, &out));
+        }
+        info::parse(&out.stdout).map_err(|e| Failure::new(Operational::CheckError, e))
     }
 
     async fn run(&self, args: &[OsString], stdin: Option<&[u8]>, kind: Operational) -> Result<command::Output, Failure> {
