@@ -66,9 +66,14 @@ fn squash(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+fn podman_program(cfg: &ScanConfig) -> Result<Program, Failure> {
+    let mut program = Program::locate("podman", cfg.podman.clone()).map_err(|e| Failure::new(Operational::PullFailed, e))?;
+    program.global = cfg.storage.globals();
+    Ok(program)
+}
+
 async fn scan(cfg: &ScanConfig) -> Result<u8, Failure> {
-    let program = Program::locate("podman", cfg.podman.clone()).map_err(|e| Failure::new(Operational::PullFailed, e))?;
-    let podman = Podman::new(program);
+    let podman = Podman::new(podman_program(cfg)?);
     let mut outcome: Option<Outcome> = None;
     let mut used_names = HashSet::new();
     for r in &cfg.images {
@@ -112,6 +117,8 @@ fn settings_info(cfg: &ScanConfig) -> SettingsInfo {
     SettingsInfo {
         pull: cfg.pull_policy().name().to_string(),
         tls_verify: cfg.acquire.tls_verify,
+        platform: cfg.platform().map(|p| p.to_string()),
+        storage: cfg.storage.clone(),
         exit_codes: cfg.exit_codes,
         fail_on: cfg.fail_on,
         policy_file: cfg.policy_file.as_ref().map(|p| p.display().to_string()),
@@ -139,8 +146,11 @@ pub async fn scan_one(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Report
 }
 
 async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<Report, Failure> {
-    let name = podman.acquire(r, &cfg.acquire).await?;
-    let image = podman.inspect(&name).await?;
+    let podman = match &r.store {
+        Some(spec) => podman.with_store(&cfg.storage.overridden_by(spec)),
+        None => podman.with_store(&cfg.storage),
+    };
+    let image = podman.acquire(r, &cfg.acquire).await?;
     let store = if layers::needs_store_records(&image) { Some(podman.store_info().await?) } else { None };
     let layout = layers::locate(&image, store.as_ref()).map_err(|e| Failure::new(Operational::CheckError, e))?;
     let rule_settings = cfg.rules.clone();

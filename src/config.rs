@@ -5,7 +5,8 @@
 use crate::cli::{Color, ScanArgs};
 use crate::exit::{ExitCodes, Failure, Operational};
 use crate::podman::auth::{self, AuthEntry, Credentials, Secret};
-use crate::podman::{AcquireOptions, PullPolicy};
+use crate::platform::Platform;
+use crate::podman::{AcquireOptions, PullPolicy, StoreOptions};
 use crate::reference::ImageRef;
 use crate::policy::Policy;
 use crate::rules::{RuleSettings, Severity};
@@ -19,6 +20,8 @@ pub struct ScanConfig {
     pub json_stdout: bool,
     pub color: bool,
     pub podman: Option<PathBuf>,
+    /// --root / --runroot / --storage-driver for every podman call.
+    pub storage: StoreOptions,
     pub walk_threads: usize,
     pub exit_codes: ExitCodes,
     pub rules: RuleSettings,
@@ -73,13 +76,32 @@ impl ScanConfig {
             Some(n) => n,
             None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         };
+        let storage = StoreOptions {
+            root: absolute(args.root, "--root")?,
+            runroot: absolute(args.runroot, "--runroot")?,
+            driver: match args.storage_driver.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(d) if d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => Some(d.to_string()),
+                Some(d) => return Err(Failure::config(format!("invalid --storage-driver {d:?}"))),
+            },
+        };
+        if let Some(r) = &storage.runroot {
+            if r.as_os_str().len() > crate::podman::MAX_RUNROOT {
+                return Err(Failure::config(format!(
+                    "--runroot {} is longer than the {} characters podman accepts",
+                    r.display(),
+                    crate::podman::MAX_RUNROOT
+                )));
+            }
+        }
         let cfg = ScanConfig {
             images,
-            acquire: AcquireOptions { pull: args.pull, tls_verify: args.tls_verify, credentials },
+            acquire: AcquireOptions { pull: args.pull, tls_verify: args.tls_verify, credentials, platform: args.platform },
             reports_dir: args.reports_dir,
             json_stdout: args.json_stdout,
             color,
             podman: args.podman,
+            storage,
             walk_threads,
             exit_codes: ExitCodes {
                 critical: args.critical_exit_code,
@@ -99,6 +121,23 @@ impl ScanConfig {
 
     pub fn pull_policy(&self) -> PullPolicy {
         self.acquire.pull
+    }
+
+    pub fn platform(&self) -> Option<&Platform> {
+        self.acquire.platform.as_ref()
+    }
+}
+
+/// Store paths are made absolute here, so podman, the report and a re-executed scan all
+/// mean the same directory. An empty value (e.g. an empty variable) means unset.
+fn absolute(p: Option<PathBuf>, flag: &str) -> Result<Option<PathBuf>, Failure> {
+    match p {
+        None => Ok(None),
+        Some(p) if p.as_os_str().is_empty() => Ok(None),
+        Some(p) if p.is_absolute() => Ok(Some(p)),
+        Some(p) => std::env::current_dir()
+            .map(|cwd| Some(cwd.join(p)))
+            .map_err(|e| Failure::config(format!("{flag}: cannot resolve a relative path: {e}"))),
     }
 }
 

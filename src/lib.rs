@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod inspect;
 pub mod layers;
 pub mod podman;
+pub mod platform;
 pub mod policy;
 pub mod reference;
 pub mod render;

@@ -10,7 +10,9 @@ use crate::inspect::{self, ImageInspect};
 use crate::reference::{ImageRef, Transport};
 use auth::{AuthFile, Credentials, Secret};
 use command::{argv, Program};
+use crate::platform::Platform;
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,6 +40,49 @@ pub struct AcquireOptions {
     pub pull: PullPolicy,
     pub tls_verify: Option<bool>,
     pub credentials: Credentials,
+    pub platform: Option<Platform>,
+}
+
+/// podman refuses a --runroot longer than this ("the specified runroot is longer than 50
+/// characters").
+pub const MAX_RUNROOT: usize = 50;
+
+/// Which containers/storage store podman works on. Unset fields leave podman's own
+/// configuration (CONTAINERS_STORAGE_CONF, storage.conf) in charge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreOptions {
+    pub root: Option<PathBuf>,
+    pub runroot: Option<PathBuf>,
+    pub driver: Option<String>,
+}
+
+impl StoreOptions {
+    /// These options with what a `containers-storage:[…]` reference names instead.
+    pub fn overridden_by(&self, spec: &crate::reference::StoreSpec) -> StoreOptions {
+        StoreOptions {
+            root: spec.root.as_ref().map(PathBuf::from).or_else(|| self.root.clone()),
+            runroot: spec.runroot.as_ref().map(PathBuf::from).or_else(|| self.runroot.clone()),
+            driver: spec.driver.clone().or_else(|| self.driver.clone()),
+        }
+    }
+
+    /// podman's global options for this store, placed before the subcommand.
+    pub fn globals(&self) -> Vec<OsString> {
+        let mut v = Vec::new();
+        if let Some(r) = &self.root {
+            v.push("--root".into());
+            v.push(r.into());
+        }
+        if let Some(r) = &self.runroot {
+            v.push("--runroot".into());
+            v.push(r.into());
+        }
+        if let Some(d) = &self.driver {
+            v.push("--storage-driver".into());
+            v.push(d.into());
+        }
+        v
+    }
 }
 
 pub struct Podman {
@@ -49,8 +94,14 @@ impl Podman {
         Podman { program }
     }
 
-    /// Make the image available in local storage; returns the name or ID to inspect.
-    pub async fn acquire(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<String, Failure> {
+    /// The same podman working on another store.
+    pub fn with_store(&self, store: &StoreOptions) -> Podman {
+        Podman { program: Program { path: self.program.path.clone(), global: store.globals() } }
+    }
+
+    /// Make the image available in local storage and inspect it, following the pull policy. With --platform the image scanned must be that platform: a
+    /// local copy of another platform is pulled again under `missing`, an error otherwise.
+    pub async fn acquire(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<ImageInspect, Failure> {
         let local = r.local_name();
         let must_be_local = r.transport == Transport::ContainersStorage || r.image_id.is_some();
         let want_pull = match (must_be_local, opts.pull) {
@@ -62,19 +113,53 @@ impl Podman {
             },
         };
         if want_pull {
-            return self.pull(r, opts).await;
+            return self.pull_and_inspect(r, opts).await;
         }
         let name = local.ok_or_else(|| {
             Failure::new(Operational::PullFailed, format!("{} cannot be scanned with --pull never: it names no image in local storage", r.original))
         })?;
+        let why = if must_be_local { "the reference points at local storage" } else { "of --pull never" };
         if !self.exists(&name).await? {
-            let why = if must_be_local { "the reference points at local storage" } else { "--pull never" };
             return Err(Failure::new(
                 Operational::PullFailed,
                 format!("image {name} is not in local storage and {why}, so it was not pulled"),
             ));
         }
-        Ok(name)
+        let image = self.inspect(&name).await?;
+        match &opts.platform {
+            Some(p) if !p.matches(&image.os, &image.architecture, &image.variant) => {
+                if opts.pull == PullPolicy::Missing && !must_be_local {
+                    return self.pull_and_inspect(r, opts).await;
+                }
+                Err(Failure::new(
+                    Operational::PullFailed,
+                    format!(
+                        "image {name} in local storage is {}, not the requested {p}, and because {why} it was not pulled",
+                        crate::platform::describe(&image.os, &image.architecture, &image.variant)
+                    ),
+                ))
+            }
+            _ => Ok(image),
+        }
+    }
+
+    async fn pull_and_inspect(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<ImageInspect, Failure> {
+        let id = self.pull(r, opts).await?;
+        let image = self.inspect(&id).await?;
+        if let Some(p) = &opts.platform {
+            // podman only warns when the image it found is another platform.
+            if !p.matches(&image.os, &image.architecture, &image.variant) {
+                return Err(Failure::new(
+                    Operational::PullFailed,
+                    format!(
+                        "podman pull --platform {p} {} gave a {} image: the image has no {p} variant",
+                        r.pull_arg(),
+                        crate::platform::describe(&image.os, &image.architecture, &image.variant)
+                    ),
+                ));
+            }
+        }
+        Ok(image)
     }
 
     pub async fn exists(&self, name: &str) -> Result<bool, Failure> {
@@ -120,6 +205,10 @@ impl Podman {
             args.push(f.path().into());
         }
         args.extend(tls);
+        if let Some(p) = &opts.platform {
+            args.push("--platform".into());
+            args.push(p.to_string().into());
+        }
         args.push(r.pull_arg().into());
         let out = self.run(&args, None, Operational::PullFailed).await?;
         if !out.success() {
