@@ -6,6 +6,7 @@ use crate::config::{ProcessEnv, ScanConfig};
 use crate::exit::{Failure, Operational, Outcome};
 use crate::layers;
 use crate::podman::command::Program;
+use crate::podman::private_store::PrivateStore;
 use crate::podman::Podman;
 use crate::reference::ImageRef;
 use crate::render;
@@ -146,9 +147,16 @@ pub async fn scan_one(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Report
 }
 
 async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<Report, Failure> {
-    let podman = match &r.store {
-        Some(spec) => podman.with_store(&cfg.storage.overridden_by(spec)),
-        None => podman.with_store(&cfg.storage),
+    // Archives are loaded into a store of their own, unmounted and removed when this
+    // function returns (on every path), so the host's storage never sees them.
+    let private = match r.is_archive() {
+        true => Some(PrivateStore::create(cfg.storage.driver.clone()).map_err(|e| Failure::new(Operational::PullFailed, e))?),
+        false => None,
+    };
+    let podman = match (&private, &r.store) {
+        (Some(p), _) => podman.with_store(p.options()),
+        (None, Some(spec)) => podman.with_store(&cfg.storage.overridden_by(spec)),
+        (None, None) => podman.with_store(&cfg.storage),
     };
     let image = podman.acquire(r, &cfg.acquire).await?;
     let store = if layers::needs_store_records(&image) { Some(podman.store_info().await?) } else { None };

@@ -215,6 +215,11 @@ impl ImageRef {
         }
     }
 
+    /// An archive or layout on disk, loaded rather than pulled.
+    pub fn is_archive(&self) -> bool {
+        matches!(self.transport, Transport::DockerArchive | Transport::OciArchive | Transport::Oci)
+    }
+
     /// Pinned by content: a digest or an image ID.
     pub fn is_pinned(&self) -> bool {
         self.digest.is_some() || self.image_id.is_some()

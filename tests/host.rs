@@ -208,6 +208,63 @@ fn unsupported_driver_is_an_error_not_a_pass() {
 }
 
 #[test]
+fn archives_are_loaded_into_a_private_store_that_is_removed() {
+    // The scanner's "host" storage, with an image in it so "unchanged" means something.
+    let host = Store::new("arch-host", "overlay", "");
+    let build = Store::new("arch-build", "overlay", "");
+    let name = format!("localhost/{}:1", unique("arch"));
+    build_image(&build, &name);
+    let work = Scratch::new("arch-work");
+    let p = |f: &str| work.path.join(f).to_str().unwrap().to_string();
+    build.podman(&["save", "-q", "--format", "oci-archive", "-o", &p("seed.tar"), &format!("{name}-l1")]);
+    host.podman(&["load", "-q", "-i", &p("seed.tar")]);
+    build.podman(&["save", "-q", "--format", "docker-archive", "-o", &p("docker.tar"), &name]);
+    build.podman(&["save", "-q", "--format", "oci-archive", "-o", &p("oci.tar"), &name]);
+    build.podman(&["save", "-q", "--format", "oci-dir", "-o", &p("layout"), &name]);
+    fs::write(work.path.join("broken.tar"), b"this is not a tar file").unwrap();
+
+    let before = host.image_ids();
+    assert_eq!(before.len(), 1);
+    let (spy, log) = podman_spy(&work.path);
+    let tmpdir = work.path.join("tmpdir");
+    let left_behind = || -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(&tmpdir).unwrap().flatten().map(|e| e.path().display().to_string()).collect();
+        v.extend(mounts_under(&tmpdir).iter().map(|m| format!("mount {}", m.display())));
+        v
+    };
+    for (reference, pull) in [
+        (format!("docker-archive:{}", p("docker.tar")), "missing"),
+        (format!("oci-archive:{}", p("oci.tar")), "always"),
+        // Loading a file is no pull: --pull never still scans archives.
+        (format!("oci:{}", p("layout")), "never"),
+    ] {
+        let s = Scanner::new(&host.conf, &work.path).env("COMPLIANCE_PODMAN", &spy).args(&["--pull", pull, &reference]).run();
+        assert_recipe_report(&s, "overlay");
+        assert_eq!(host.image_ids(), before, "{reference}: the host's storage changed");
+        assert_eq!(left_behind(), Vec::<String>::new(), "{reference}");
+    }
+    // Each load went to a store of its own under TMPDIR, private while in use, and its
+    // runroot (too long a path for podman under TMPDIR, so in /tmp) is gone too.
+    let calls = fs::read_to_string(&log).unwrap();
+    let pulls: Vec<&str> = calls.lines().filter(|l| l.starts_with("ARGV") && l.contains(" pull ")).collect();
+    assert_eq!(pulls.len(), 3, "{calls}");
+    for l in &pulls {
+        let words: Vec<&str> = l.split(' ').collect();
+        let arg = |flag: &str| words[words.iter().position(|w| *w == flag).unwrap() + 1];
+        assert!(Path::new(arg("--root")).starts_with(&tmpdir), "{l}");
+        assert!(!Path::new(arg("--runroot")).exists(), "{l}");
+    }
+    assert!(calls.lines().filter(|l| l.starts_with("ROOTPARENT")).all(|l| l == "ROOTPARENT 700"), "{calls}");
+
+    // A broken archive fails on the fresh store (which leaves <root>/overlay mounted):
+    // a pull error, and still nothing left behind.
+    let s = Scanner::new(&host.conf, &work.path).arg(format!("docker-archive:{}", p("broken.tar"))).run();
+    assert_eq!(s.code, 20, "{}", s.describe());
+    assert_eq!(left_behind(), Vec::<String>::new());
+    assert_eq!(host.image_ids(), before);
+}
+
+#[test]
 fn platform_picks_the_manifest_to_scan() {
     let e = env();
     let build = Store::new("ma-build", "overlay", "");

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod command;
 pub mod info;
+pub mod private_store;
 
 use crate::exit::{Failure, Operational};
 use crate::inspect::{self, ImageInspect};
@@ -99,15 +100,18 @@ impl Podman {
         Podman { program: Program { path: self.program.path.clone(), global: store.globals() } }
     }
 
-    /// Make the image available in local storage and inspect it, following the pull policy. With --platform the image scanned must be that platform: a
+    /// Make the image available in local storage and inspect it. Archives are always
+    /// loaded (the caller points this Podman at a private store for them); registry images
+    /// follow the pull policy. With --platform the image scanned must be that platform: a
     /// local copy of another platform is pulled again under `missing`, an error otherwise.
     pub async fn acquire(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<ImageInspect, Failure> {
         let local = r.local_name();
         let must_be_local = r.transport == Transport::ContainersStorage || r.image_id.is_some();
-        let want_pull = match (must_be_local, opts.pull) {
-            (true, _) | (false, PullPolicy::Never) => false,
-            (false, PullPolicy::Always) => true,
-            (false, PullPolicy::Missing) => match (&local, r.transport) {
+        let want_pull = match (r.is_archive(), must_be_local, opts.pull) {
+            (true, _, _) => true,
+            (false, true, _) | (false, false, PullPolicy::Never) => false,
+            (false, false, PullPolicy::Always) => true,
+            (false, false, PullPolicy::Missing) => match (&local, r.transport) {
                 (Some(name), Transport::Docker) => !self.exists(name).await?,
                 _ => true,
             },
