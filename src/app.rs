@@ -12,6 +12,7 @@ use crate::reference::ImageRef;
 use crate::render;
 use crate::report::{self, ImageInfo, Report, SettingsInfo};
 use crate::rules::{self, Classifier};
+use crate::userns;
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
@@ -35,7 +36,15 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             None => Err(Failure::config(format!("unknown check id {id:?}; `oci-compliance checks` lists them"))),
         },
         Command::Scan(args) => {
-            let cfg = ScanConfig::from_args(args, &ProcessEnv)?;
+            let cfg = if args.userns_child {
+                let env = userns::ChildEnv(userns::child_setup()?);
+                ScanConfig::from_args(args, &env)?
+            } else {
+                ScanConfig::from_args(args, &ProcessEnv)?
+            };
+            if userns::needed(&cfg) {
+                return userns::reexec(&cfg, &podman_program(&cfg)?).await;
+            }
             scan(&cfg).await
         }
     }

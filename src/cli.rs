@@ -94,6 +94,11 @@ pub struct ScanArgs {
     #[arg(long, env = "COMPLIANCE_PLATFORM", value_parser = parse_platform, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<crate::platform::Platform>,
 
+    /// Internal: set on the re-executed scan inside podman's user namespace (rootless),
+    /// which then reads the registry secrets from standard input.
+    #[arg(long, hide = true)]
+    pub userns_child: bool,
+
     /// Threads walking layers in parallel (default: the number of CPUs).
     #[arg(long, env = "COMPLIANCE_WALK_THREADS", value_name = "N")]
     pub walk_threads: Option<usize>,

@@ -22,6 +22,8 @@ pub struct ScanConfig {
     pub podman: Option<PathBuf>,
     /// --root / --runroot / --storage-driver for every podman call.
     pub storage: StoreOptions,
+    /// Running as the re-executed scan inside podman's user namespace.
+    pub userns_child: bool,
     pub walk_threads: usize,
     pub exit_codes: ExitCodes,
     pub rules: RuleSettings,
@@ -102,6 +104,7 @@ impl ScanConfig {
             color,
             podman: args.podman,
             storage,
+            userns_child: args.userns_child,
             walk_threads,
             exit_codes: ExitCodes {
                 critical: args.critical_exit_code,

@@ -20,5 +20,6 @@ pub mod render;
 pub mod report;
 pub mod rules;
 pub mod time;
+pub mod userns;
 #[cfg(test)]
 pub mod testutil;

@@ -9,7 +9,23 @@ mod host_common;
 use host_common::*;
 use serde_json::Value;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The first directory below `root` whose path ends with `suffix` (walked as root).
+fn find_dir(root: &Path, suffix: &str) -> Option<PathBuf> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if d.ends_with(suffix) {
+            return Some(d);
+        }
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(e.path());
+            }
+        }
+    }
+    None
+}
 
 /// The report's findings must be exactly the recipe image's, whatever stored it.
 fn assert_recipe_report(scan: &Scan, driver: &str) {
@@ -334,4 +350,117 @@ fn platform_picks_the_manifest_to_scan() {
     assert_eq!(s.code, 20, "{}", s.describe());
     let s = scan(&["--platform", "arm64"]);
     assert_eq!(s.code, 24, "{}", s.describe());
+}
+
+#[test]
+fn rootless_scan_sees_owners_as_the_image_does() {
+    let e = env();
+    let user = rootless_user();
+    let work = user.workdir("rootless");
+    // The binary where the user can surely run it.
+    let bin = work.path.join("oci-compliance");
+    fs::copy(BIN, &bin).unwrap();
+    // Image root files plus a 0700 directory of image uid 1 holding a setuid+setgid tool
+    // (named uniquely: the user's store outlives the test).
+    let (tree, tree2) = (work.path.join("tree"), work.path.join("tree2"));
+    base_tree(&tree);
+    let private_rel = format!("home/app/{}", unique("private"));
+    let tool = format!("/{private_rel}/tool");
+    fs::create_dir_all(tree2.join(&private_rel)).unwrap();
+    fs::write(tree2.join(&private_rel).join("tool"), b"tool\n").unwrap();
+    user.chown(&work.path);
+    use std::os::unix::fs::PermissionsExt;
+    for (p, m) in [
+        (tree.join("bin/su"), 0o4755),
+        (tree.join("usr/bin/newgrp"), 0o2755),
+        (tree.join("opt/tool-suid"), 0o4755),
+        (tree2.join(&private_rel).join("tool"), 0o6755),
+        (tree2.join(&private_rel), 0o700),
+    ] {
+        fs::set_permissions(&p, fs::Permissions::from_mode(m)).unwrap();
+    }
+    let name = format!("localhost/{}:1", unique("rootless"));
+    let as_user = |args: &[&str]| ok(user.cmd(&[], args[0]).args(&args[1..]));
+    let c = as_user(&["buildah", "from", "scratch"]);
+    as_user(&["buildah", "copy", "--chown", "0:0", &c, tree.to_str().unwrap(), "/"]);
+    as_user(&["buildah", "copy", "--chown", "1:1", &c, tree2.to_str().unwrap(), "/"]);
+    as_user(&["buildah", "config", "--user", "app", &c]);
+    as_user(&["buildah", "commit", "-q", "--rm", &c, &name]);
+    // The user's store outlives the test: remove what it added, whatever happens.
+    struct Rmi<'a>(&'a User, Vec<String>);
+    impl Drop for Rmi<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.cmd(&[], "podman").arg("rmi").arg("-f").args(&self.1).output();
+        }
+    }
+    let mut rmi = Rmi(&user, vec![name.clone()]);
+
+    // Outside the namespace the host sees shifted owners and the user cannot enter the
+    // directory: what the scan must not be fooled by.
+    let driver = as_user(&["podman", "info", "--format", "{{.Store.GraphDriverName}}"]);
+    let graphroot = PathBuf::from(as_user(&["podman", "info", "--format", "{{.Store.GraphRoot}}"]));
+    let private = find_dir(&graphroot.join(&driver), &private_rel).expect("the layer's private dir");
+    let host_uid = std::os::unix::fs::MetadataExt::uid(&fs::metadata(&private).unwrap());
+    assert!(host_uid >= 100000, "image uid 1 is a subordinate uid on the host, got {host_uid}");
+    assert!(!user.cmd(&[], "ls").arg(&private).output().unwrap().status.success(), "{} is enterable", private.display());
+    let su = private.parent().unwrap().parent().unwrap().parent().unwrap().join("bin/su");
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&fs::metadata(&su).unwrap()), user.uid, "image root is the user on the host");
+
+    let scan = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut envs = envs.to_vec();
+        envs.extend([("COMPLIANCE_JSON_STDOUT", "true"), ("NO_COLOR", "1")]);
+        let reports = work.path.join("reports");
+        let mut cmd = user.cmd(&envs, &bin);
+        cmd.arg("scan").arg("--reports-dir").arg(&reports).args(args);
+        let out = cmd.stdin(std::process::Stdio::null()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        Scan {
+            code: out.status.code().unwrap_or(-1),
+            report: serde_json::from_str(&stdout).unwrap_or(Value::Null),
+            stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let s = scan(&[], &["--pull", "never", &name]);
+    assert_eq!(s.code, 12, "{}", s.describe());
+    assert_eq!(s.report["image"]["storage_driver"], driver.as_str());
+    let got = findings(&s.report);
+    let want: std::collections::BTreeSet<Finding> = [
+        ("suid-files", "/bin/su", 0, "4755"),
+        ("suid-files", "/opt/tool-suid", 0, "4755"),
+        ("suid-files", tool.as_str(), 1, "6755"),
+        ("sgid-files", "/usr/bin/newgrp", 0, "2755"),
+        ("sgid-files", tool.as_str(), 1, "6755"),
+        ("privilege-tools", "/bin/su", 0, "4755"),
+    ]
+    .into_iter()
+    .map(|(c, p, id, m)| (c.to_string(), p.to_string(), 1, true, id, id, m.to_string()))
+    .collect();
+    assert_eq!(got, want, "{}", s.describe());
+    for c in s.report["checks"].as_array().unwrap() {
+        assert_ne!(c["status"], "error", "{c}");
+    }
+
+    // A rootless pull with credentials: they reach the scan in the namespace through its
+    // stdin, never through any argv or environment podman sees.
+    let root_store = Store::new("rootless-push", "overlay", "");
+    let pushed = format!("localhost/{}:1", unique("rootless-push"));
+    build_image(&root_store, &pushed);
+    let remote = format!("{}/{}:1", e.registry, unique("rootless"));
+    push(&root_store, &pushed, &remote);
+    rmi.1.push(remote.clone());
+    let (spy, log) = podman_spy(&work.path);
+    user.chown(&work.path);
+    let auth = docker_auth_config();
+    let s = scan(
+        &[("DOCKER_AUTH_CONFIG", &auth), ("COMPLIANCE_PODMAN", spy.to_str().unwrap())],
+        &["--tls-verify=false", "--pull", "always", &remote],
+    );
+    assert_recipe_report(&s, &driver);
+    let calls = fs::read_to_string(&log).unwrap();
+    assert!(calls.lines().any(|l| l.starts_with("ARGV unshare -- ") && l.contains(" scan --userns-child ")), "{calls}");
+    assert!(calls.lines().any(|l| l.starts_with("ARGV pull ")), "{calls}");
+    for secret in [e.password.as_str(), &b64(&format!("{}:{}", e.user, e.password)), "DOCKER_AUTH_CONFIG"] {
+        assert!(!calls.contains(secret), "a secret reached podman's argv or environment:\n{calls}");
+    }
 }
