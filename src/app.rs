@@ -38,9 +38,9 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Scan(args) => {
             let cfg = if args.userns_child {
                 let env = userns::ChildEnv(userns::child_setup()?);
-                ScanConfig::from_args(args, &env)?
+                ScanConfig::from_args(*args, &env)?
             } else {
-                ScanConfig::from_args(args, &ProcessEnv)?
+                ScanConfig::from_args(*args, &ProcessEnv)?
             };
             if userns::needed(&cfg) {
                 return userns::reexec(&cfg, &podman_program(&cfg)?).await;

@@ -15,7 +15,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan one or more images and write reports; the exit code gates.
-    Scan(ScanArgs),
+    // Boxed: the scan options dwarf the other commands.
+    Scan(Box<ScanArgs>),
     /// List every check: id, default and effective severity, title.
     Checks {
         /// Policy file whose severities and disabled checks to show.

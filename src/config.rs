@@ -180,7 +180,7 @@ mod tests {
         let mut argv = vec!["oci-compliance", "scan", "--reports-dir", reports.to_str().unwrap()];
         argv.extend_from_slice(args);
         let Command::Scan(a) = Cli::try_parse_from(argv).unwrap().command else { unreachable!() };
-        ScanConfig::from_args(a, &MapEnv(env.iter().map(|(k, v)| (*k, v.to_string())).collect()))
+        ScanConfig::from_args(*a, &MapEnv(env.iter().map(|(k, v)| (*k, v.to_string())).collect()))
     }
 
     #[test]

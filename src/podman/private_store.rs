@@ -93,7 +93,7 @@ pub fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .map(|field| PathBuf::from(std::ffi::OsStr::from_bytes(&unescape(field))))
         .filter(|p| p.starts_with(dir))
         .collect();
-    v.sort_by(|a, b| b.as_os_str().len().cmp(&a.as_os_str().len()));
+    v.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
     v.dedup();
     Ok(v)
 }

@@ -253,11 +253,10 @@ pub fn base_tree(dir: &Path) {
     put(dir, "/d/sub/y", 0o644, b"y\n");
 }
 
-/// Build the three-layer test image in `store` as `name`:
+/// Build the three-layer test image in `store` as `name` and return its ID. Layers:
 /// 1. `base_tree`;
 /// 2. deletes /a/del and /opt/tool-suid, replaces /d by a new directory (opaque in overlay);
 /// 3. rewrites /a/keep, drops su's setuid bit, adds a setuid /usr/local/bin/late.
-/// Returns the image ID.
 pub fn build_image(store: &Store, name: &str) -> String {
     let trees = Scratch::new("tree");
     base_tree(&trees.path);
