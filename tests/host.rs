@@ -464,3 +464,71 @@ fn rootless_scan_sees_owners_as_the_image_does() {
         assert!(!calls.contains(secret), "a secret reached podman's argv or environment:\n{calls}");
     }
 }
+
+#[test]
+fn rootless_native_overlay_store() {
+    // Kernel overlay in a user namespace: whiteouts are 0/0 devices made inside it and
+    // opaque directories carry user.overlay.opaque (trusted.* is out of reach there).
+    let user = rootless_user();
+    let work = user.workdir("rootless-ovl");
+    let bin = work.path.join("oci-compliance");
+    fs::copy(BIN, &bin).unwrap();
+    let tree = work.path.join("tree");
+    base_tree(&tree);
+    user.chown(&work.path);
+    use std::os::unix::fs::PermissionsExt;
+    for (p, m) in [("bin/su", 0o4755), ("usr/bin/newgrp", 0o2755), ("opt/tool-suid", 0o4755)] {
+        fs::set_permissions(tree.join(p), fs::Permissions::from_mode(m)).unwrap();
+    }
+    let root = work.path.join("root");
+    let run = Path::new("/tmp").join(unique("r"));
+    struct RmRun(PathBuf);
+    impl Drop for RmRun {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+    let _run_guard = RmRun(run.clone());
+    let g = ["--root", root.to_str().unwrap(), "--runroot", run.to_str().unwrap(), "--storage-driver", "overlay"];
+    let tool = |program: &str, args: &[&str]| ok(user.cmd(&[], program).args(g).args(args));
+    let name = format!("localhost/{}:1", unique("rl-ovl"));
+    let c = tool("buildah", &["from", "scratch"]);
+    tool("buildah", &["copy", "--chown", "0:0", &c, tree.to_str().unwrap(), "/"]);
+    tool("buildah", &["config", "--cmd", "/bin/app", "--label", "org.example.test=host", "--user", "app", &c]);
+    tool("buildah", &["commit", "-q", "--rm", &c, &format!("{name}-l1")]);
+    // The same edits as build_image, made where the rootless mount exists: inside the
+    // namespace. (A fixed script, run by the test only.)
+    let edit = |from: &str, to: &str, script: &str| {
+        let c = tool("buildah", &["from", from]);
+        let gs = g.join(" ");
+        let sh = format!("set -e; m=$(buildah {gs} mount {c}); cd \"$m\"; {script}; buildah {gs} commit -q --rm {c} {to}");
+        ok(user.cmd(&[], "buildah").args(g).args(["unshare", "sh", "-c", &sh]));
+    };
+    edit(&format!("{name}-l1"), &format!("{name}-l2"), "rm a/del opt/tool-suid; rm -rf d; mkdir d; echo y2 > d/y2");
+    edit(&format!("{name}-l2"), &name, "echo replaced > a/keep; chmod 0755 bin/su; mkdir -p usr/local/bin; echo late > usr/local/bin/late; chmod 4755 usr/local/bin/late");
+
+    // On disk (read as root from outside): layer 2's markers are the kernel's, user.* flavour.
+    let v: Value = serde_json::from_str(&tool("podman", &["image", "inspect", &format!("{name}-l2")])).unwrap();
+    let l2 = PathBuf::from(v[0]["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap());
+    let del = fs::symlink_metadata(l2.join("a/del")).unwrap();
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    assert!(del.file_type().is_char_device() && del.rdev() == 0, "a/del is a 0/0 whiteout");
+    let mut buf = [0u8; 4];
+    let p = std::ffi::CString::new(l2.join("d").as_os_str().as_encoded_bytes()).unwrap();
+    let n = unsafe { libc::lgetxattr(p.as_ptr(), c"user.overlay.opaque".as_ptr(), buf.as_mut_ptr().cast(), 4) };
+    assert_eq!((n, buf[0]), (1, b'y'), "d is opaque by user.overlay.opaque");
+
+    let mut cmd = user.cmd(&[("COMPLIANCE_JSON_STDOUT", "true"), ("NO_COLOR", "1")], &bin);
+    cmd.arg("scan").arg("--reports-dir").arg(work.path.join("reports")).args(g).args(["--pull", "never", &name]);
+    let out = cmd.stdin(std::process::Stdio::null()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let s = Scan {
+        code: out.status.code().unwrap_or(-1),
+        report: serde_json::from_str(&stdout).unwrap_or(Value::Null),
+        stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    let _ = user.cmd(&[], "buildah").args(g).args(["rm", "--all"]).output();
+    let _ = user.cmd(&[], "podman").args(g).args(["rmi", "-f", &name, &format!("{name}-l1"), &format!("{name}-l2")]).output();
+    assert_recipe_report(&s, "overlay");
+}
