@@ -9,9 +9,9 @@ pub mod private_store;
 use crate::exit::{Failure, Operational};
 use crate::inspect::{self, ImageInspect};
 use crate::reference::{ImageRef, Transport};
+use crate::platform::Platform;
 use auth::{AuthFile, Credentials, Secret};
 use command::{argv, Program};
-use crate::platform::Platform;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -122,7 +122,7 @@ impl Podman {
         let name = local.ok_or_else(|| {
             Failure::new(Operational::PullFailed, format!("{} cannot be scanned with --pull never: it names no image in local storage", r.original))
         })?;
-        let why = if must_be_local { "the reference points at local storage" } else { "of --pull never" };
+        let why = if must_be_local { "the reference points at local storage" } else { "--pull never" };
         if !self.exists(&name).await? {
             return Err(Failure::new(
                 Operational::PullFailed,
@@ -138,7 +138,7 @@ impl Podman {
                 Err(Failure::new(
                     Operational::PullFailed,
                     format!(
-                        "image {name} in local storage is {}, not the requested {p}, and because {why} it was not pulled",
+                        "image {name} in local storage is {}, not the requested {p}, and it was not pulled ({why})",
                         crate::platform::describe(&image.os, &image.architecture, &image.variant)
                     ),
                 ))
