@@ -532,3 +532,23 @@ fn rootless_native_overlay_store() {
     let _ = user.cmd(&[], "podman").args(g).args(["rmi", "-f", &name, &format!("{name}-l1"), &format!("{name}-l2")]).output();
     assert_recipe_report(&s, "overlay");
 }
+
+#[test]
+fn force_mask_store_is_an_error_not_a_pass() {
+    // force_mask writes every file 0755 root and keeps the image's own mode in
+    // user.containers.override_stat, which here lost the setuid bit of /bin/su: the setuid
+    // check must not pass on such a store.
+    let extra = "[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\nforce_mask = \"shared\"\n";
+    let store = Store::new("fmask", "overlay", extra);
+    let tree = Scratch::new("fmask-tree");
+    base_tree(&tree.path);
+    let name = format!("localhost/{}:1", unique("fmask"));
+    let c = store.buildah(&["from", "scratch"]);
+    store.buildah(&["copy", &c, tree.path.to_str().unwrap(), "/"]);
+    store.buildah(&["commit", "-q", "--rm", &c, &name]);
+    let work = Scratch::new("fmask-work");
+    let s = Scanner::new(&store.conf, &work.path).args(&["--pull", "never", &name]).run();
+    assert_eq!(s.code, 25, "{}", s.describe());
+    assert_eq!(check(&s.report, "suid-files")["status"], "error", "{}", s.describe());
+    assert!(s.stdout.contains("force_mask"), "{}", s.describe());
+}

@@ -327,3 +327,26 @@ fn fuse_overlayfs_opaque_xattr_is_honoured() {
     assert!(!visible(&fs, "/d/old"));
     assert!(visible(&fs, "/d/new"));
 }
+
+#[test]
+fn force_mask_layers_take_owners_from_the_xattr_and_cannot_pass() {
+    let img = Image::new(1);
+    img.layer(0).file("/bin/tool", 0o755);
+    let set = |p: &std::path::Path, v: &str| {
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        let r = unsafe {
+            libc::lsetxattr(c.as_ptr(), c"user.containers.override_stat".as_ptr(), v.as_ptr().cast(), v.len(), 0)
+        };
+        assert_eq!(r, 0, "user xattrs on the temp dir's filesystem");
+    };
+    let root = &img.layer(0).root;
+    set(root, "0:0:0755");
+    set(&root.join("bin"), "0:0:040755");
+    set(&root.join("bin/tool"), "1000:50:02750:file");
+    let fs = img.fs();
+    let e = fs.entry(fs.lookup(b"/bin/tool").unwrap());
+    assert_eq!((e.uid, e.gid, e.mode), (1000, 50, 0o2750));
+    assert_eq!(fs.entry(fs.lookup(b"/bin").unwrap()).mode, 0o755);
+    let errors: Vec<&str> = fs.walk_errors().collect();
+    assert!(errors.len() == 1 && errors[0].contains("force_mask"), "{errors:?}");
+}

@@ -136,6 +136,18 @@ fn walk(root: &Path, classifier: &dyn Classify, mut stamps: Option<&mut Vec<Stam
             return scan;
         }
     }
+    // containers/storage marks a force_mask layer's root too, so one lookup tells.
+    let force_masked = xattr(root, OVERRIDE_STAT, &mut [0u8; 128]).is_some();
+    if force_masked {
+        // Observed with podman 4.3.1's containers/storage: a 4755 file was recorded as
+        // "0:0:0755", so a missing setuid/setgid bit there proves nothing.
+        scan.errors.push(format!(
+            "layer {} is stored with force_mask: owners and modes come from \
+             user.containers.override_stat, but containers/storage may have dropped \
+             setuid/setgid bits there, so file checks cannot be proven",
+            root.display()
+        ));
+    }
     let mut items = WalkDir::new(root).follow_links(false).min_depth(1).into_iter();
     while let Some(item) = items.next() {
         let item = match item {
@@ -216,13 +228,17 @@ fn walk(root: &Path, classifier: &dyn Classify, mut stamps: Option<&mut Vec<Stam
             None
         };
         let opaque = kind == Kind::Dir && is_opaque_dir(item.path());
+        let (uid, gid, mode) = match force_masked.then(|| override_stat(item.path())).flatten() {
+            Some(o) => o,
+            None => (st.st_uid, st.st_gid, st.st_mode & 0o7777),
+        };
         let entry = Entry {
             path: image_path(&scan, parent, name).into_boxed_slice(),
             parent,
             kind,
-            mode: st.st_mode & 0o7777,
-            uid: st.st_uid,
-            gid: st.st_gid,
+            mode,
+            uid,
+            gid,
             size: st.st_size as u64,
             link,
             opaque,
@@ -264,21 +280,33 @@ const OPAQUE_XATTRS: [&[u8]; 3] =
     [b"trusted.overlay.opaque\0", b"user.overlay.opaque\0", b"user.fuseoverlayfs.opaque\0"];
 
 fn is_opaque_dir(path: &Path) -> bool {
-    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else { return false };
-    for attr in OPAQUE_XATTRS {
-        let mut buf = [0u8; 4];
-        // SAFETY: both strings are NUL-terminated and buf outlives the call.
-        let n = unsafe {
-            libc::lgetxattr(
-                c.as_ptr(),
-                attr.as_ptr() as *const libc::c_char,
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-            )
-        };
-        if n == 1 && buf[0] == b'y' {
-            return true;
-        }
-    }
-    false
+    let mut buf = [0u8; 4];
+    OPAQUE_XATTRS.iter().any(|attr| xattr(path, attr, &mut buf) == Some(&b"y"[..]))
+}
+
+/// With `force_mask`, containers/storage writes every file with the forced mode and owner
+/// and keeps the image's own as "uid:gid:0mode[:type]" in this xattr (some writers put the
+/// file type bits in the mode too).
+const OVERRIDE_STAT: &[u8] = b"user.containers.override_stat\0";
+
+/// The image's uid, gid and permission bits of a force-masked entry.
+fn override_stat(path: &Path) -> Option<(u32, u32, u32)> {
+    let mut buf = [0u8; 128];
+    let v = xattr(path, OVERRIDE_STAT, &mut buf)?;
+    let mut f = std::str::from_utf8(v).ok()?.split(':');
+    let uid = f.next()?.parse().ok()?;
+    let gid = f.next()?.parse().ok()?;
+    let mode = u32::from_str_radix(f.next()?, 8).ok()?;
+    Some((uid, gid, mode & 0o7777))
+}
+
+/// The value of xattr `name` (NUL-terminated) of `path` itself (never followed), if it
+/// fits in `buf`.
+fn xattr<'b>(path: &Path, name: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let c = CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: both strings are NUL-terminated and buf outlives the call.
+    let n = unsafe {
+        libc::lgetxattr(c.as_ptr(), name.as_ptr() as *const libc::c_char, buf.as_mut_ptr() as *mut libc::c_void, buf.len())
+    };
+    (n >= 0).then(|| &buf[..n as usize])
 }
