@@ -13,11 +13,13 @@ pub mod fsutil;
 pub mod inspect;
 pub mod layers;
 pub mod podman;
+pub mod platform;
 pub mod policy;
 pub mod reference;
 pub mod render;
 pub mod report;
 pub mod rules;
 pub mod time;
+pub mod userns;
 #[cfg(test)]
 pub mod testutil;

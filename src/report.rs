@@ -45,6 +45,10 @@ impl Default for ToolInfo {
 pub struct SettingsInfo {
     pub pull: String,
     pub tls_verify: Option<bool>,
+    /// The platform asked for with --platform (the scanned one is image.os/architecture/variant).
+    pub platform: Option<String>,
+    /// --root / --runroot / --storage-driver, when given.
+    pub storage: crate::podman::StoreOptions,
     pub exit_codes: ExitCodes,
     /// Failed checks below this severity do not count towards the exit code.
     pub fail_on: Severity,
