@@ -89,3 +89,16 @@ pub fn identity(ctx: &Context) -> Identity {
 fn unknown(spec: String, why: &str) -> Identity {
     Identity { user_spec: spec, uid: Resolved::Unknown(why.to_string()), gid: Resolved::Unknown(why.to_string()) }
 }
+
+/// The verdict on a resolved id: `what` is "uid" or "gid"; id 0 fails, a name the image does
+/// not define fails (the container would not start), an unreadable file is an error.
+pub fn verdict(resolved: Resolved, what: &str, user_spec: &str) -> super::Evaluation {
+    use super::Evaluation;
+    match resolved {
+        Resolved::Id { id: 0, how } => Evaluation::fail(format!("{how}: {what} 0 (root)")),
+        Resolved::Id { id, how } if how.ends_with(&format!("{what} {id}")) => Evaluation::pass(how),
+        Resolved::Id { id, how } => Evaluation::pass(format!("{how}: {what} {id}")),
+        Resolved::Missing(why) => Evaluation::fail(format!("{why}: the container would not start")),
+        Resolved::Unknown(why) => Evaluation::error(format!("cannot resolve the {what} of USER {user_spec:?}: {why}")),
+    }
+}

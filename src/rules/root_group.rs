@@ -1,4 +1,4 @@
-use super::accounts::{identity, Resolved};
+use super::accounts::{identity, verdict};
 use super::{Context, Evaluation, RuleMeta, Severity};
 use crate::layers::Loc;
 
@@ -24,12 +24,6 @@ impl super::Rule for Rule {
 
     fn check(&self, ctx: &Context, _hits: &[Loc]) -> Evaluation {
         let who = identity(ctx);
-        match who.gid {
-            Resolved::Id { id: 0, how } => Evaluation::fail(format!("{how}: gid 0 (root)")),
-            Resolved::Id { id, how } if how.ends_with(&format!("gid {id}")) => Evaluation::pass(how),
-            Resolved::Id { id, how } => Evaluation::pass(format!("{how}: gid {id}")),
-            Resolved::Missing(why) => Evaluation::fail(format!("{why}: the container would not start")),
-            Resolved::Unknown(why) => Evaluation::error(format!("cannot resolve the group of USER {:?}: {why}", who.user_spec)),
-        }
+        verdict(who.gid, "gid", &who.user_spec)
     }
 }

@@ -1,4 +1,4 @@
-use super::accounts::{identity, Resolved};
+use super::accounts::{identity, verdict};
 use super::{Context, Evaluation, RuleMeta, Severity};
 use crate::layers::Loc;
 
@@ -25,12 +25,6 @@ impl super::Rule for Rule {
 
     fn check(&self, ctx: &Context, _hits: &[Loc]) -> Evaluation {
         let who = identity(ctx);
-        match who.uid {
-            Resolved::Id { id: 0, how } => Evaluation::fail(format!("{how}: uid 0 (root)")),
-            Resolved::Id { id, how } if how.ends_with(&format!("uid {id}")) => Evaluation::pass(how),
-            Resolved::Id { id, how } => Evaluation::pass(format!("{how}, uid {id}")),
-            Resolved::Missing(why) => Evaluation::fail(format!("{why}: the container would not start")),
-            Resolved::Unknown(why) => Evaluation::error(format!("cannot resolve USER {:?}: {why}", who.user_spec)),
-        }
+        verdict(who.uid, "uid", &who.user_spec)
     }
 }
