@@ -104,7 +104,7 @@ fn unique_name(used: &mut HashSet<String>, slug: &str) -> String {
 }
 
 fn settings_info(cfg: &ScanConfig) -> SettingsInfo {
-    SettingsInfo { pull: cfg.pull_policy().name().to_string(), tls_verify: cfg.acquire.tls_verify, exit_codes: cfg.exit_codes }
+    SettingsInfo::new(cfg.pull_policy().name().to_string(), cfg.acquire.tls_verify, cfg.exit_codes, &cfg.rules)
 }
 
 /// Scan one image into a report; operational failures become a report with `error` set.
@@ -140,7 +140,9 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
         let fs = layers::scan(sources, classifier.as_ref(), threads);
         let checks = report::run_checks(&r, &image, &fs, &rule_settings, rules);
         let layers = report::layer_info(&fs, &checks);
-        Report::new(settings, report::image_info(&r, &image), layers, checks, None)
+        let mut report = Report::new(settings, report::image_info(&r, &image), layers, checks, None);
+        report.tree = Some(crate::filetree::from_image(&fs, crate::filetree::TreeLimits::default()));
+        report
     })
     .await
     .map_err(|e| Failure::new(Operational::CheckError, format!("the layer walk crashed: {e}")))?;

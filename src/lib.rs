@@ -4,11 +4,13 @@
 //! reference → acquire (podman) → inspect → walk layers → rules → report → render → exit code.
 
 pub mod app;
+pub mod canonical;
 pub mod cli;
 pub mod config;
 pub mod escape;
 pub mod etc_files;
 pub mod exit;
+pub mod filetree;
 pub mod fsutil;
 pub mod inspect;
 pub mod layers;
@@ -17,6 +19,7 @@ pub mod reference;
 pub mod render;
 pub mod report;
 pub mod rules;
+pub mod sha256;
 pub mod time;
 #[cfg(test)]
 pub mod testutil;

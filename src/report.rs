@@ -5,47 +5,100 @@ use crate::exit::{ExitCodes, Failure, Operational, Outcome};
 use crate::inspect::ImageInspect;
 use crate::layers::{ImageFs, Kind, Loc};
 use crate::reference::ImageRef;
+use crate::filetree::FileTree;
 use crate::rules::{Context, Rule, RuleSettings, Severity, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped on any incompatible change to the JSON layout. Documented in README.md.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     pub tool: ToolInfo,
     pub scanned_at: String,
     pub settings: SettingsInfo,
+    /// `sha256:` of the canonical JSON of `settings` (keys sorted, no whitespace): two
+    /// reports with the same digest were judged by the same settings.
+    #[serde(default)]
+    pub settings_digest: String,
     pub image: ImageInfo,
     pub layers: Vec<LayerInfo>,
     pub checks: Vec<CheckResult>,
     pub summary: Summary,
     /// Set when the scan stopped before the checks could run (pull, inspect, storage).
     pub error: Option<ScanError>,
+    /// A bounded summary of the final image's file tree (absent when the scan stopped early).
+    #[serde(default)]
+    pub tree: Option<FileTree>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ToolInfo {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: String,
+    pub version: String,
 }
 
 impl Default for ToolInfo {
     fn default() -> Self {
-        ToolInfo { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
+        ToolInfo { name: env!("CARGO_PKG_NAME").to_string(), version: env!("CARGO_PKG_VERSION").to_string() }
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The effective settings of a scan: everything that can change a verdict or an exit code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SettingsInfo {
     pub pull: String,
     pub tls_verify: Option<bool>,
     pub exit_codes: ExitCodes,
+    /// The severity each check was judged with, by check id.
+    #[serde(default)]
+    pub severities: BTreeMap<String, Severity>,
+    /// The name lists and limits the checks used.
+    #[serde(default)]
+    pub policy: PolicyInfo,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyInfo {
+    pub privilege_tools: Vec<String>,
+    pub remote_access_tools: Vec<String>,
+    pub compilers: Vec<String>,
+    /// `port/protocol`, e.g. `22/tcp`.
+    pub admin_ports: Vec<String>,
+    pub max_layers: usize,
+}
+
+impl SettingsInfo {
+    /// The settings of a scan with these rule settings (severities are the checks' own).
+    pub fn new(pull: String, tls_verify: Option<bool>, exit_codes: ExitCodes, rules: &RuleSettings) -> SettingsInfo {
+        SettingsInfo {
+            pull,
+            tls_verify,
+            exit_codes,
+            severities: crate::rules::all().iter().map(|r| (r.meta().id.to_string(), r.meta().severity)).collect(),
+            policy: PolicyInfo {
+                privilege_tools: rules.privilege_tools.clone(),
+                remote_access_tools: rules.remote_access_tools.clone(),
+                compilers: rules.compilers.clone(),
+                admin_ports: rules.admin_ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect(),
+                max_layers: rules.max_layers,
+            },
+        }
+    }
+
+    /// Keys sorted at every level, no whitespace: the form the digest is taken of.
+    pub fn canonical_json(&self) -> String {
+        crate::canonical::to_string(&serde_json::to_value(self).expect("settings always serialise"))
+    }
+
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", crate::sha256::hex(self.canonical_json().as_bytes()))
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ImageInfo {
     /// The reference exactly as given.
     pub reference: String,
@@ -68,7 +121,7 @@ pub struct ImageInfo {
     pub storage_driver: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LayerInfo {
     /// 1-based, bottom to top.
     pub number: usize,
@@ -82,18 +135,21 @@ pub struct LayerInfo {
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
-    pub id: &'static str,
-    pub title: &'static str,
+    pub id: String,
+    pub title: String,
     pub severity: Severity,
     pub status: Status,
     pub description: String,
-    pub mitigation: &'static str,
+    /// Why the check matters (the same text as `explain`).
+    #[serde(default)]
+    pub rationale: String,
+    pub mitigation: String,
     pub findings: Vec<Finding>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Finding {
     /// Absolute path inside the image; non-UTF-8 bytes and controls escaped losslessly.
     pub path: String,
@@ -116,10 +172,10 @@ pub struct Finding {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     /// "pass", "fail" or "error".
-    pub verdict: &'static str,
+    pub verdict: String,
     pub exit_code: u8,
     pub worst_failed_severity: Option<Severity>,
     pub passed: usize,
@@ -127,12 +183,12 @@ pub struct Summary {
     pub skipped: usize,
     pub errors: usize,
     /// Failed checks per severity (every severity present, zero included).
-    pub failed_by_severity: BTreeMap<&'static str, usize>,
+    pub failed_by_severity: BTreeMap<String, usize>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanError {
-    pub kind: &'static str,
+    pub kind: String,
     pub exit_code: u8,
     pub message: String,
 }
@@ -179,12 +235,13 @@ pub fn run_checks(
                 }
             }
             CheckResult {
-                id: meta.id,
-                title: meta.title,
+                id: meta.id.to_string(),
+                title: meta.title.to_string(),
                 severity: meta.severity,
                 status: ev.status,
                 description: ev.description,
-                mitigation: meta.remediation,
+                rationale: squash(meta.rationale),
+                mitigation: squash(meta.remediation),
                 findings: ev.findings,
             }
         })
@@ -239,16 +296,18 @@ impl Report {
         checks: Vec<CheckResult>,
         error: Option<&Failure>,
     ) -> Report {
+        let settings_digest = settings.digest();
         let mut r = Report {
             schema_version: SCHEMA_VERSION,
             tool: ToolInfo::default(),
             scanned_at: crate::time::now_rfc3339(),
             settings,
+            settings_digest,
             image,
             layers,
             checks,
             summary: Summary {
-                verdict: "pass",
+                verdict: "pass".to_string(),
                 exit_code: 0,
                 worst_failed_severity: None,
                 passed: 0,
@@ -257,7 +316,12 @@ impl Report {
                 errors: 0,
                 failed_by_severity: BTreeMap::new(),
             },
-            error: error.map(|f| ScanError { kind: kind_name(f.kind), exit_code: f.kind.code(), message: f.message.clone() }),
+            error: error.map(|f| ScanError {
+                kind: kind_name(f.kind).to_string(),
+                exit_code: f.kind.code(),
+                message: f.message.clone(),
+            }),
+            tree: None,
         };
         r.summarize();
         r
@@ -281,7 +345,7 @@ impl Report {
         let mut by_sev = BTreeMap::new();
         for s in Severity::ALL {
             by_sev.insert(
-                s.name(),
+                s.name().to_string(),
                 self.checks.iter().filter(|c| c.status == Status::Fail && c.severity == s).count(),
             );
         }
@@ -291,7 +355,8 @@ impl Report {
                 Outcome::Operational(_) => "error",
                 Outcome::Policy(None) | Outcome::Policy(Some(Severity::Informational)) => "pass",
                 Outcome::Policy(Some(_)) => "fail",
-            },
+            }
+            .to_string(),
             exit_code: outcome.code(&self.settings.exit_codes),
             worst_failed_severity: match outcome {
                 Outcome::Policy(s) => s,
@@ -315,4 +380,9 @@ fn kind_name(o: Operational) -> &'static str {
         Operational::InvalidConfig => "invalid-config",
         Operational::CheckError => "check-error",
     }
+}
+
+/// Rule texts are wrapped in the source; reports carry them as one line.
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

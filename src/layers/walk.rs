@@ -10,7 +10,7 @@ use walkdir::WalkDir;
 
 pub const NO_PARENT: u32 = u32::MAX;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     File,

@@ -49,7 +49,7 @@ pub fn render(report: &Report, style: &Style) -> String {
     let s = &report.summary;
     let by_sev: Vec<String> =
         s.failed_by_severity.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
-    let verdict = match s.verdict {
+    let verdict = match s.verdict.as_str() {
         "pass" => style.paint("32;1", "PASS"),
         "fail" => style.paint("31;1", "FAIL"),
         _ => style.paint("33;1", "ERROR"),
