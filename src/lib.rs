@@ -14,6 +14,7 @@ pub mod filetree;
 pub mod fsutil;
 pub mod inspect;
 pub mod layers;
+pub mod merge;
 pub mod podman;
 pub mod reference;
 pub mod render;

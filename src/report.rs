@@ -351,12 +351,7 @@ impl Report {
         }
         let outcome = self.outcome();
         self.summary = Summary {
-            verdict: match outcome {
-                Outcome::Operational(_) => "error",
-                Outcome::Policy(None) | Outcome::Policy(Some(Severity::Informational)) => "pass",
-                Outcome::Policy(Some(_)) => "fail",
-            }
-            .to_string(),
+            verdict: verdict_of(outcome).to_string(),
             exit_code: outcome.code(&self.settings.exit_codes),
             worst_failed_severity: match outcome {
                 Outcome::Policy(s) => s,
@@ -368,6 +363,15 @@ impl Report {
             errors: count(Status::Error),
             failed_by_severity: by_sev,
         };
+    }
+}
+
+/// "pass", "fail" or "error": the word for an outcome.
+pub fn verdict_of(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Operational(_) => "error",
+        Outcome::Policy(None) | Outcome::Policy(Some(Severity::Informational)) => "pass",
+        Outcome::Policy(Some(_)) => "fail",
     }
 }
 
