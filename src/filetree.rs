@@ -41,15 +41,17 @@ pub struct FileTree {
     pub shown_files: u64,
     /// Something was left out because of the limits.
     pub truncated: bool,
-    pub root: TreeDir,
+    /// The shown directories depth first (a directory before its subdirectories, siblings by
+    /// name), the root first. A flat list keeps the JSON shallow whatever the image's depth.
+    pub dirs: Vec<TreeDir>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeDir {
-    /// Escaped name ("/" for the root).
-    pub name: String,
-    /// Escaped absolute path.
+    /// Escaped absolute path ("/" for the root).
     pub path: String,
+    /// 0 for the root.
+    pub depth: usize,
     /// The layer whose entry the final image shows (0: implied, no entry of its own).
     pub layer: usize,
     /// Subdirectories below, recursively.
@@ -58,12 +60,22 @@ pub struct TreeDir {
     pub files: u64,
     /// Bytes of regular files below, recursively.
     pub size: u64,
-    pub subdirs: Vec<TreeDir>,
-    pub entries: Vec<TreeFile>,
     /// Direct subdirectories not shown.
     pub hidden_dirs: u64,
     /// Direct non-directory entries not listed.
     pub hidden_files: u64,
+    /// The directory's own non-directory entries, when listed.
+    pub entries: Vec<TreeFile>,
+}
+
+impl TreeDir {
+    /// The last path component ("/" for the root).
+    pub fn name(&self) -> &str {
+        if self.path == "/" {
+            return "/";
+        }
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,7 +203,8 @@ pub fn build<'a>(entries: impl Iterator<Item = TreeEntry<'a>>, limits: TreeLimit
             shown_files += k;
         }
     }
-    let root = emit(0, "", &nodes, &files, &shown, &listed);
+    let mut dirs = Vec::with_capacity(order.len());
+    emit(&nodes, &files, &shown, &listed, &mut dirs);
     let total_dirs = nodes[0].dirs_below;
     let total_files = nodes[0].files_below;
     FileTree {
@@ -202,55 +215,50 @@ pub fn build<'a>(entries: impl Iterator<Item = TreeEntry<'a>>, limits: TreeLimit
         shown_dirs: order.len() as u64 - 1,
         shown_files: shown_files as u64,
         truncated: order.len() as u64 - 1 < total_dirs || (shown_files as u64) < total_files,
-        root,
+        dirs,
     }
 }
 
-fn emit(n: usize, parent: &str, nodes: &[Node], files: &[TreeEntry], shown: &[bool], listed: &[bool]) -> TreeDir {
-    let node = &nodes[n];
-    let (name, path) = if n == 0 {
-        ("/".to_string(), "/".to_string())
-    } else {
-        let name = crate::escape::bytes(node.name);
-        let path = format!("{parent}/{name}");
-        (name, path)
-    };
-    let prefix = if n == 0 { "" } else { path.as_str() };
-    let subdirs: Vec<TreeDir> = node
-        .subdirs
-        .iter()
-        .filter(|&&c| shown[c])
-        .map(|&c| emit(c, prefix, nodes, files, shown, listed))
-        .collect();
-    let entries: Vec<TreeFile> = if listed[n] {
-        node.files
-            .iter()
-            .map(|&f| {
-                let e = &files[f];
-                TreeFile {
-                    name: crate::escape::bytes(name_of(e.path)),
-                    kind: e.kind,
-                    permissions: permissions(e.kind, e.mode),
-                    size: e.size,
-                    layer: e.layer,
-                    link_target: e.link.map(crate::escape::bytes),
-                }
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    TreeDir {
-        name,
-        path,
-        layer: node.layer,
-        dirs: node.dirs_below,
-        files: node.files_below,
-        size: node.size_below,
-        hidden_dirs: (node.subdirs.len() - subdirs.len()) as u64,
-        hidden_files: (node.files.len() - entries.len()) as u64,
-        subdirs,
-        entries,
+/// Depth-first over the shown directories, with an explicit stack.
+fn emit(nodes: &[Node], files: &[TreeEntry], shown: &[bool], listed: &[bool], out: &mut Vec<TreeDir>) {
+    let mut stack: Vec<(usize, String)> = vec![(0, "/".to_string())];
+    while let Some((n, path)) = stack.pop() {
+        let node = &nodes[n];
+        let visible: Vec<usize> = node.subdirs.iter().copied().filter(|&c| shown[c]).collect();
+        for &c in visible.iter().rev() {
+            let name = crate::escape::bytes(nodes[c].name);
+            let p = if n == 0 { format!("/{name}") } else { format!("{path}/{name}") };
+            stack.push((c, p));
+        }
+        let entries: Vec<TreeFile> = if listed[n] {
+            node.files
+                .iter()
+                .map(|&f| {
+                    let e = &files[f];
+                    TreeFile {
+                        name: crate::escape::bytes(name_of(e.path)),
+                        kind: e.kind,
+                        permissions: permissions(e.kind, e.mode),
+                        size: e.size,
+                        layer: e.layer,
+                        link_target: e.link.map(crate::escape::bytes),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        out.push(TreeDir {
+            path,
+            depth: node.depth,
+            layer: node.layer,
+            dirs: node.dirs_below,
+            files: node.files_below,
+            size: node.size_below,
+            hidden_dirs: (node.subdirs.len() - visible.len()) as u64,
+            hidden_files: (node.files.len() - entries.len()) as u64,
+            entries,
+        });
     }
 }
 
@@ -344,14 +352,15 @@ mod tests {
         let t = build(sample().into_iter(), TreeLimits::default());
         assert_eq!((t.total_dirs, t.total_files, t.total_size), (6, 5, 1160));
         assert!(!t.truncated);
-        let names: Vec<&str> = t.root.subdirs.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(names, ["etc", "usr"]);
-        let usr = &t.root.subdirs[1];
-        assert_eq!((usr.dirs, usr.files, usr.size), (4, 3, 1010));
-        assert_eq!(usr.subdirs[0].path, "/usr/bin");
-        let bin: Vec<&str> = usr.subdirs[0].entries.iter().map(|e| e.name.as_str()).collect();
+        let order: Vec<(&str, usize)> = t.dirs.iter().map(|d| (d.path.as_str(), d.depth)).collect();
+        assert_eq!(
+            order,
+            [("/", 0), ("/etc", 1), ("/usr", 1), ("/usr/bin", 2), ("/usr/share", 2), ("/usr/share/doc", 3), ("/usr/share/doc/a", 4)]
+        );
+        let usr = &t.dirs[2];
+        assert_eq!((usr.dirs, usr.files, usr.size, usr.name()), (4, 3, 1010, "usr"));
+        let bin: Vec<&str> = t.dirs[3].entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(bin, ["bash", "sh"]);
-        assert_eq!(usr.subdirs[1].subdirs[0].subdirs[0].path, "/usr/share/doc/a");
     }
 
     #[test]
@@ -361,10 +370,10 @@ mod tests {
         assert!(t.truncated);
         assert_eq!((t.total_dirs, t.total_files), (6, 5));
         assert_eq!(t.shown_dirs, 2);
-        assert_eq!(t.root.subdirs.len(), 2);
+        assert_eq!(t.dirs.len(), 3);
         // etc has 2 files (listed); usr's subdirectories are not shown.
-        assert_eq!(t.root.subdirs[0].entries.len(), 2);
-        assert_eq!(t.root.subdirs[1].hidden_dirs, 2);
+        assert_eq!(t.dirs[1].entries.len(), 2);
+        assert_eq!(t.dirs[2].hidden_dirs, 2);
         assert!(t.shown_files <= 3);
     }
 
@@ -375,8 +384,8 @@ mod tests {
         let t = build(entries, TreeLimits::default());
         assert_eq!(t.total_files, 500_000);
         assert_eq!(t.total_size, 500_000);
-        let json = serde_json::to_vec(&t).unwrap();
-        assert!(json.len() < 600_000, "{} bytes", json.len());
+        let json = serde_json::to_vec_pretty(&t).unwrap();
+        assert!(json.len() < 700_000, "{} bytes", json.len());
         assert!(t.shown_dirs as usize <= TreeLimits::default().max_dirs);
     }
 
@@ -384,14 +393,11 @@ mod tests {
     fn depth_is_capped() {
         let deep: String = (0..40).map(|i| format!("/d{i}")).collect();
         let t = build([TreeEntry { path: deep.as_bytes(), kind: Kind::File, mode: 0o644, size: 5, layer: 1, link: None }].into_iter(), TreeLimits::default());
-        let mut d = &t.root;
-        let mut depth = 0;
-        while let Some(c) = d.subdirs.first() {
-            d = c;
-            depth += 1;
-        }
-        assert_eq!(depth, TreeLimits::default().max_depth);
+        let d = t.dirs.last().unwrap();
+        assert_eq!(d.depth, TreeLimits::default().max_depth);
         assert_eq!(d.hidden_dirs, 1);
+        let json = serde_json::to_string_pretty(&t).unwrap();
+        assert!(json.lines().all(|l| l.len() - l.trim_start().len() <= 10), "the JSON stays shallow");
         assert_eq!(t.total_files, 1);
     }
 
@@ -401,12 +407,12 @@ mod tests {
         img.layer(0).dir("/etc", 0o755).file("/etc/a", 0o644).file("/etc/gone", 0o644).file("/opt/x/y", 0o755);
         img.layer(1).whiteout("/etc/gone").file_with("/etc/b", 0o4755, b"12345").opaque("/opt");
         let t = from_image(&img.fs(), TreeLimits::default());
-        let etc = t.root.subdirs.iter().find(|d| d.name == "etc").unwrap();
+        let etc = t.dirs.iter().find(|d| d.path == "/etc").unwrap();
         let files: Vec<(&str, usize, &str)> =
             etc.entries.iter().map(|e| (e.name.as_str(), e.layer, e.permissions.as_str())).collect();
         assert_eq!(files, [("a", 1, "-rw-r--r--"), ("b", 2, "-rwsr-xr-x")]);
         assert_eq!(etc.size, 6);
-        let opt = t.root.subdirs.iter().find(|d| d.name == "opt").unwrap();
+        let opt = t.dirs.iter().find(|d| d.path == "/opt").unwrap();
         assert_eq!((opt.dirs, opt.files, opt.layer), (0, 0, 2), "the opaque /opt hides x/y");
     }
 
@@ -416,7 +422,7 @@ mod tests {
             [TreeEntry { path: b"/x/<b>\n\xff", kind: Kind::File, mode: 0o644, size: 1, layer: 1, link: Some(b"\x1b") }].into_iter(),
             TreeLimits::default(),
         );
-        let f = &t.root.subdirs[0].entries[0];
+        let f = &t.dirs[1].entries[0];
         assert_eq!(f.name, "<b>\\x0a\\xff");
         assert_eq!(f.link_target.as_deref(), Some("\\x1b"));
     }

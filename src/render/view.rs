@@ -441,8 +441,6 @@ pub fn short_digest(d: &str) -> String {
 }
 
 fn tree(t: &FileTree) -> TreeView {
-    let mut rows = Vec::new();
-    tree_rows(&t.root, 0, &mut rows);
     TreeView {
         total_dirs: t.total_dirs,
         total_files: t.total_files,
@@ -454,69 +452,65 @@ fn tree(t: &FileTree) -> TreeView {
         max_files: t.limits.max_files,
         max_files_per_dir: t.limits.max_files_per_dir,
         max_depth: t.limits.max_depth,
-        rows,
+        rows: tree_rows(&t.dirs),
     }
 }
 
-/// Depth-first rows: a directory opens, its subdirectories follow, then its files, then it
-/// closes. Iterative over an explicit stack, so a deep tree cannot exhaust ours.
-fn tree_rows(root: &TreeDir, base: usize, rows: &mut Vec<TreeRow>) {
-    enum Step<'t> {
-        Open(&'t TreeDir, usize),
-        Files(&'t TreeDir, usize),
-        Close(usize),
-    }
-    let mut stack = vec![Step::Open(root, base)];
-    while let Some(step) = stack.pop() {
-        match step {
-            Step::Close(depth) => rows.push(TreeRow { close: true, depth, indent: "  ".repeat(depth), ..TreeRow::default() }),
-            Step::Open(d, depth) => {
-                rows.push(TreeRow {
-                    open: true,
-                    depth,
-                    indent: "  ".repeat(depth),
-                    name: d.name.clone(),
-                    path: d.path.clone(),
-                    layer: d.layer,
-                    dirs: d.dirs,
-                    files: d.files,
-                    size: d.size,
-                    hidden_dirs: d.hidden_dirs,
-                    hidden_files: d.hidden_files,
-                    ..TreeRow::default()
-                });
-                stack.push(Step::Close(depth));
-                stack.push(Step::Files(d, depth));
-                for s in d.subdirs.iter().rev() {
-                    stack.push(Step::Open(s, depth + 1));
-                }
-            }
-            Step::Files(d, depth) => {
-                for f in &d.entries {
-                    rows.push(TreeRow {
-                        file: true,
-                        depth: depth + 1,
-                        indent: "  ".repeat(depth + 1),
-                        name: f.name.clone(),
-                        path: if d.path == "/" { format!("/{}", f.name) } else { format!("{}/{}", d.path, f.name) },
-                        layer: f.layer,
-                        size: f.size,
-                        permissions: f.permissions.clone(),
-                        link_target: f.link_target.clone().unwrap_or_default(),
-                        ..TreeRow::default()
-                    });
-                }
-                if d.hidden_dirs > 0 || d.hidden_files > 0 {
-                    rows.push(TreeRow {
-                        more: true,
-                        depth: depth + 1,
-                        indent: "  ".repeat(depth + 1),
-                        hidden_dirs: d.hidden_dirs,
-                        hidden_files: d.hidden_files,
-                        ..TreeRow::default()
-                    });
-                }
-            }
+/// Rows from the depth-first directory list: a directory opens, its subdirectories follow,
+/// then its files, then it closes.
+fn tree_rows(dirs: &[TreeDir]) -> Vec<TreeRow> {
+    let mut rows = Vec::new();
+    let mut open: Vec<&TreeDir> = Vec::new();
+    let close = |d: &TreeDir, rows: &mut Vec<TreeRow>| {
+        let depth = d.depth + 1;
+        for f in &d.entries {
+            rows.push(TreeRow {
+                file: true,
+                depth,
+                indent: "  ".repeat(depth),
+                name: f.name.clone(),
+                path: if d.path == "/" { format!("/{}", f.name) } else { format!("{}/{}", d.path, f.name) },
+                layer: f.layer,
+                size: f.size,
+                permissions: f.permissions.clone(),
+                link_target: f.link_target.clone().unwrap_or_default(),
+                ..TreeRow::default()
+            });
         }
+        if d.hidden_dirs > 0 || d.hidden_files > 0 {
+            rows.push(TreeRow {
+                more: true,
+                depth,
+                indent: "  ".repeat(depth),
+                hidden_dirs: d.hidden_dirs,
+                hidden_files: d.hidden_files,
+                ..TreeRow::default()
+            });
+        }
+        rows.push(TreeRow { close: true, depth: d.depth, indent: "  ".repeat(d.depth), ..TreeRow::default() });
+    };
+    for d in dirs {
+        while open.last().is_some_and(|o| o.depth >= d.depth) {
+            close(open.pop().expect("just checked"), &mut rows);
+        }
+        rows.push(TreeRow {
+            open: true,
+            depth: d.depth,
+            indent: "  ".repeat(d.depth),
+            name: d.name().to_string(),
+            path: d.path.clone(),
+            layer: d.layer,
+            dirs: d.dirs,
+            files: d.files,
+            size: d.size,
+            hidden_dirs: d.hidden_dirs,
+            hidden_files: d.hidden_files,
+            ..TreeRow::default()
+        });
+        open.push(d);
     }
+    while let Some(d) = open.pop() {
+        close(d, &mut rows);
+    }
+    rows
 }
