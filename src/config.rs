@@ -7,6 +7,7 @@ use crate::exit::{ExitCodes, Failure, Operational};
 use crate::podman::auth::{self, AuthEntry, Credentials, Secret};
 use crate::podman::{AcquireOptions, PullPolicy};
 use crate::reference::ImageRef;
+use crate::render::{Format, Renderer};
 use crate::rules::RuleSettings;
 use std::path::PathBuf;
 
@@ -21,6 +22,9 @@ pub struct ScanConfig {
     pub walk_threads: usize,
     pub exit_codes: ExitCodes,
     pub rules: RuleSettings,
+    /// Formats written besides JSON, each once, in a fixed order.
+    pub formats: Vec<Format>,
+    pub renderer: Renderer,
 }
 
 /// The process environment, as this tool reads it (injectable for tests).
@@ -64,6 +68,7 @@ impl ScanConfig {
             Some(n) => n,
             None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         };
+        let renderer = load_renderer(args.templates.as_deref())?;
         let cfg = ScanConfig {
             images,
             acquire: AcquireOptions { pull: args.pull, tls_verify: args.tls_verify, credentials },
@@ -80,6 +85,8 @@ impl ScanConfig {
                 informational: args.informational_exit_code,
             },
             rules: RuleSettings::default(),
+            formats: extra_formats(&args.formats),
+            renderer,
         };
         crate::fsutil::ensure_writable_dir(&cfg.reports_dir).map_err(|e| Failure::new(Operational::ReportsDir, e))?;
         Ok(cfg)
@@ -88,6 +95,20 @@ impl ScanConfig {
     pub fn pull_policy(&self) -> PullPolicy {
         self.acquire.pull
     }
+}
+
+/// The formats to write besides JSON (always written): deduplicated, in a fixed order.
+pub fn extra_formats(asked: &[Format]) -> Vec<Format> {
+    let mut f: Vec<Format> = asked.iter().copied().filter(|f| *f != Format::Json).collect();
+    f.sort();
+    f.dedup();
+    f
+}
+
+/// Compile the templates, built-in or overridden; a broken user template is invalid
+/// configuration, reported before any podman call.
+pub fn load_renderer(dir: Option<&std::path::Path>) -> Result<Renderer, Failure> {
+    Renderer::new(dir).map_err(Failure::config)
 }
 
 /// DOCKER_AUTH_CONFIG first; CI_REGISTRY_* as the fallback for their own registry.

@@ -144,7 +144,11 @@ pub fn render_merged(s: &crate::merge::MergedSummary, style: &Style) -> String {
     let _ = writeln!(
         out,
         "Summary: {}: {} image{}: {} passed, {} failed, {} in error{}; exit code {}",
-        verdict_word(&s.verdict, style),
+        match s.verdict.as_str() {
+            "pass" => style.paint("32;1", "PASS"),
+            "fail" => style.paint("31;1", "FAIL"),
+            _ => style.paint("33;1", "ERROR"),
+        },
         t.images,
         if t.images == 1 { "" } else { "s" },
         t.passed,
