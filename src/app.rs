@@ -119,7 +119,7 @@ fn merge(args: crate::cli::MergeArgs, env: &dyn crate::config::Env) -> Result<u8
     if name.is_empty() || name.starts_with('.') || name.contains('/') || name.contains('\0') {
         return Err(Failure::config(format!("--name {name:?} is not a plain file name")));
     }
-    let formats = crate::config::extra_formats(&args.formats);
+    let formats = crate::config::extra_formats(&crate::cli::flatten_formats(&args.formats));
     let renderer = crate::config::load_renderer(args.templates.as_deref())?;
     crate::fsutil::ensure_writable_dir(&args.reports_dir).map_err(|e| Failure::new(Operational::ReportsDir, e))?;
     let mut sources: Vec<(String, Report)> = Vec::new();

@@ -66,12 +66,13 @@ pub struct ScanArgs {
     /// More report formats, each written next to the JSON report as <image>.<extension>:
     /// html, markdown (.md), junit (.junit.xml), codequality (.codequality.json), sarif
     /// (.sarif), legacy-json (.legacy.json). Repeatable or comma-separated.
-    #[arg(long = "format", env = "COMPLIANCE_FORMATS", value_enum, value_delimiter = ',', value_name = "FORMAT")]
-    pub formats: Vec<Format>,
+    #[arg(long = "format", env = "COMPLIANCE_FORMATS", value_parser = parse_formats, value_name = "FORMAT[,FORMAT…]")]
+    pub formats: Vec<Formats>,
 
     /// A directory of Handlebars templates replacing built-in ones of the same file name.
+    /// (An empty value means none.)
     #[arg(long = "templates", env = "COMPLIANCE_TEMPLATES_DIR", value_name = "DIR")]
-    pub templates: Option<PathBuf>,
+    pub templates: Option<String>,
 
     /// The podman executable (default: podman from PATH).
     #[arg(long, env = "COMPLIANCE_PODMAN", value_name = "PATH")]
@@ -107,12 +108,13 @@ pub struct MergeArgs {
 
     /// Formats of the summary besides JSON: html, markdown, junit, codequality, sarif,
     /// legacy-json. Repeatable or comma-separated.
-    #[arg(long = "format", env = "COMPLIANCE_FORMATS", value_enum, value_delimiter = ',', value_name = "FORMAT")]
-    pub formats: Vec<Format>,
+    #[arg(long = "format", env = "COMPLIANCE_FORMATS", value_parser = parse_formats, value_name = "FORMAT[,FORMAT…]")]
+    pub formats: Vec<Formats>,
 
     /// A directory of Handlebars templates replacing built-in ones of the same file name.
+    /// (An empty value means none.)
     #[arg(long = "templates", env = "COMPLIANCE_TEMPLATES_DIR", value_name = "DIR")]
-    pub templates: Option<PathBuf>,
+    pub templates: Option<String>,
 
     /// Where the summary files are written (created if missing, never emptied).
     #[arg(long, env = "COMPLIANCE_REPORTS_DIR", default_value = "reports", value_name = "DIR")]
@@ -141,6 +143,30 @@ pub struct MergeArgs {
     /// Exit code when nothing above Informational failed (default: as the reports were written).
     #[arg(long, env = "INFORMATIONAL_EXIT_CODE", value_parser = parse_exit_code)]
     pub informational_exit_code: Option<u8>,
+}
+
+/// Formats as given once: comma- or space-separated, empty allowed (an empty
+/// COMPLIANCE_FORMATS in a CI file means "none").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Formats(pub Vec<Format>);
+
+pub fn parse_formats(s: &str) -> Result<Formats, String> {
+    use clap::ValueEnum;
+    s.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            Format::from_str(p, true).map_err(|_| {
+                let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown report format {p:?} (known: {}; md for markdown)", known.join(", "))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Formats)
+}
+
+/// Every format given, in order.
+pub fn flatten_formats(f: &[Formats]) -> Vec<Format> {
+    f.iter().flat_map(|l| l.0.iter().copied()).collect()
 }
 
 pub fn parse_bool(s: &str) -> Result<bool, String> {
@@ -178,11 +204,14 @@ mod tests {
     fn formats_repeat_or_split_on_commas() {
         let cli = Cli::try_parse_from(["oci-compliance", "scan", "--format", "html,junit", "--format", "sarif", "--format", "md", "x"]).unwrap();
         let Command::Scan(a) = cli.command else { panic!() };
-        assert_eq!(a.formats, [Format::Html, Format::Junit, Format::Sarif, Format::Markdown]);
+        assert_eq!(flatten_formats(&a.formats), [Format::Html, Format::Junit, Format::Sarif, Format::Markdown]);
         assert!(Cli::try_parse_from(["oci-compliance", "scan", "--format", "pdf", "x"]).is_err());
         let cli = Cli::try_parse_from(["oci-compliance", "merge", "a.json", "b.json", "--format", "legacy-json,codequality"]).unwrap();
         let Command::Merge(m) = cli.command else { panic!() };
-        assert_eq!(m.formats, [Format::LegacyJson, Format::Codequality]);
+        assert_eq!(flatten_formats(&m.formats), [Format::LegacyJson, Format::Codequality]);
+        assert_eq!(parse_formats(" html, JUnit ,,").unwrap().0, [Format::Html, Format::Junit]);
+        assert_eq!(parse_formats("").unwrap().0, []);
+        assert!(parse_formats("html,pdf").unwrap_err().contains("\"pdf\""));
         assert_eq!(m.reports.len(), 2);
         assert_eq!(m.critical_exit_code, None);
         assert!(Cli::try_parse_from(["oci-compliance", "merge"]).is_err(), "at least one report");

@@ -85,7 +85,7 @@ impl ScanConfig {
                 informational: args.informational_exit_code,
             },
             rules: RuleSettings::default(),
-            formats: extra_formats(&args.formats),
+            formats: extra_formats(&crate::cli::flatten_formats(&args.formats)),
             renderer,
         };
         crate::fsutil::ensure_writable_dir(&cfg.reports_dir).map_err(|e| Failure::new(Operational::ReportsDir, e))?;
@@ -107,8 +107,8 @@ pub fn extra_formats(asked: &[Format]) -> Vec<Format> {
 
 /// Compile the templates, built-in or overridden; a broken user template is invalid
 /// configuration, reported before any podman call.
-pub fn load_renderer(dir: Option<&std::path::Path>) -> Result<Renderer, Failure> {
-    Renderer::new(dir).map_err(Failure::config)
+pub fn load_renderer(dir: Option<&str>) -> Result<Renderer, Failure> {
+    Renderer::new(dir.filter(|d| !d.is_empty()).map(std::path::Path::new)).map_err(Failure::config)
 }
 
 /// DOCKER_AUTH_CONFIG first; CI_REGISTRY_* as the fallback for their own registry.

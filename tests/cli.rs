@@ -94,6 +94,17 @@ fn formats_and_exit_codes_come_from_the_environment_too() {
 }
 
 #[test]
+fn empty_settings_in_the_environment_mean_none() {
+    let d = tempfile::tempdir().unwrap();
+    let a = write_report(d.path(), "app.json", &fixture::passing());
+    let (code, _, stderr) = run(bin().arg("merge").arg(&a).arg("--reports-dir").arg(d.path()).env("COMPLIANCE_FORMATS", "").env("COMPLIANCE_TEMPLATES_DIR", ""));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run(bin().arg("merge").arg(&a).arg("--reports-dir").arg(d.path()).env("COMPLIANCE_FORMATS", " html , junit "));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(d.path().join("summary.html").is_file() && d.path().join("summary.junit.xml").is_file());
+}
+
+#[test]
 fn merge_skips_other_outputs_and_earlier_summaries() {
     let d = tempfile::tempdir().unwrap();
     let a = write_report(d.path(), "app.json", &fixture::passing());
