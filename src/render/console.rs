@@ -132,7 +132,7 @@ pub fn render_merged(s: &crate::merge::MergedSummary, style: &Style) -> String {
             .map(|(c, _)| c.id.as_str())
             .collect();
         let detail = match &img.error {
-            Some(e) => e.clone(),
+            Some(e) => crate::escape::controls(e).into_owned(),
             None if failed.is_empty() => String::new(),
             None => failed.join(", "),
         };

@@ -37,18 +37,25 @@ pub fn xml(s: &str) -> String {
 /// inline markup characters are backslash-escaped, `<`, `>` and `&` become entities (so no
 /// HTML gets through), `|` is escaped so a value cannot split a table cell. The result is
 /// inert text. A mention (`@name`) cannot be backslash-escaped in these dialects (they find
-/// mentions after Markdown is parsed), so `@` and the name after it go into a code span,
-/// where neither looks for mentions: `@all` in an image can't notify a project.
+/// mentions after Markdown is parsed), so an `@` that could start one goes into a code span
+/// with the name after it, where neither looks for mentions: `@all` in an image can't notify
+/// a project.
 pub fn markdown(s: &str) -> String {
     let s = controls(s);
     let mut out = String::with_capacity(s.len() + 8);
     let mut chars = s.chars().peekable();
+    let mut prev: Option<char> = None;
     while let Some(c) = chars.next() {
-        if c == '@' {
+        // A mention starts at an `@` that does not follow a word character (so not in
+        // `user@host` or `app@sha256:…`).
+        let starts_mention = c == '@' && !prev.is_some_and(|p| p.is_alphanumeric() || p == '_');
+        prev = Some(c);
+        if starts_mention {
             out.push_str("`@");
             while let Some(&n) = chars.peek() {
                 if n.is_ascii_alphanumeric() || matches!(n, '_' | '-' | '.' | '@') {
                     out.push(n);
+                    prev = Some(n);
                     chars.next();
                 } else {
                     break;
@@ -128,7 +135,8 @@ mod tests {
     #[test]
     fn markdown_mentions_go_into_code_spans() {
         assert_eq!(markdown("hi @all!"), "hi `@all`\\!");
-        assert_eq!(markdown("a@b.c `x"), "a`@b.c` \\`x");
+        assert_eq!(markdown("(@b.c) `x"), "\\(`@b.c`\\) \\`x");
+        assert_eq!(markdown("app@sha256:00 me@example.com"), "app@sha256:00 me@example.com");
         assert_eq!(markdown("\\@x"), "\\\\`@x`");
     }
 
