@@ -90,8 +90,11 @@ fn finish(mut r: Report) -> Report {
     r
 }
 
-fn tree(extra: &[(&[u8], Kind, u32, u64, usize, Option<&[u8]>)]) -> filetree::FileTree {
-    let mut v: Vec<(&[u8], Kind, u32, u64, usize, Option<&[u8]>)> = vec![
+/// (path, kind, mode, size, layer, link target)
+type Node<'a> = (&'a [u8], Kind, u32, u64, usize, Option<&'a [u8]>);
+
+fn tree(extra: &[Node]) -> filetree::FileTree {
+    let mut v: Vec<Node> = vec![
         (b"/bin", Kind::Symlink, 0o777, 7, 1, Some(b"usr/bin")),
         (b"/etc", Kind::Dir, 0o755, 0, 1, None),
         (b"/etc/group", Kind::File, 0o644, 446, 1, None),
