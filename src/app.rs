@@ -12,14 +12,18 @@ use crate::render;
 use crate::report::{self, ImageInfo, Report, SettingsInfo};
 use crate::rules::{self, Classifier};
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 /// Run the command; Ok carries the process exit code.
 pub async fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
-        Command::Checks => {
-            print!("{}", checks_table());
+        Command::Checks { policy } => {
+            let policy = match policy {
+                Some(p) => crate::policy::Policy::load(&p).map_err(Failure::config)?,
+                None => crate::policy::Policy::default(),
+            };
+            print!("{}", checks_table(&policy));
             Ok(0)
         }
         Command::Explain { id } => match rules::find(&id) {
@@ -31,18 +35,19 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         },
         Command::Scan(args) => {
             let cfg = ScanConfig::from_args(args, &ProcessEnv)?;
-            scan(&cfg).await
+            scan(cfg).await
         }
         Command::Merge(args) => merge(args, &ProcessEnv),
     }
 }
 
-pub fn checks_table() -> String {
-    let mut s = String::new();
+pub fn checks_table(policy: &crate::policy::Policy) -> String {
     let width = rules::all().iter().map(|r| r.meta().id.len()).max().unwrap_or(0);
+    let mut s = format!("{:<width$}  {:<13}  {:<13}  {}\n", "ID", "DEFAULT", "EFFECTIVE", "TITLE");
     for r in rules::all() {
         let m = r.meta();
-        s.push_str(&format!("{:<width$}  {:<13}  {}\n", m.id, m.severity.name(), m.title));
+        let effective = if policy.enabled(m.id) { policy.severity(m.id, m.severity).name() } else { "disabled" };
+        s.push_str(&format!("{:<width$}  {:<13}  {:<13}  {}\n", m.id, m.severity.name(), effective, m.title));
     }
     s
 }
@@ -62,51 +67,155 @@ fn squash(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-async fn scan(cfg: &ScanConfig) -> Result<u8, Failure> {
+async fn scan(cfg: ScanConfig) -> Result<u8, Failure> {
+    if cfg.list_images {
+        for r in &cfg.images {
+            println!("{}", crate::escape::text(&r.original));
+        }
+        return Ok(0);
+    }
+    if cfg.images.is_empty() {
+        eprintln!("oci-compliance: this shard has no images ({} in the list)", cfg.total_images);
+        return Ok(0);
+    }
     let program = Program::locate("podman", cfg.podman.clone()).map_err(|e| Failure::new(Operational::PullFailed, e))?;
-    let podman = Podman::new(program);
-    let mut outcome: Option<Outcome> = None;
-    let mut used_names = HashSet::new();
-    for r in &cfg.images {
-        eprintln!("oci-compliance: scanning {}", crate::escape::text(&r.original));
-        let report = scan_one(cfg, &podman, r).await;
-        let name = unique_name(&mut used_names, &r.slug());
-        let json = render::json::render(&report);
-        let path = crate::fsutil::write_atomic(&cfg.reports_dir, &format!("{name}.json"), &json)
-            .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
-        let console = render::console::render(&report, &render::console::Style { color: cfg.color });
-        if cfg.json_stdout {
-            std::io::stdout().write_all(&json).ok();
-            eprint!("{console}");
-        } else {
-            print!("{console}");
-        }
-        eprintln!("oci-compliance: report written to {}", path.display());
-        // A format that cannot be rendered (a broken user template) is a configuration
-        // error; the other formats are still written.
-        let mut o = report.outcome();
-        for &format in &cfg.formats {
-            match cfg.renderer.render(format, &report) {
-                Ok(bytes) => {
-                    let p = crate::fsutil::write_atomic(&cfg.reports_dir, &format!("{name}.{}", format.extension()), &bytes)
-                        .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
-                    eprintln!("oci-compliance: {} report written to {}", format.name(), p.display());
-                }
-                Err(e) => {
-                    eprintln!("oci-compliance: error: {} report not written: {e}", format.name());
-                    o = o.combine(Outcome::Operational(Operational::InvalidConfig));
-                }
+    let podman = Arc::new(Podman::new(program));
+    let cfg = Arc::new(cfg);
+    // Report names are fixed up front so they do not depend on completion order.
+    let mut used = HashSet::new();
+    let names: Vec<String> = cfg.images.iter().map(|r| unique_name(&mut used, &r.slug())).collect();
+    let total = cfg.images.len();
+    let progress = Progress::new(total);
+    let limit = Arc::new(tokio::sync::Semaphore::new(cfg.jobs));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, r) in cfg.images.iter().cloned().enumerate() {
+        let (cfg, podman, limit) = (cfg.clone(), podman.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            // On a terminal, also say what is being scanned now; CI logs get one line per
+            // finished image.
+            if std::io::stderr().is_terminal() {
+                eprintln!("oci-compliance: scanning {} ({} of {total})", crate::escape::text(&r.original), i + 1);
             }
-        }
-        if let Some(e) = &report.error {
-            eprintln!("oci-compliance: error: {}", e.message);
-        }
-        outcome = Some(match outcome {
-            Some(prev) => prev.combine(o),
-            None => o,
+            let report = scan_one(&cfg, &podman, &r).await;
+            (i, report)
         });
     }
-    Ok(outcome.map(|o| o.code(&cfg.exit_codes)).unwrap_or(0))
+    let mut outcome: Option<Outcome> = None;
+    let mut entries: Vec<Option<SummaryEntry>> = (0..total).map(|_| None).collect();
+    while let Some(done) = tasks.join_next().await {
+        let (i, report) = done.map_err(|e| Failure::new(Operational::CheckError, format!("a scan task crashed: {e}")))?;
+        let path = emit(&cfg, &report, &names[i])?;
+        progress.finished(&report, &path);
+        let mut o = report.outcome();
+        if !write_formats(&cfg, &report, &names[i])? {
+            o = o.combine(Outcome::Operational(Operational::InvalidConfig));
+        }
+        outcome = Some(outcome.map_or(o, |prev| prev.combine(o)));
+        entries[i] = Some(SummaryEntry {
+            reference: report.image.reference.clone(),
+            report: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            verdict: report.summary.verdict.clone(),
+            exit_code: report.summary.exit_code,
+            error: report.error.as_ref().map(|e| e.message.clone()),
+        });
+    }
+    let code = outcome.map(|o| o.code(&cfg.exit_codes)).unwrap_or(0);
+    if total > 1 {
+        let summary = BatchSummary {
+            schema_version: report::SCHEMA_VERSION,
+            images: entries.into_iter().flatten().collect(),
+            exit_code: code,
+        };
+        let mut json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
+        json.push(b'\n');
+        let path = crate::fsutil::write_atomic(&cfg.reports_dir, "summary.json", &json)
+            .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
+        eprintln!("oci-compliance: {total} images scanned, exit code {code}; summary in {}", path.display());
+    }
+    Ok(code)
+}
+
+/// The batch's index of per-image reports.
+#[derive(serde::Serialize)]
+struct BatchSummary {
+    schema_version: u32,
+    images: Vec<SummaryEntry>,
+    exit_code: u8,
+}
+
+#[derive(serde::Serialize)]
+struct SummaryEntry {
+    reference: String,
+    report: String,
+    verdict: String,
+    exit_code: u8,
+    error: Option<String>,
+}
+
+/// Write one image's reports and print its console report as one block.
+fn emit(cfg: &ScanConfig, report: &Report, name: &str) -> Result<std::path::PathBuf, Failure> {
+    let json = render::json::render(report);
+    let path = crate::fsutil::write_atomic(&cfg.reports_dir, &format!("{name}.json"), &json)
+        .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
+    let console = render::console::render(report, &render::console::Style { color: cfg.color });
+    if cfg.json_stdout {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&json).ok();
+        out.flush().ok();
+        eprint!("{console}");
+    } else {
+        print!("{console}");
+        std::io::stdout().flush().ok();
+    }
+    if let Some(e) = &report.error {
+        eprintln!("oci-compliance: error: {}", e.message);
+    }
+    Ok(path)
+}
+
+/// Write the formats asked for besides JSON. Ok(false) when one could not be rendered (a
+/// broken user template: a configuration error); the others are still written.
+fn write_formats(cfg: &ScanConfig, report: &Report, name: &str) -> Result<bool, Failure> {
+    let mut all = true;
+    for &format in &cfg.formats {
+        match cfg.renderer.render(format, report) {
+            Ok(bytes) => {
+                let p = crate::fsutil::write_atomic(&cfg.reports_dir, &format!("{name}.{}", format.extension()), &bytes)
+                    .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
+                eprintln!("oci-compliance: {} report written to {}", format.name(), p.display());
+            }
+            Err(e) => {
+                eprintln!("oci-compliance: error: {} report not written: {e}", format.name());
+                all = false;
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// Progress on stderr: a line per finished image (CI logs read it as it comes).
+struct Progress {
+    total: usize,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        Progress { total, done: Default::default() }
+    }
+
+    fn finished(&self, report: &Report, path: &std::path::Path) {
+        let n = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        eprintln!(
+            "oci-compliance: [{n}/{}] {}: {} (exit {}), report {}",
+            self.total,
+            crate::escape::text(&report.image.reference),
+            report.summary.verdict.to_ascii_uppercase(),
+            report.summary.exit_code,
+            path.display()
+        );
+    }
 }
 
 /// Files `merge` passes over: the other outputs of this tool.
@@ -131,7 +240,7 @@ fn merge(args: crate::cli::MergeArgs, env: &dyn crate::config::Env) -> Result<u8
         }
         match read_report(path)? {
             Some(r) => sources.push((shown, r)),
-            None => eprintln!("oci-compliance: skipping {shown}: an earlier merged summary"),
+            None => eprintln!("oci-compliance: skipping {shown}: a summary, not a report"),
         }
     }
     if sources.is_empty() {
@@ -170,14 +279,17 @@ fn merge(args: crate::cli::MergeArgs, env: &dyn crate::config::Env) -> Result<u8
     Ok(outcome.code(&codes))
 }
 
-/// A report file read back. Ok(None) for a merged summary (skipped); anything unreadable,
+/// A report file read back. Ok(None) for a summary (skipped); anything unreadable,
 /// unparsable or from a newer schema is invalid input (exit 24) naming the file.
 fn read_report(path: &std::path::Path) -> Result<Option<Report>, Failure> {
     let shown = path.display();
     let bytes = std::fs::read(path).map_err(|e| Failure::config(format!("cannot read report {shown}: {e}")))?;
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| Failure::config(format!("report {shown} is not JSON: {e}")))?;
-    if value.get("kind").and_then(|k| k.as_str()) == Some(crate::merge::KIND) {
+    // A merged summary, or the summary.json index a multi-image scan writes.
+    let is_summary = value.get("kind").and_then(|k| k.as_str()) == Some(crate::merge::KIND)
+        || (value.get("images").is_some_and(|i| i.is_array()) && value.get("checks").is_none());
+    if is_summary {
         return Ok(None);
     }
     match value.get("schema_version").and_then(|v| v.as_u64()) {
@@ -220,7 +332,15 @@ fn unique_name(used: &mut HashSet<String>, slug: &str) -> String {
 }
 
 fn settings_info(cfg: &ScanConfig) -> SettingsInfo {
-    SettingsInfo::new(cfg.pull_policy().name().to_string(), cfg.acquire.tls_verify, cfg.exit_codes, &cfg.rules)
+    SettingsInfo::new(
+        cfg.pull_policy().name().to_string(),
+        cfg.acquire.tls_verify,
+        cfg.exit_codes,
+        cfg.fail_on,
+        cfg.policy_file.as_ref().map(|p| p.display().to_string()),
+        cfg.policy.clone(),
+        &cfg.rules,
+    )
 }
 
 /// Scan one image into a report; operational failures become a report with `error` set.
@@ -230,23 +350,43 @@ pub async fn scan_one(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Report
         Err(f) => {
             let image = ImageInfo {
                 reference: r.original.clone(),
-                transport: format!("{:?}", r.transport).to_ascii_lowercase(),
+                transport: r.transport.name().to_string(),
                 registry: r.registry.clone(),
                 repository: r.repository.clone(),
                 tag: r.effective_tag().map(String::from),
                 digest: r.digest.clone(),
                 ..ImageInfo::default()
             };
-            Report::new(settings_info(cfg), image, Vec::new(), Vec::new(), Some(&f))
+            Report::new(settings_info(cfg), image, Vec::new(), Vec::new(), Vec::new(), Some(&f))
         }
     }
 }
 
+/// Phase timings on stderr when OCI_COMPLIANCE_TIMINGS is set (for the benchmark).
+fn timing(phase: &str, since: std::time::Instant) {
+    if std::env::var_os("OCI_COMPLIANCE_TIMINGS").is_some() {
+        eprintln!("oci-compliance: timing {phase}: {:.3}s", since.elapsed().as_secs_f64());
+    }
+}
+
 async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<Report, Failure> {
-    let name = podman.acquire(r, &cfg.acquire).await?;
-    let image = podman.inspect(&name).await?;
+    let t = std::time::Instant::now();
+    let acquired = podman.acquire(r, &cfg.acquire).await?;
+    timing("acquire", t);
+    let image = podman.inspect(&acquired.name).await?;
+    timing("inspect", t);
+    // Storage that built and also pulled an image records several digests for it; only the
+    // registry can say which one this reference names.
+    // With --pull never the registry is never contacted.
+    let ambiguous = r.is_registry()
+        && r.digest.is_none()
+        && cfg.acquire.pull != crate::podman::PullPolicy::Never
+        && r.repo_name().is_some_and(|n| image.digests_of(&n).len() > 1);
+    let registry_digest = if ambiguous { podman.registry_digest(r, &acquired, cfg.acquire.tls_verify).await } else { None };
+    drop(acquired);
     let sources = layers::layer_sources(&image).map_err(|e| Failure::new(Operational::CheckError, e))?;
     let rule_settings = cfg.rules.clone();
+    let policy = cfg.policy.clone();
     let threads = cfg.walk_threads;
     let r = r.clone();
     let settings = settings_info(cfg);
@@ -254,10 +394,17 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
         let rules = rules::all();
         let classifier = Arc::new(Classifier::new(rules, &rule_settings));
         let fs = layers::scan(sources, classifier.as_ref(), threads);
-        let checks = report::run_checks(&r, &image, &fs, &rule_settings, rules);
+        timing("walk", t);
+        let mut checks = report::run_checks(&r, &image, &fs, &policy, &rule_settings, rules);
+        let waivers = report::apply_waivers(&mut checks, &policy, &r, crate::time::today());
         let layers = report::layer_info(&fs, &checks);
-        let mut report = Report::new(settings, report::image_info(&r, &image), layers, checks, None);
+        let mut report =
+            Report::new(settings, report::image_info(&r, &image, registry_digest), layers, checks, waivers, None);
         report.tree = Some(crate::filetree::from_image(&fs, crate::filetree::TreeLimits::default()));
+        timing("checks", t);
+        let drop_start = std::time::Instant::now();
+        drop(fs);
+        timing("free", drop_start);
         report
     })
     .await

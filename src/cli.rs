@@ -17,8 +17,12 @@ pub struct Cli {
 pub enum Command {
     /// Scan one or more images and write reports; the exit code gates.
     Scan(ScanArgs),
-    /// List every check: id, title, severity.
-    Checks,
+    /// List every check: id, default and effective severity, title.
+    Checks {
+        /// Policy file whose severities and disabled checks to show.
+        #[arg(long, env = "COMPLIANCE_POLICY", value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
     /// Print a check's rationale and remediation.
     Explain {
         /// A check id, e.g. suid-files.
@@ -41,6 +45,26 @@ pub struct ScanArgs {
     /// Image references, as podman takes them (transports included).
     #[arg(env = "COMPLIANCE_IMAGE_FULL_REF", value_name = "IMAGE")]
     pub images: Vec<String>,
+
+    /// A file listing images to scan, one reference per line (# comments, blank lines ignored).
+    #[arg(long, env = "COMPLIANCE_IMAGES_FILE", value_name = "FILE")]
+    pub images_file: Option<PathBuf>,
+
+    /// Images scanned at the same time.
+    #[arg(long, env = "COMPLIANCE_JOBS", default_value = "1", value_name = "N")]
+    pub jobs: usize,
+
+    /// This runner's share of the images (1-based), as GitLab's `parallel: N` sets it.
+    #[arg(long, env = "CI_NODE_INDEX", value_name = "I", requires = "shard_total")]
+    pub shard_index: Option<usize>,
+
+    /// How many runners share the images.
+    #[arg(long, env = "CI_NODE_TOTAL", value_name = "N")]
+    pub shard_total: Option<usize>,
+
+    /// Print the images this run would scan (after sharding) and exit.
+    #[arg(long)]
+    pub list_images: bool,
 
     /// When to pull: always, missing (only if not in local storage) or never.
     #[arg(long, env = "COMPLIANCE_PULL", value_enum, default_value = "missing")]
@@ -74,6 +98,15 @@ pub struct ScanArgs {
     #[arg(long = "templates", env = "COMPLIANCE_TEMPLATES_DIR", value_name = "DIR")]
     pub templates: Option<String>,
 
+    /// Policy file (TOML): waivers, severity overrides, required labels, thresholds.
+    #[arg(long, env = "COMPLIANCE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Failed checks below this severity are reported but do not fail the gate
+    /// (overrides the policy's fail_on).
+    #[arg(long, env = "COMPLIANCE_FAIL_ON", value_parser = parse_severity, value_name = "SEVERITY")]
+    pub fail_on: Option<crate::rules::Severity>,
+
     /// The podman executable (default: podman from PATH).
     #[arg(long, env = "COMPLIANCE_PODMAN", value_name = "PATH")]
     pub podman: Option<PathBuf>,
@@ -102,7 +135,7 @@ pub struct ScanArgs {
 #[derive(Debug, Args)]
 pub struct MergeArgs {
     /// JSON reports written by `scan`. Other outputs of this tool (.codequality.json,
-    /// .legacy.json, .sarif, .junit.xml, .md, .html, and earlier summaries) are skipped.
+    /// .legacy.json, .sarif, .junit.xml, .md, .html, scan and merge summaries) are skipped.
     #[arg(required = true, value_name = "REPORT.json")]
     pub reports: Vec<PathBuf>,
 
@@ -120,8 +153,9 @@ pub struct MergeArgs {
     #[arg(long, env = "COMPLIANCE_REPORTS_DIR", default_value = "reports", value_name = "DIR")]
     pub reports_dir: PathBuf,
 
-    /// Base name of the summary files: <NAME>.json, <NAME>.html, …
-    #[arg(long, env = "COMPLIANCE_SUMMARY_NAME", default_value = "summary", value_name = "NAME")]
+    /// Base name of the merged files: <NAME>.json, <NAME>.html, … (not "summary": a
+    /// multi-image scan writes its own summary.json).
+    #[arg(long, env = "COMPLIANCE_MERGE_NAME", default_value = "merged", value_name = "NAME")]
     pub name: String,
 
     /// Colour in the console summary (auto: only on a terminal and without NO_COLOR).
@@ -175,6 +209,11 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
         "0" | "false" | "no" | "off" => Ok(false),
         _ => Err(format!("{s:?} is not a boolean (true/false, 1/0, yes/no, on/off)")),
     }
+}
+
+pub fn parse_severity(s: &str) -> Result<crate::rules::Severity, String> {
+    crate::rules::Severity::parse(s.trim())
+        .ok_or_else(|| format!("{s:?} is not a severity (critical, high, medium, low, informational)"))
 }
 
 pub fn parse_exit_code(s: &str) -> Result<u8, String> {

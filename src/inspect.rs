@@ -129,22 +129,31 @@ pub fn parse(json: &[u8]) -> Result<ImageInspect, String> {
 }
 
 impl ImageInspect {
-    /// The digest that identifies the scanned image in its registry: the RepoDigest of the
-    /// repository we were asked about, else the manifest digest podman recorded.
-    pub fn digest_for(&self, repository: Option<&str>) -> Option<String> {
-        if let Some(repo) = repository {
-            for rd in &self.repo_digests {
-                if let Some((name, digest)) = rd.split_once('@') {
-                    if name == repo || name.ends_with(&format!("/{repo}")) {
-                        return Some(digest.to_string());
-                    }
-                }
-            }
+    /// The RepoDigests recorded for one repository (`registry/ns/name`, or a short name).
+    /// Storage that both built and pulled an image holds several, one per manifest.
+    pub fn digests_of(&self, name: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .repo_digests
+            .iter()
+            .filter_map(|rd| rd.split_once('@'))
+            .filter(|(n, _)| *n == name || n.ends_with(&format!("/{name}")))
+            .map(|(_, d)| d.to_string())
+            .collect();
+        v.dedup();
+        v
+    }
+
+    /// The digest that identifies the scanned image: the one RepoDigest of the repository we
+    /// were asked about; with none, the manifest digest podman recorded; with several, None
+    /// (the caller must ask the registry rather than guess).
+    pub fn digest_for(&self, name: Option<&str>) -> Option<String> {
+        let candidates = name.map(|n| self.digests_of(n)).unwrap_or_default();
+        match candidates.len() {
+            1 => candidates.into_iter().next(),
+            0 if !self.digest.is_empty() => Some(self.digest.clone()),
+            0 => self.repo_digests.iter().find_map(|rd| rd.split_once('@').map(|(_, d)| d.to_string())),
+            _ => None,
         }
-        if !self.digest.is_empty() {
-            return Some(self.digest.clone());
-        }
-        self.repo_digests.iter().find_map(|rd| rd.split_once('@').map(|(_, d)| d.to_string()))
     }
 
     /// History entries that produced a layer, bottom to top.
@@ -172,9 +181,11 @@ mod tests {
     #[test]
     fn digest_prefers_the_requested_repository() {
         let i = parse(br#"[{"Digest":"sha256:top","RepoDigests":["a.io/x@sha256:one","b.io/ns/y@sha256:two"]}]"#).unwrap();
-        assert_eq!(i.digest_for(Some("ns/y")).as_deref(), Some("sha256:two"));
+        assert_eq!(i.digest_for(Some("b.io/ns/y")).as_deref(), Some("sha256:two"));
         assert_eq!(i.digest_for(Some("zzz")).as_deref(), Some("sha256:top"));
         assert_eq!(i.digest_for(None).as_deref(), Some("sha256:top"));
+        let two = parse(br#"[{"Digest":"sha256:local","RepoDigests":["r/x@sha256:a","r/x@sha256:b"]}]"#).unwrap();
+        assert_eq!(two.digest_for(Some("r/x")), None, "ambiguous: ask the registry");
     }
 
     #[test]

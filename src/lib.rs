@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod layers;
 pub mod merge;
 pub mod podman;
+pub mod policy;
 pub mod reference;
 pub mod render;
 pub mod report;

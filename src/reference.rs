@@ -17,6 +17,17 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// podman's name for the transport.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Docker => "docker",
+            Transport::ContainersStorage => "containers-storage",
+            Transport::DockerArchive => "docker-archive",
+            Transport::OciArchive => "oci-archive",
+            Transport::Oci => "oci",
+        }
+    }
+
     pub fn prefix(self) -> &'static str {
         match self {
             Transport::Docker => "docker://",
@@ -158,6 +169,15 @@ impl ImageRef {
         }
         self.repository = Some(path.to_string());
         Ok(())
+    }
+
+    /// `registry/repository` (or the bare repository of a short name): how RepoDigests name it.
+    pub fn repo_name(&self) -> Option<String> {
+        let repo = self.repository.as_ref()?;
+        Some(match &self.registry {
+            Some(r) => format!("{r}/{repo}"),
+            None => repo.clone(),
+        })
     }
 
     /// The tag the image is known by; `latest` when a named reference gives none.

@@ -6,6 +6,7 @@ use crate::inspect::ImageInspect;
 use crate::layers::{ImageFs, Kind, Loc};
 use crate::reference::ImageRef;
 use crate::filetree::FileTree;
+use crate::policy::{glob_match, Policy};
 use crate::rules::{Context, Rule, RuleSettings, Severity, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,6 +27,8 @@ pub struct Report {
     pub image: ImageInfo,
     pub layers: Vec<LayerInfo>,
     pub checks: Vec<CheckResult>,
+    /// Every waiver of the policy and what became of it on this image.
+    pub waivers: Vec<WaiverUse>,
     pub summary: Summary,
     /// Set when the scan stopped before the checks could run (pull, inspect, storage).
     pub error: Option<ScanError>,
@@ -52,16 +55,23 @@ pub struct SettingsInfo {
     pub pull: String,
     pub tls_verify: Option<bool>,
     pub exit_codes: ExitCodes,
-    /// The severity each check was judged with, by check id.
+    /// Failed checks below this severity do not count towards the exit code.
+    pub fail_on: Severity,
+    /// The policy file, if one was given.
+    pub policy_file: Option<String>,
+    /// The policy in effect (defaults when no file was given).
+    #[serde(default)]
+    pub policy: Policy,
+    /// The severity each check was judged with (after the policy), by check id.
     #[serde(default)]
     pub severities: BTreeMap<String, Severity>,
-    /// The name lists and limits the checks used.
+    /// The name lists and limits the checks used (defaults plus the policy's additions).
     #[serde(default)]
-    pub policy: PolicyInfo,
+    pub rule_lists: RuleLists,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicyInfo {
+pub struct RuleLists {
     pub privilege_tools: Vec<String>,
     pub remote_access_tools: Vec<String>,
     pub compilers: Vec<String>,
@@ -71,14 +81,29 @@ pub struct PolicyInfo {
 }
 
 impl SettingsInfo {
-    /// The settings of a scan with these rule settings (severities are the checks' own).
-    pub fn new(pull: String, tls_verify: Option<bool>, exit_codes: ExitCodes, rules: &RuleSettings) -> SettingsInfo {
+    /// The settings of a scan: `policy` as loaded (`policy_file` is where from) and the rule
+    /// settings it produced. Severities are each check's after the policy.
+    pub fn new(
+        pull: String,
+        tls_verify: Option<bool>,
+        exit_codes: ExitCodes,
+        fail_on: Severity,
+        policy_file: Option<String>,
+        policy: Policy,
+        rules: &RuleSettings,
+    ) -> SettingsInfo {
         SettingsInfo {
             pull,
             tls_verify,
             exit_codes,
-            severities: crate::rules::all().iter().map(|r| (r.meta().id.to_string(), r.meta().severity)).collect(),
-            policy: PolicyInfo {
+            fail_on,
+            policy_file,
+            severities: crate::rules::all()
+                .iter()
+                .map(|r| (r.meta().id.to_string(), policy.severity(r.meta().id, r.meta().severity)))
+                .collect(),
+            policy,
+            rule_lists: RuleLists {
                 privilege_tools: rules.privilege_tools.clone(),
                 remote_access_tools: rules.remote_access_tools.clone(),
                 compilers: rules.compilers.clone(),
@@ -139,7 +164,9 @@ pub struct LayerInfo {
 pub struct CheckResult {
     pub id: String,
     pub title: String,
+    /// The effective severity (after policy overrides).
     pub severity: Severity,
+    pub default_severity: Severity,
     pub status: Status,
     pub description: String,
     /// Why the check matters (the same text as `explain`).
@@ -147,6 +174,30 @@ pub struct CheckResult {
     pub rationale: String,
     pub mitigation: String,
     pub findings: Vec<Finding>,
+    /// A waiver that covers the whole check (one with no path), when it applied.
+    #[serde(default)]
+    pub waiver: Option<AppliedWaiver>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AppliedWaiver {
+    /// Index into the policy's waivers.
+    pub index: usize,
+    pub reason: String,
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaiverUse {
+    pub index: usize,
+    pub check: String,
+    pub path: Option<String>,
+    pub image: Option<String>,
+    pub reason: String,
+    pub expires: Option<String>,
+    /// "applied", "expired" (it matched, but its date has passed) or "unused".
+    pub status: String,
+    pub matched: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -170,6 +221,9 @@ pub struct Finding {
     /// This finding is what makes the check fail (false: listed for information).
     pub violation: bool,
     pub note: Option<String>,
+    /// Set when a policy waiver covers this violation; it then no longer fails the check.
+    #[serde(default)]
+    pub waiver: Option<AppliedWaiver>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +232,7 @@ pub struct Summary {
     pub verdict: String,
     pub exit_code: u8,
     pub worst_failed_severity: Option<Severity>,
+    pub fail_on: Severity,
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
@@ -198,6 +253,7 @@ pub fn run_checks(
     reference: &ImageRef,
     image: &ImageInspect,
     fs: &ImageFs,
+    policy: &Policy,
     settings: &RuleSettings,
     rules: &[&dyn Rule],
 ) -> Vec<CheckResult> {
@@ -222,6 +278,25 @@ pub fn run_checks(
         .zip(hits)
         .map(|(rule, hits)| {
             let meta = rule.meta();
+            let severity = policy.severity(meta.id, meta.severity);
+            if !policy.enabled(meta.id) {
+                let why = policy.checks.get(meta.id).and_then(|c| c.reason.clone());
+                return CheckResult {
+                    id: meta.id.to_string(),
+                    title: meta.title.to_string(),
+                    severity,
+                    default_severity: meta.severity,
+                    status: Status::Skipped,
+                    description: match why {
+                        Some(r) => format!("disabled by policy: {}", crate::escape::text(&r)),
+                        None => "disabled by policy".to_string(),
+                    },
+                    rationale: squash(meta.rationale),
+                    mitigation: squash(meta.remediation),
+                    findings: Vec::new(),
+                    waiver: None,
+                };
+            }
             let mut ev = rule.check(&ctx, &hits);
             // A partial walk cannot prove absence, nor that what it saw is the final state.
             if meta.reads_layers {
@@ -237,26 +312,33 @@ pub fn run_checks(
             CheckResult {
                 id: meta.id.to_string(),
                 title: meta.title.to_string(),
-                severity: meta.severity,
+                severity,
+                default_severity: meta.severity,
                 status: ev.status,
                 description: ev.description,
                 rationale: squash(meta.rationale),
                 mitigation: squash(meta.remediation),
                 findings: ev.findings,
+                waiver: None,
             }
         })
         .collect()
 }
 
-pub fn image_info(reference: &ImageRef, image: &ImageInspect) -> ImageInfo {
+/// `registry_digest`: the digest the registry gave for this reference, when it was asked.
+pub fn image_info(reference: &ImageRef, image: &ImageInspect, registry_digest: Option<String>) -> ImageInfo {
     let c = &image.config;
     ImageInfo {
         reference: reference.original.clone(),
-        transport: format!("{:?}", reference.transport).to_ascii_lowercase(),
+        transport: reference.transport.name().to_string(),
         registry: reference.registry.clone(),
         repository: reference.repository.clone(),
         tag: reference.effective_tag().map(String::from),
-        digest: reference.digest.clone().or_else(|| image.digest_for(reference.repository.as_deref())),
+        digest: reference
+            .digest
+            .clone()
+            .or(registry_digest)
+            .or_else(|| image.digest_for(reference.repo_name().as_deref())),
         id: image.id.clone(),
         architecture: image.architecture.clone(),
         os: image.os.clone(),
@@ -294,6 +376,7 @@ impl Report {
         image: ImageInfo,
         layers: Vec<LayerInfo>,
         checks: Vec<CheckResult>,
+        waivers: Vec<WaiverUse>,
         error: Option<&Failure>,
     ) -> Report {
         let settings_digest = settings.digest();
@@ -306,10 +389,12 @@ impl Report {
             image,
             layers,
             checks,
+            waivers,
             summary: Summary {
                 verdict: "pass".to_string(),
                 exit_code: 0,
                 worst_failed_severity: None,
+                fail_on: Severity::Informational,
                 passed: 0,
                 failed: 0,
                 skipped: 0,
@@ -337,7 +422,10 @@ impl Report {
         if self.checks.iter().any(|c| c.status == Status::Error) {
             return Outcome::Operational(Operational::CheckError);
         }
-        Outcome::Policy(self.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.severity).max())
+        let fail_on = self.settings.fail_on;
+        Outcome::Policy(
+            self.checks.iter().filter(|c| c.status == Status::Fail && c.severity >= fail_on).map(|c| c.severity).max(),
+        )
     }
 
     fn summarize(&mut self) {
@@ -353,10 +441,8 @@ impl Report {
         self.summary = Summary {
             verdict: verdict_of(outcome).to_string(),
             exit_code: outcome.code(&self.settings.exit_codes),
-            worst_failed_severity: match outcome {
-                Outcome::Policy(s) => s,
-                Outcome::Operational(_) => self.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.severity).max(),
-            },
+            worst_failed_severity: self.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.severity).max(),
+            fail_on: self.settings.fail_on,
             passed: count(Status::Pass),
             failed: count(Status::Fail),
             skipped: count(Status::Skipped),
@@ -389,4 +475,74 @@ fn kind_name(o: Operational) -> &'static str {
 /// Rule texts are wrapped in the source; reports carry them as one line.
 fn squash(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Apply the policy's waivers to one image's results. A waiver covers violations of its
+/// check whose path matches (or the whole check when it has no path), on images matching
+/// its image pattern, until its expiry date. Waived findings stay in the report.
+pub fn apply_waivers(checks: &mut [CheckResult], policy: &Policy, reference: &ImageRef, today: (i64, u32, u32)) -> Vec<WaiverUse> {
+    let names: Vec<String> = [Some(reference.original.clone()), reference.local_name()].into_iter().flatten().collect();
+    let mut uses = Vec::new();
+    for (index, w) in policy.waivers.iter().enumerate() {
+        let expired = w.expires.as_deref().and_then(crate::policy::parse_date).is_some_and(|d| d < today);
+        let image_ok = w.image.as_deref().map_or(true, |p| names.iter().any(|n| glob_match(p, n)));
+        let applied = AppliedWaiver { index, reason: crate::escape::text(&w.reason), expires: w.expires.clone() };
+        let mut matched = 0;
+        if image_ok {
+            for c in checks.iter_mut().filter(|c| c.id == w.check && c.status == Status::Fail) {
+                match &w.path {
+                    None => {
+                        matched += 1;
+                        if !expired && c.waiver.is_none() {
+                            c.waiver = Some(applied.clone());
+                        }
+                    }
+                    Some(p) => {
+                        for f in c.findings.iter_mut().filter(|f| f.violation && glob_match(p, &f.path)) {
+                            matched += 1;
+                            if expired {
+                                let n = format!("waiver {index} expired on {}", w.expires.as_deref().unwrap_or(""));
+                                f.note = Some(match f.note.take() {
+                                    Some(old) => format!("{old}; {n}"),
+                                    None => n,
+                                });
+                            } else if f.waiver.is_none() {
+                                f.waiver = Some(applied.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        uses.push(WaiverUse {
+            index,
+            check: w.check.clone(),
+            path: w.path.clone(),
+            image: w.image.clone(),
+            reason: applied.reason.clone(),
+            expires: w.expires.clone(),
+            status: match (matched, expired) {
+                (0, _) => "unused",
+                (_, true) => "expired",
+                (_, false) => "applied",
+            }
+            .to_string(),
+            matched,
+        });
+    }
+    // A failed check whose every violation is waived no longer fails the gate.
+    for c in checks.iter_mut().filter(|c| c.status == Status::Fail) {
+        let violations = c.findings.iter().filter(|f| f.violation).count();
+        let waived = c.findings.iter().filter(|f| f.violation && f.waiver.is_some()).count();
+        if let Some(w) = &c.waiver {
+            c.status = Status::Pass;
+            c.description = format!("{} (waived: {})", c.description, w.reason);
+        } else if violations > 0 && waived == violations {
+            c.status = Status::Pass;
+            c.description = format!("{} (all {waived} waived by policy)", c.description);
+        } else if waived > 0 {
+            c.description = format!("{} ({waived} of {violations} waived by policy)", c.description);
+        }
+    }
+    uses
 }

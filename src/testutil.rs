@@ -90,6 +90,7 @@ pub struct Image {
     pub inspect: ImageInspect,
     pub reference: ImageRef,
     pub settings: RuleSettings,
+    pub policy: crate::policy::Policy,
 }
 
 impl Image {
@@ -98,7 +99,7 @@ impl Image {
         let layers = (0..layer_count).map(|i| Tree::new(dir.path(), &format!("l{i}"))).collect();
         let mut inspect = ImageInspect::default();
         inspect.config = ImageConfig { user: "1000:1000".into(), ..Default::default() };
-        Image { dir, layers, inspect, reference: ImageRef::parse("example.com/app:1.0").unwrap(), settings: RuleSettings::default() }
+        Image { dir, layers, inspect, reference: ImageRef::parse("example.com/app:1.0").unwrap(), settings: RuleSettings::default(), policy: Default::default() }
     }
 
     pub fn layer(&self, i: usize) -> &Tree {
@@ -125,7 +126,9 @@ impl Image {
 
     pub fn checks(&self) -> Vec<CheckResult> {
         let fs = self.fs();
-        report::run_checks(&self.reference, &self.inspect, &fs, &self.settings, rules::all())
+        let mut checks = report::run_checks(&self.reference, &self.inspect, &fs, &self.policy, &self.settings, rules::all());
+        report::apply_waivers(&mut checks, &self.policy, &self.reference, crate::time::today());
+        checks
     }
 
     pub fn check(&self, id: &str) -> CheckResult {

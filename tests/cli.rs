@@ -13,7 +13,7 @@ fn bin() -> Command {
         "COMPLIANCE_FORMATS",
         "COMPLIANCE_TEMPLATES_DIR",
         "COMPLIANCE_REPORTS_DIR",
-        "COMPLIANCE_SUMMARY_NAME",
+        "COMPLIANCE_MERGE_NAME",
         "COMPLIANCE_IMAGE_FULL_REF",
         "CRITICAL_EXIT_CODE",
         "HIGH_EXIT_CODE",
@@ -54,15 +54,15 @@ fn merge_writes_every_format_and_gates_over_all_images() {
         "never",
     ]));
     assert_eq!(code, 12, "the worst failure is Critical\n{stderr}");
-    for f in ["summary.json", "summary.html", "summary.md", "summary.junit.xml"] {
+    for f in ["merged.json", "merged.html", "merged.md", "merged.junit.xml"] {
         assert!(out.join(f).is_file(), "{f} missing; {stderr}");
     }
     assert!(stdout.contains("FAIL  registry.example.com:5000/team/app:1.4.2"), "{stdout}");
     assert!(stdout.contains("Summary: FAIL: 2 images: 1 passed, 1 failed, 0 in error"), "{stdout}");
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("merged.json")).unwrap()).unwrap();
     assert_eq!(summary["exit_code"], 12);
     assert_eq!(summary["kind"], "oci-compliance-merge");
-    let html = std::fs::read_to_string(out.join("summary.html")).unwrap();
+    let html = std::fs::read_to_string(out.join("merged.html")).unwrap();
     assert!(html.contains("href=\"#i1-suid-files\"") && html.contains("id=\"i1-suid-files\""), "cells link to the detail");
     assert!(html.contains("id=\"i2\""));
 }
@@ -85,7 +85,7 @@ fn formats_and_exit_codes_come_from_the_environment_too() {
         .arg(&a)
         .env("COMPLIANCE_REPORTS_DIR", d.path().join("r"))
         .env("COMPLIANCE_FORMATS", "sarif,codequality,legacy-json")
-        .env("COMPLIANCE_SUMMARY_NAME", "all")
+        .env("COMPLIANCE_MERGE_NAME", "all")
         .env("CRITICAL_EXIT_CODE", "3"));
     assert_eq!(code, 3, "{stderr}");
     for f in ["all.json", "all.sarif", "all.codequality.json", "all.legacy.json"] {
@@ -101,7 +101,7 @@ fn empty_settings_in_the_environment_mean_none() {
     assert_eq!(code, 0, "{stderr}");
     let (code, _, stderr) = run(bin().arg("merge").arg(&a).arg("--reports-dir").arg(d.path()).env("COMPLIANCE_FORMATS", " html , junit "));
     assert_eq!(code, 0, "{stderr}");
-    assert!(d.path().join("summary.html").is_file() && d.path().join("summary.junit.xml").is_file());
+    assert!(d.path().join("merged.html").is_file() && d.path().join("merged.junit.xml").is_file());
 }
 
 #[test]
@@ -112,15 +112,18 @@ fn merge_skips_other_outputs_and_earlier_summaries() {
     std::fs::write(d.path().join("app.legacy.json"), "{}").unwrap();
     let (code, _, stderr) = run(bin().arg("merge").arg(&a).arg("--reports-dir").arg(d.path()));
     assert_eq!(code, 0, "{stderr}");
-    // The summary it just wrote, passed back in with a glob, is recognised and skipped.
+    // What it just wrote, and the index a multi-image scan writes, passed back in with a
+    // glob: recognised and skipped.
+    std::fs::write(d.path().join("summary.json"), r#"{"schema_version": 1, "images": [], "exit_code": 0}"#).unwrap();
     let mut c = bin();
     c.arg("merge").arg("--reports-dir").arg(d.path());
-    for f in ["app.json", "app.codequality.json", "app.legacy.json", "summary.json"] {
+    for f in ["app.json", "app.codequality.json", "app.legacy.json", "merged.json", "summary.json"] {
         c.arg(d.path().join(f));
     }
     let (code, _, stderr) = run(&mut c);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("skipping") && stderr.contains("summary.json: an earlier merged summary"), "{stderr}");
+    assert!(stderr.contains("merged.json: a summary, not a report"), "{stderr}");
+    assert!(stderr.contains("summary.json: a summary, not a report"), "{stderr}");
 }
 
 #[test]
@@ -163,8 +166,8 @@ fn a_broken_user_template_is_exit_24() {
     let (code, _, stderr) = run(bin().arg("merge").arg(&a).args(["--format", "markdown,html"]).arg("--templates").arg(&t).arg("--reports-dir").arg(d.path()));
     assert_eq!(code, 24, "{stderr}");
     assert!(stderr.contains("no_such_field") && stderr.contains("merge.md.hbs"), "{stderr}");
-    assert!(d.path().join("summary.html").is_file(), "the other formats are still written");
-    assert!(!d.path().join("summary.md").exists());
+    assert!(d.path().join("merged.html").is_file(), "the other formats are still written");
+    assert!(!d.path().join("merged.md").exists());
     // A template that does not compile stops `scan` before podman is looked for.
     std::fs::write(t.join("report.html.hbs"), "{{#each}}").unwrap();
     let (code, _, stderr) = run(bin().args(["scan", "example.com/app:1", "--format", "html"]).arg("--templates").arg(&t).arg("--reports-dir").arg(d.path()));

@@ -109,7 +109,8 @@ fn merged_summary_follows_the_exit_code_contract() {
 
 #[test]
 fn junit_is_well_formed_xml_with_one_testcase_per_check() {
-    for (r, cases) in [(fixture::sample(), 13), (fixture::failed_scan(), 1), (fixture::hostile(), 13)] {
+    let n = oci_compliance::rules::all().len();
+    for (r, cases) in [(fixture::sample(), n), (fixture::failed_scan(), 1), (fixture::hostile(), n)] {
         let xml = String::from_utf8(render(Format::Junit, &r)).unwrap();
         let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("not XML: {e}\n{xml}"));
         let testcases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
@@ -183,7 +184,7 @@ fn sarif_has_a_rule_per_check_and_a_location_per_result() {
     let v: serde_json::Value = serde_json::from_slice(&render(Format::Sarif, &fixture::sample())).unwrap();
     let run = &v["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 13);
+    assert_eq!(rules.len(), oci_compliance::rules::all().len());
     assert!(rules.iter().all(|r| !r["help"]["text"].as_str().unwrap().is_empty()));
     let results = run["results"].as_array().unwrap();
     // admin-ports-exposed and too-many-layers fail without findings: image-level results.
@@ -196,14 +197,22 @@ fn sarif_has_a_rule_per_check_and_a_location_per_result() {
         let idx = r["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(rules[idx]["id"], r["ruleId"]);
     }
+    // The waived sudo is a suppressed result; the su whose waiver expired is not.
+    let suppressed: Vec<_> = results.iter().filter(|r| r.get("suppressions").is_some()).collect();
+    assert_eq!(suppressed.len(), 1);
+    assert_eq!(suppressed[0]["ruleId"], "suid-files");
+    assert_eq!(suppressed[0]["properties"]["path"], "/usr/bin/sudo");
+    assert!(suppressed[0]["suppressions"][0]["justification"].as_str().unwrap().contains("TICKET-42"));
 }
 
 #[test]
 fn codequality_parses_with_stable_fingerprints() {
     let a: serde_json::Value = serde_json::from_slice(&render(Format::Codequality, &fixture::sample())).unwrap();
     let issues = a.as_array().unwrap();
-    // suid su+sudo, privilege su+sudo, admin ports, too many layers.
-    assert_eq!(issues.len(), 6);
+    // suid su (sudo is waived), privilege su+sudo (the su waiver expired), admin ports,
+    // too many layers.
+    assert_eq!(issues.len(), 5);
+    assert!(!issues.iter().any(|i| i["check_name"] == "suid-files" && i["location"]["path"] == "usr/bin/sudo"));
     for i in issues {
         for key in ["description", "check_name", "fingerprint", "severity"] {
             assert!(i[key].as_str().is_some_and(|s| !s.is_empty()), "{key} in {i}");
@@ -246,7 +255,7 @@ fn json_parses_and_reads_back_identically() {
 fn legacy_json_layout() {
     let v: serde_json::Value = serde_json::from_slice(&render(Format::LegacyJson, &fixture::sample())).unwrap();
     let entries = v["registry.example.com:5000/team/app:1.4.2"].as_array().unwrap();
-    assert_eq!(entries.len(), 12, "skipped checks are left out");
+    assert_eq!(entries.len(), oci_compliance::rules::all().len() - 1, "skipped checks are left out");
     let su = entries.iter().find(|e| e["Title"] == "No setuid files").unwrap();
     assert_eq!(su["Severity"], "Critical");
     assert_eq!(su["Pass"], false);
@@ -254,7 +263,7 @@ fn legacy_json_layout() {
     assert_eq!(files.len(), 1);
     let (layer, paths) = files[0].as_object().unwrap().iter().next().unwrap();
     assert!(layer.starts_with("sha256:"));
-    assert_eq!(paths, &serde_json::json!(["/usr/bin/su", "/usr/bin/sudo"]));
+    assert_eq!(paths, &serde_json::json!(["/usr/bin/su"]), "the waived sudo is left out");
     for e in entries {
         let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
         assert_eq!(keys.len(), 6);
@@ -409,6 +418,19 @@ fn broken_or_misnamed_override_is_a_configuration_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("README.md"), "notes").unwrap();
     assert!(Renderer::new(Some(dir.path())).is_ok());
+}
+
+#[test]
+fn policy_settings_and_waivers_are_shown() {
+    let html = String::from_utf8(render(Format::Html, &fixture::sample())).unwrap();
+    assert!(html.contains("waived: the legacy entrypoint needs sudo (TICKET-42) (until 2026-06-30)"));
+    assert!(html.contains("1 violation is covered by policy waivers"));
+    assert!(html.contains("(policy; default Low)"), "too-many-layers is re-rated");
+    assert!(html.contains("<td><code>privilege-tools</code></td><td class=\"wrap\"><code>/usr/bin/su</code></td><td class=\"wrap\"><span class=\"muted\">any</span></td><td class=\"wrap\">temporary</td><td>2025-12-31</td><td>expired (1)</td>"));
+    assert!(html.contains("release images are squashed by the promotion job"));
+    let md = String::from_utf8(render(Format::Markdown, &fixture::sample())).unwrap();
+    assert!(md.contains("*waived: the legacy entrypoint needs sudo \\(TICKET\\-42\\)") || md.contains("*waived: the legacy entrypoint needs sudo \\(TICKET-42\\)"));
+    assert!(md.contains(": **unused**"));
 }
 
 #[test]

@@ -1,12 +1,14 @@
-//! One pass over one layer's diff directory: `lstat` once per entry, never following a
-//! symlink, with overlay whiteouts and opaque markers decoded on the way. Every entry is
+//! One pass over one layer's diff directory: one `lstat` (fstatat with
+//! AT_SYMLINK_NOFOLLOW) per entry, never following a symlink, with overlay whiteouts and
+//! opaque markers decoded on the way. Every entry is
 //! offered to the classifier once, so all file checks are fed by this single walk.
 
-use nix::sys::stat::{lstat, SFlag};
-use std::ffi::CString;
+use nix::dir::Dir;
+use nix::fcntl::{readlinkat, AtFlags, OFlag};
+use nix::sys::stat::{fstatat, Mode, SFlag};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use walkdir::WalkDir;
 
 pub const NO_PARENT: u32 = u32::MAX;
 
@@ -97,42 +99,46 @@ pub struct LayerScan {
 
 const WH_PREFIX: &[u8] = b".wh.";
 const WH_OPAQUE: &[u8] = b".wh..wh..opq";
+/// Deeper trees are reported as an error rather than exhausting file descriptors.
+const MAX_DEPTH: usize = 2048;
 
+/// Walk one layer. Each directory is opened once (O_NOFOLLOW) and its entries are
+/// `fstatat`-ed relative to it with AT_SYMLINK_NOFOLLOW: one short lookup per entry, no
+/// symlink ever followed, and no walk of the long storage prefix for every file (which
+/// also serialises parallel walks on the shared ancestors' dentries).
 pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
     let mut scan = LayerScan::default();
-    // Directory entry index at each depth, so children know their parent.
-    let mut dir_stack: Vec<u32> = Vec::new();
-    match lstat(root) {
-        Ok(st) if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR => {}
-        Ok(_) => {
-            scan.errors.push(format!("layer directory {} is not a directory", root.display()));
-            return scan;
-        }
+    let root_dir = match Dir::open(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(d) => d,
         Err(e) => {
             scan.errors.push(format!("cannot read layer directory {}: {e}", root.display()));
             return scan;
         }
-    }
-    let mut items = WalkDir::new(root).follow_links(false).min_depth(1).into_iter();
-    while let Some(item) = items.next() {
-        let item = match item {
-            Ok(i) => i,
-            Err(e) => {
-                let at = e
-                    .path()
-                    .and_then(|p| p.strip_prefix(root).ok())
-                    .map(|p| crate::escape::bytes(p.as_os_str().as_bytes()))
-                    .unwrap_or_default();
-                let cause = e.io_error().map(|io| io.to_string()).unwrap_or_else(|| e.to_string());
-                scan.errors.push(format!("cannot read /{at} in layer {}: {cause}", root.display()));
+    };
+    // (open directory, index of its entry or NO_PARENT for the layer root)
+    let mut stack: Vec<(nix::dir::OwningIter, u32)> = vec![(root_dir.into_iter(), NO_PARENT)];
+    while let Some((iter, parent)) = stack.last_mut() {
+        let parent = *parent;
+        let item = match iter.next() {
+            None => {
+                stack.pop();
                 continue;
             }
+            Some(Err(e)) => {
+                let at = crate::escape::bytes(scan.entries.get(parent as usize).map_or(&b"/"[..], |p| &p.path));
+                scan.errors.push(format!("cannot list {at} in layer {}: {e}", root.display()));
+                stack.pop();
+                continue;
+            }
+            Some(Ok(item)) => item,
         };
-        let depth = item.depth();
-        dir_stack.truncate(depth - 1);
-        let parent = dir_stack.last().copied().unwrap_or(NO_PARENT);
-        let name = item.file_name().as_bytes();
-        let st = match lstat(item.path()) {
+        let name_c = item.file_name();
+        let name = name_c.to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let dirfd = iter.as_raw_fd();
+        let st = match fstatat(Some(dirfd), name_c, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             Err(e) => {
                 scan.errors.push(format!(
@@ -140,10 +146,6 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
                     crate::escape::bytes(&image_path(&scan, parent, name)),
                     root.display()
                 ));
-                // Its children would be attached to the wrong parent.
-                if item.file_type().is_dir() {
-                    items.skip_current_dir();
-                }
                 continue;
             }
         };
@@ -172,8 +174,8 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
             _ => (kind, name),
         };
         let link = if kind == Kind::Symlink {
-            match std::fs::read_link(item.path()) {
-                Ok(t) => Some(t.as_os_str().as_bytes().into()),
+            match readlinkat(Some(dirfd), name_c) {
+                Ok(t) => Some(t.as_bytes().into()),
                 Err(e) => {
                     scan.errors.push(format!(
                         "cannot read symlink {} in layer {}: {e}",
@@ -186,9 +188,33 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
         } else {
             None
         };
-        let opaque = kind == Kind::Dir && is_opaque_dir(item.path());
+        let path = image_path(&scan, parent, name).into_boxed_slice();
+        let mut child: Option<Dir> = None;
+        let mut opaque = false;
+        if kind == Kind::Dir {
+            if stack.len() > MAX_DEPTH {
+                scan.errors.push(format!(
+                    "{} in layer {} is nested deeper than {MAX_DEPTH} directories",
+                    crate::escape::bytes(&path),
+                    root.display()
+                ));
+            } else {
+                let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                match Dir::openat(Some(dirfd), name_c, flags, Mode::empty()) {
+                    Ok(d) => {
+                        opaque = is_opaque_dir(d.as_raw_fd());
+                        child = Some(d);
+                    }
+                    Err(e) => scan.errors.push(format!(
+                        "cannot open directory {} in layer {}: {e}",
+                        crate::escape::bytes(&path),
+                        root.display()
+                    )),
+                }
+            }
+        }
         let entry = Entry {
-            path: image_path(&scan, parent, name).into_boxed_slice(),
+            path,
             parent,
             kind,
             mode: st.st_mode & 0o7777,
@@ -206,10 +232,10 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
         if bits != 0 {
             scan.hits.push((index, bits));
         }
-        if kind == Kind::Dir {
-            dir_stack.push(index);
-        }
         scan.entries.push(entry);
+        if let Some(d) = child {
+            stack.push((d.into_iter(), index));
+        }
     }
     scan
 }
@@ -226,18 +252,12 @@ fn image_path(scan: &LayerScan, parent: u32, name: &[u8]) -> Vec<u8> {
     v
 }
 
-fn is_opaque_dir(path: &Path) -> bool {
-    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else { return false };
+fn is_opaque_dir(fd: RawFd) -> bool {
     for attr in [&b"trusted.overlay.opaque\0"[..], &b"user.overlay.opaque\0"[..]] {
         let mut buf = [0u8; 4];
-        // SAFETY: both strings are NUL-terminated and buf outlives the call.
+        // SAFETY: the name is NUL-terminated and buf outlives the call.
         let n = unsafe {
-            libc::lgetxattr(
-                c.as_ptr(),
-                attr.as_ptr() as *const libc::c_char,
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-            )
+            libc::fgetxattr(fd, attr.as_ptr() as *const libc::c_char, buf.as_mut_ptr() as *mut libc::c_void, buf.len())
         };
         if n == 1 && buf[0] == b'y' {
             return true;

@@ -43,13 +43,23 @@ pub struct Podman {
     pub program: Program,
 }
 
+/// An image made available in local storage. Holds the private authfile (if any) until
+/// dropped, so a follow-up registry query can use the same credentials.
+pub struct Acquired {
+    /// The name or ID to inspect.
+    pub name: String,
+    /// True when this run pulled the image from a registry.
+    pub pulled: bool,
+    authfile: Option<AuthFile>,
+}
+
 impl Podman {
     pub fn new(program: Program) -> Podman {
         Podman { program }
     }
 
-    /// Make the image available in local storage; returns the name or ID to inspect.
-    pub async fn acquire(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<String, Failure> {
+    /// Make the image available in local storage.
+    pub async fn acquire(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<Acquired, Failure> {
         let local = r.local_name();
         let must_be_local = r.transport == Transport::ContainersStorage || r.image_id.is_some();
         let want_pull = match (must_be_local, opts.pull) {
@@ -66,14 +76,9 @@ impl Podman {
         let name = local.ok_or_else(|| {
             Failure::new(Operational::PullFailed, format!("{} cannot be scanned with --pull never: it names no image in local storage", r.original))
         })?;
-        if !self.exists(&name).await? {
-            let why = if must_be_local { "the reference points at local storage" } else { "--pull never" };
-            return Err(Failure::new(
-                Operational::PullFailed,
-                format!("image {name} is not in local storage and {why}, so it was not pulled"),
-            ));
-        }
-        Ok(name)
+        // Presence is established by the inspect that follows (one podman call, not two);
+        // `inspect` turns "not there" into a pull failure.
+        Ok(Acquired { name, pulled: false, authfile: None })
     }
 
     pub async fn exists(&self, name: &str) -> Result<bool, Failure> {
@@ -86,7 +91,7 @@ impl Podman {
         }
     }
 
-    async fn pull(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<String, Failure> {
+    async fn pull(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<Acquired, Failure> {
         let tls = opts.tls_verify.map(|v| OsString::from(format!("--tls-verify={v}")));
         // The authfile lives until the end of this function, on every path.
         let authfile = if r.transport == Transport::Docker && !opts.credentials.is_empty() {
@@ -127,7 +132,7 @@ impl Podman {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let ids: Vec<&str> = stdout.lines().map(str::trim).filter(|l| is_image_id(l)).collect();
         match ids.as_slice() {
-            [id] => Ok(id.to_string()),
+            [id] => Ok(Acquired { name: id.to_string(), pulled: true, authfile }),
             [] => Err(Failure::new(Operational::PullFailed, format!("podman pull {} printed no image ID", r.pull_arg()))),
             _ => Err(Failure::new(
                 Operational::PullFailed,
@@ -136,10 +141,36 @@ impl Podman {
         }
     }
 
+    /// Ask the registry which manifest digest the reference names, with the credentials the
+    /// pull used (skopeo inspect; None when skopeo is missing or the query fails). Used only
+    /// when local storage records several digests for the repository and cannot tell.
+    pub async fn registry_digest(&self, r: &ImageRef, acquired: &Acquired, tls_verify: Option<bool>) -> Option<String> {
+        let skopeo = Program::locate("skopeo", None).ok()?;
+        let mut args = argv(["inspect", "--no-tags", "--format", "{{.Digest}}"]);
+        if let Some(f) = &acquired.authfile {
+            args.push("--authfile".into());
+            args.push(f.path().into());
+        }
+        if let Some(v) = tls_verify {
+            args.push(format!("--tls-verify={v}").into());
+        }
+        args.push(format!("docker://{}", r.local_name()?).into());
+        let out = skopeo.run(&args, None).await.ok()?;
+        let d = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.success() && d.starts_with("sha256:")).then_some(d)
+    }
+
     pub async fn inspect(&self, name: &str) -> Result<ImageInspect, Failure> {
         let args = argv(["image", "inspect", name]);
         let out = self.run(&args, None, Operational::InspectFailed).await?;
         if !out.success() {
+            // A missing image is an acquisition failure (20), anything else an inspect failure.
+            if !self.exists(name).await? {
+                return Err(Failure::new(
+                    Operational::PullFailed,
+                    format!("image {name} is not in local storage and was not pulled (--pull never, or a local-storage reference)"),
+                ));
+            }
             return Err(self.failed(Operational::InspectFailed, &args, &out));
         }
         inspect::parse(&out.stdout).map_err(|e| Failure::new(Operational::InspectFailed, format!("podman image inspect {name}: {e}")))

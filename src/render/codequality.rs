@@ -1,5 +1,6 @@
 //! GitLab Code Quality (a subset of the Code Climate issue format): one issue per violating
-//! finding of a failed check, and one per failed check without such findings. Produced with
+//! finding of a failed check that no waiver covers, and one per failed check without such
+//! findings (a check whose violations are all waived no longer fails). Produced with
 //! serde, not a template, so the output is valid JSON whatever the image contains.
 //!
 //! - `fingerprint`: SHA-256 of the image's registry/repository (no tag or digest, so it is
@@ -71,7 +72,7 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
     for r in reports {
         let reference = crate::escape::text(&r.image.reference);
         for c in r.checks.iter().filter(|c| c.status == Status::Fail) {
-            let violations: Vec<&Finding> = c.findings.iter().filter(|f| f.violation).collect();
+            let violations: Vec<&Finding> = c.findings.iter().filter(|f| f.violation && f.waiver.is_none()).collect();
             if violations.is_empty() {
                 let fp = fingerprint(r, &c.id, "");
                 if seen.insert(fp.clone()) {

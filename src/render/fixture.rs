@@ -4,8 +4,10 @@
 use crate::exit::{ExitCodes, Failure, Operational};
 use crate::filetree::{self, TreeEntry, TreeLimits};
 use crate::layers::Kind;
-use crate::report::{CheckResult, Finding, ImageInfo, LayerInfo, Report, SettingsInfo};
-use crate::rules::{self, RuleSettings, Status};
+use crate::policy::Policy;
+use crate::reference::ImageRef;
+use crate::report::{self, CheckResult, Finding, ImageInfo, LayerInfo, Report, SettingsInfo};
+use crate::rules::{self, Severity, Status};
 
 pub const SCANNED_AT: &str = "2026-01-15T10:00:00Z";
 pub const TOOL_VERSION: &str = "0.0.0-test";
@@ -14,16 +16,63 @@ fn digest(n: u8) -> String {
     format!("sha256:{}", crate::sha256::hex(&[n]))
 }
 
+/// The day the fixture's waivers are judged on.
+pub const TODAY: (i64, u32, u32) = (2026, 1, 15);
+
+/// A policy that re-rates a check, disables one, requires labels and has an applied, an
+/// expired and an unused waiver.
+pub const POLICY: &str = r#"
+[checks.too-many-layers]
+severity = "medium"
+reason = "release images are squashed by the promotion job"
+
+[checks.compilers]
+enabled = false
+reason = "build image; compilers are expected"
+
+[labels]
+required = [{ key = "org.opencontainers.image.source" }, { key = "org.opencontainers.image.version", pattern = "[0-9]*" }]
+
+[[waivers]]
+check = "suid-files"
+path = "/usr/bin/sudo"
+reason = "the legacy entrypoint needs sudo (TICKET-42)"
+expires = "2026-06-30"
+
+[[waivers]]
+check = "privilege-tools"
+path = "/usr/bin/su"
+reason = "temporary"
+expires = "2025-12-31"
+
+[[waivers]]
+check = "admin-ports-exposed"
+image = "registry.example.com:5000/other/*"
+reason = "the bastion image exposes ssh by design"
+"#;
+
+fn policy() -> Policy {
+    Policy::parse(POLICY).expect("the fixture policy is valid")
+}
+
+fn settings_with(policy: Policy) -> SettingsInfo {
+    let rules = policy.rule_settings();
+    SettingsInfo::new("missing".into(), Some(true), ExitCodes::default(), Severity::Informational, None, policy, &rules)
+}
+
 fn settings() -> SettingsInfo {
-    SettingsInfo::new("missing".into(), Some(true), ExitCodes::default(), &RuleSettings::default())
+    settings_with(Policy::default())
 }
 
 fn check(id: &str, status: Status, description: &str, findings: Vec<Finding>) -> CheckResult {
     let meta = rules::find(id).expect("a known check").meta();
+    let severity = policy().severity(id, meta.severity);
     CheckResult {
         id: id.to_string(),
         title: meta.title.to_string(),
-        severity: meta.severity,
+        severity,
+        default_severity: meta.severity,
+        waiver: None,
         status,
         description: description.to_string(),
         rationale: meta.rationale.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -61,6 +110,7 @@ fn finding(layers: &[LayerInfo], f: F) -> Finding {
         visible: f.visible,
         violation: f.violation,
         note: f.note.map(String::from),
+        waiver: None,
     }
 }
 
@@ -186,8 +236,9 @@ pub fn sample() -> Report {
             ],
         ),
         check("remote-access-tools", Status::Pass, "none found", vec![]),
-        check("compilers", Status::Skipped, "disabled by policy", vec![]),
+        check("compilers", Status::Skipped, "disabled by policy: build image; compilers are expected", vec![]),
         check("base-os", Status::Pass, "Debian GNU/Linux 12", vec![]),
+        check("required-labels", Status::Pass, "2 required labels present", vec![]),
     ];
     let image = ImageInfo {
         reference: "registry.example.com:5000/team/app:1.4.2".into(),
@@ -216,7 +267,11 @@ pub fn sample() -> Report {
         .collect(),
         storage_driver: "overlay".into(),
     };
-    let mut r = Report::new(settings(), image, layers, checks, None);
+    let policy = policy();
+    let mut checks = checks;
+    let reference = ImageRef::parse(&image.reference).expect("a valid reference");
+    let waivers = report::apply_waivers(&mut checks, &policy, &reference, TODAY);
+    let mut r = Report::new(settings_with(policy), image, layers, checks, waivers, None);
     r.tree = Some(tree(&[]));
     finish(r)
 }
@@ -268,7 +323,7 @@ pub fn failed_scan() -> Report {
         Operational::PullFailed,
         "podman pull failed: Error: initializing source docker://registry.example.com:5000/team/broken:2.0: unauthorized: authentication required",
     );
-    finish(Report::new(settings(), image, Vec::new(), Vec::new(), Some(&f)))
+    finish(Report::new(settings(), image, Vec::new(), Vec::new(), Vec::new(), Some(&f)))
 }
 
 /// A passing scan of a small distroless-style image.
@@ -280,7 +335,10 @@ pub fn passing() -> Report {
         .map(|r| {
             let m = r.meta();
             let d = if m.id == "base-os" { "no os-release: no distribution base (scratch or distroless)" } else { "ok" };
-            check(m.id, Status::Pass, d, vec![])
+            // Scanned without a policy: every check at its own severity.
+            let mut c = check(m.id, Status::Pass, d, vec![]);
+            c.severity = c.default_severity;
+            c
         })
         .collect();
     let image = ImageInfo {
@@ -299,7 +357,7 @@ pub fn passing() -> Report {
         labels: [("org.opencontainers.image.title".to_string(), "tiny".to_string())].into_iter().collect(),
         ..ImageInfo::default()
     };
-    let mut r = Report::new(settings(), image, layers, checks, None);
+    let mut r = Report::new(settings(), image, layers, checks, Vec::new(), None);
     r.tree = Some(filetree::build(
         [TreeEntry { path: b"/tiny", kind: Kind::File, mode: 0o755, size: 1_048_576, layer: 1, link: None }].into_iter(),
         TreeLimits::default(),

@@ -4,7 +4,8 @@
 //! - `<image>` is the reference as given; `Severity` is Critical/High/Medium/Low/Informational.
 //! - `Pass` is true only for a passed check; an `error` check is `false` (never a pass).
 //!   Skipped checks are left out: the old layout has no way to say "not evaluated".
-//! - `Files` lists the findings that make the check fail, grouped per layer in layer order,
+//! - `Files` lists the findings that make the check fail (waived ones left out), grouped per
+//!   layer in layer order,
 //!   each group keyed by the layer's diff digest (`layer N` when unknown).
 //! - A scan that stopped early (pull, inspect…) becomes one failing entry titled
 //!   "Scan error", so an old consumer cannot mistake it for a clean image.
@@ -42,7 +43,7 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
         }
         for c in r.checks.iter().filter(|c| c.status != Status::Skipped) {
             let mut by_layer: BTreeMap<usize, (String, Vec<Value>)> = BTreeMap::new();
-            for f in c.findings.iter().filter(|f| f.violation) {
+            for f in c.findings.iter().filter(|f| f.violation && f.waiver.is_none() && c.waiver.is_none()) {
                 let key = if f.layer_digest.is_empty() { format!("layer {}", f.layer) } else { f.layer_digest.clone() };
                 by_layer.entry(f.layer).or_insert_with(|| (key, Vec::new())).1.push(Value::String(f.path.clone()));
             }

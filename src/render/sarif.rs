@@ -4,9 +4,10 @@
 //! image root (`uriBaseId` `IMAGEROOT`, the path percent-encoded from its original bytes),
 //! and always a logical location naming the image. Checks that could not be evaluated, and a
 //! scan that stopped early, are tool execution notifications with `executionSuccessful`
-//! false. Produced with serde, so the output is valid JSON whatever the image contains.
+//! false. A violation covered by a policy waiver is a result with an accepted external
+//! suppression carrying the waiver's reason (SARIF viewers hide suppressed results). Produced with serde, so the output is valid JSON whatever the image contains.
 
-use crate::report::{CheckResult, Finding, Report};
+use crate::report::{AppliedWaiver, CheckResult, Finding, Report};
 use crate::rules::{Severity, Status};
 use serde_json::{json, Value};
 
@@ -83,6 +84,14 @@ fn image_location(r: &Report) -> Value {
     })
 }
 
+fn suppression(w: &AppliedWaiver) -> Value {
+    let mut j = format!("waived by policy waiver {}: {}", w.index, w.reason);
+    if let Some(e) = &w.expires {
+        j.push_str(&format!(" (until {e})"));
+    }
+    json!([{ "kind": "external", "status": "accepted", "justification": j }])
+}
+
 fn finding_result(r: &Report, c: &CheckResult, rule_index: usize, f: &Finding) -> Value {
     let mut msg = format!("{}: {} (layer {}", c.title, f.path, f.layer);
     if !f.visible {
@@ -92,7 +101,8 @@ fn finding_result(r: &Report, c: &CheckResult, rule_index: usize, f: &Finding) -
     if let Some(n) = &f.note {
         msg.push_str(&format!(": {n}"));
     }
-    let violation = f.violation && c.status == Status::Fail;
+    // `violation` is only ever set on a finding that fails its check (unless waived).
+    let violation = f.violation;
     let mut result = json!({
         "ruleId": c.id,
         "ruleIndex": rule_index,
@@ -122,6 +132,9 @@ fn finding_result(r: &Report, c: &CheckResult, rule_index: usize, f: &Finding) -
     if let Some(t) = &f.link_target {
         result["properties"]["linkTarget"] = json!(t);
     }
+    if let Some(w) = f.waiver.as_ref().or(c.waiver.as_ref()).filter(|_| violation) {
+        result["suppressions"] = suppression(w);
+    }
     result
 }
 
@@ -136,16 +149,22 @@ fn run(r: &Report) -> Value {
                 "message": { "text": format!("{} could not be evaluated: {}", c.id, c.description) },
                 "descriptor": { "id": c.id },
             })),
-            Status::Fail if !c.findings.iter().any(|f| f.violation) => results.push(json!({
-                "ruleId": c.id,
-                "ruleIndex": i,
-                "kind": "fail",
-                "level": level(c.severity),
-                "message": { "text": format!("{}: {}", c.title, c.description) },
-                "locations": [{ "logicalLocations": [image_location(r)] }],
-                "partialFingerprints": { "ociCompliance/v1": super::codequality::fingerprint(r, &c.id, "") },
-                "properties": { "image": crate::escape::text(&r.image.reference) },
-            })),
+            _ if (c.status == Status::Fail || c.waiver.is_some()) && !c.findings.iter().any(|f| f.violation) => {
+                let mut result = json!({
+                    "ruleId": c.id,
+                    "ruleIndex": i,
+                    "kind": "fail",
+                    "level": level(c.severity),
+                    "message": { "text": format!("{}: {}", c.title, c.description) },
+                    "locations": [{ "logicalLocations": [image_location(r)] }],
+                    "partialFingerprints": { "ociCompliance/v1": super::codequality::fingerprint(r, &c.id, "") },
+                    "properties": { "image": crate::escape::text(&r.image.reference) },
+                });
+                if let Some(w) = &c.waiver {
+                    result["suppressions"] = suppression(w);
+                }
+                results.push(result);
+            }
             _ => {}
         }
         if c.status != Status::Skipped {

@@ -4,7 +4,7 @@
 //! The field names are the template API documented in docs/reports.md.
 
 use crate::filetree::{FileTree, TreeDir};
-use crate::report::{CheckResult, Finding, Report};
+use crate::report::{AppliedWaiver, CheckResult, Finding, Report, WaiverUse};
 use crate::rules::{Severity, Status};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -30,7 +30,7 @@ pub struct ImageView<'a> {
     pub scanned_at: String,
     pub tool_name: String,
     pub tool_version: String,
-    pub settings: SettingsView,
+    pub settings: SettingsView<'a>,
     pub summary: SummaryView,
     pub error: Option<ErrorView>,
     pub has_checks: bool,
@@ -48,11 +48,22 @@ pub struct ImageView<'a> {
 }
 
 #[derive(Serialize)]
-pub struct SettingsView {
+pub struct SettingsView<'a> {
     pub pull: String,
     pub tls_verify: String,
     pub exit_codes: Vec<KeyValue>,
+    /// Failed checks below this severity do not fail the gate.
+    pub fail_on: &'static str,
+    /// fail_on is above Informational, so some failures may not count.
+    pub fail_on_active: bool,
+    /// The policy file, or "" when the defaults were used.
+    pub policy_file: String,
     pub severities: Vec<SeverityRow>,
+    /// Checks the policy disabled or re-rated.
+    pub overrides: Vec<OverrideRow>,
+    pub required_labels: Vec<KeyValue>,
+    /// Every waiver of the policy and what became of it on this image.
+    pub waivers: Vec<&'a WaiverUse>,
     pub policy: Vec<KeyValue>,
     /// The exact text the digest is taken of.
     pub canonical_json: String,
@@ -64,6 +75,17 @@ pub struct SeverityRow {
     pub id: String,
     pub severity: Severity,
     pub label: &'static str,
+    pub default_label: &'static str,
+    pub overridden: bool,
+}
+
+#[derive(Serialize)]
+pub struct OverrideRow {
+    pub id: String,
+    pub enabled: bool,
+    /// The severity set by the policy, or "".
+    pub severity: &'static str,
+    pub reason: String,
 }
 
 #[derive(Serialize)]
@@ -77,6 +99,8 @@ pub struct SummaryView {
     pub verdict: String,
     pub verdict_label: &'static str,
     pub worst: String,
+    /// Failed checks below this severity do not count ("" when every failure counts).
+    pub fail_on: &'static str,
     pub exit_code: u8,
     pub total: usize,
     pub passed: usize,
@@ -107,9 +131,17 @@ pub struct CheckView<'a> {
     pub title: &'a str,
     pub severity: Severity,
     pub severity_label: &'static str,
+    /// The rule's own severity, when the policy changed it ("" otherwise).
+    pub default_severity_label: &'static str,
     pub status: Status,
     pub status_label: &'static str,
     pub failed: bool,
+    /// Failed, but below the policy's fail_on: reported, does not fail the gate.
+    pub below_fail_on: bool,
+    /// A waiver covering the whole check.
+    pub waiver: Option<&'a AppliedWaiver>,
+    /// Violations covered by a waiver.
+    pub waived: usize,
     pub description: &'a str,
     pub rationale: &'a str,
     pub mitigation: &'a str,
@@ -220,7 +252,8 @@ pub fn image<'a>(report: &'a Report, index: usize, limits: Limits, with_tree: bo
     let img = &report.image;
     let anchor = format!("i{index}");
     let text = |s: &str| crate::escape::text(s);
-    let checks: Vec<CheckView> = report.checks.iter().map(|c| check(c, &anchor, limits)).collect();
+    let fail_on = report.settings.fail_on;
+    let checks: Vec<CheckView> = report.checks.iter().map(|c| check(c, &anchor, limits, fail_on)).collect();
     let layers: Vec<LayerView> = report
         .layers
         .iter()
@@ -280,7 +313,7 @@ pub fn image<'a>(report: &'a Report, index: usize, limits: Limits, with_tree: bo
     }
 }
 
-fn check<'a>(c: &'a CheckResult, anchor: &str, limits: Limits) -> CheckView<'a> {
+fn check<'a>(c: &'a CheckResult, anchor: &str, limits: Limits, fail_on: Severity) -> CheckView<'a> {
     let mut groups: BTreeMap<usize, LayerGroup> = BTreeMap::new();
     for f in c.findings.iter().take(limits.findings_per_check) {
         groups
@@ -301,9 +334,13 @@ fn check<'a>(c: &'a CheckResult, anchor: &str, limits: Limits) -> CheckView<'a> 
         title: &c.title,
         severity: c.severity,
         severity_label: severity_label(c.severity),
+        default_severity_label: if c.default_severity != c.severity { severity_label(c.default_severity) } else { "" },
         status: c.status,
         status_label: c.status.label(),
         failed: c.status == Status::Fail,
+        below_fail_on: c.status == Status::Fail && c.severity < fail_on,
+        waiver: c.waiver.as_ref(),
+        waived: c.findings.iter().filter(|f| f.violation && f.waiver.is_some()).count(),
         description: &c.description,
         rationale: &c.rationale,
         mitigation: &c.mitigation,
@@ -339,6 +376,7 @@ fn summary(r: &Report) -> SummaryView {
         verdict: s.verdict.clone(),
         verdict_label: verdict_label(&s.verdict),
         worst: s.worst_failed_severity.map(severity_label).unwrap_or("").to_string(),
+        fail_on: if r.settings.fail_on > Severity::Informational { severity_label(r.settings.fail_on) } else { "" },
         exit_code: s.exit_code,
         total: r.checks.len(),
         passed: s.passed,
@@ -356,8 +394,15 @@ fn summary(r: &Report) -> SummaryView {
     }
 }
 
-fn settings(r: &Report) -> SettingsView {
+fn settings(r: &Report) -> SettingsView<'_> {
     let s = &r.settings;
+    let default_of = |id: &str| {
+        r.checks
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.default_severity)
+            .or_else(|| crate::rules::find(id).map(|rule| rule.meta().severity))
+    };
     let e = &s.exit_codes;
     let kv = |k: &str, v: String| KeyValue { key: k.to_string(), value: v };
     SettingsView {
@@ -374,17 +419,48 @@ fn settings(r: &Report) -> SettingsView {
             kv("Low", e.low.to_string()),
             kv("nothing above Informational", e.informational.to_string()),
         ],
+        fail_on: severity_label(s.fail_on),
+        fail_on_active: s.fail_on > Severity::Informational,
+        policy_file: s.policy_file.as_deref().map(crate::escape::text).unwrap_or_default(),
         severities: s
             .severities
             .iter()
-            .map(|(id, &sev)| SeverityRow { id: id.clone(), severity: sev, label: severity_label(sev) })
+            .map(|(id, &sev)| {
+                let default = default_of(id).unwrap_or(sev);
+                SeverityRow {
+                    id: id.clone(),
+                    severity: sev,
+                    label: severity_label(sev),
+                    default_label: severity_label(default),
+                    overridden: default != sev,
+                }
+            })
             .collect(),
+        overrides: s
+            .policy
+            .checks
+            .iter()
+            .map(|(id, c)| OverrideRow {
+                id: id.clone(),
+                enabled: c.enabled.unwrap_or(true),
+                severity: c.severity.map(severity_label).unwrap_or(""),
+                reason: c.reason.as_deref().map(crate::escape::text).unwrap_or_default(),
+            })
+            .collect(),
+        required_labels: s
+            .policy
+            .labels
+            .required
+            .iter()
+            .map(|l| kv(&crate::escape::text(&l.key), l.pattern.as_deref().map(crate::escape::text).unwrap_or_else(|| "any value".into())))
+            .collect(),
+        waivers: r.waivers.iter().collect(),
         policy: vec![
-            kv("privilege tools", s.policy.privilege_tools.join(", ")),
-            kv("remote-access tools", s.policy.remote_access_tools.join(", ")),
-            kv("compilers", s.policy.compilers.join(", ")),
-            kv("admin ports", s.policy.admin_ports.join(", ")),
-            kv("max layers", s.policy.max_layers.to_string()),
+            kv("privilege tools", s.rule_lists.privilege_tools.join(", ")),
+            kv("remote-access tools", s.rule_lists.remote_access_tools.join(", ")),
+            kv("compilers", s.rule_lists.compilers.join(", ")),
+            kv("admin ports", s.rule_lists.admin_ports.join(", ")),
+            kv("max layers", s.rule_lists.max_layers.to_string()),
         ],
         canonical_json: s.canonical_json(),
         digest: if r.settings_digest.is_empty() { s.digest() } else { r.settings_digest.clone() },

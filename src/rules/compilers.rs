@@ -25,6 +25,6 @@ impl super::Rule for Rule {
     }
 
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
-        super::tools::evaluate(ctx, hits, "compilers")
+        super::tools::evaluate(ctx, hits, ("compiler", "compilers"))
     }
 }

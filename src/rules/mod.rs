@@ -11,6 +11,7 @@ pub mod labels_missing;
 pub mod latest_tag;
 pub mod privilege_tools;
 pub mod remote_access_tools;
+pub mod required_labels;
 pub mod root_group;
 pub mod root_user;
 pub mod sgid_files;
@@ -148,6 +149,10 @@ pub struct RuleSettings {
     /// (port, protocol) pairs.
     pub admin_ports: Vec<(u16, String)>,
     pub max_layers: usize,
+    /// (label key, optional glob on the value) that must be present.
+    pub required_labels: Vec<(String, Option<String>)>,
+    /// Required labels must be set by the image itself, not inherited from its base.
+    pub labels_own: bool,
 }
 
 impl Default for RuleSettings {
@@ -158,6 +163,8 @@ impl Default for RuleSettings {
             compilers: name_list(include_str!("data/compilers.txt")),
             admin_ports: admin_ports_exposed::DEFAULT_PORTS.iter().map(|(p, proto)| (*p, proto.to_string())).collect(),
             max_layers: 1,
+            required_labels: Vec::new(),
+            labels_own: false,
         }
     }
 }
@@ -183,6 +190,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &root_user::Rule,
         &root_group::Rule,
         &labels_missing::Rule,
+        &required_labels::Rule,
         &too_many_layers::Rule,
         &startup_command_missing::Rule,
         &suid_files::Rule,
@@ -289,6 +297,7 @@ impl<'a> Context<'a> {
             visible: hidden_by.is_none(),
             violation,
             note,
+            waiver: None,
         }
     }
 }
@@ -401,6 +410,7 @@ mod tests {
                 ("root-user", Critical),
                 ("root-group", Critical),
                 ("labels-missing", Low),
+                ("required-labels", Low),
                 ("too-many-layers", Low),
                 ("startup-command-missing", Low),
                 ("suid-files", Critical),
@@ -446,3 +456,6 @@ mod tests {
         assert_eq!(permissions(&Entry { mode: 0o2644, kind: Kind::Dir, ..e.clone() }), "drw-r-Sr--");
     }
 }
+
+#[cfg(test)]
+mod rule_tests;

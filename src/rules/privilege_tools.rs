@@ -27,6 +27,6 @@ impl super::Rule for Rule {
     }
 
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
-        super::tools::evaluate(ctx, hits, "privilege tools")
+        super::tools::evaluate(ctx, hits, ("privilege tool", "privilege tools"))
     }
 }

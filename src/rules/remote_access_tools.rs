@@ -26,6 +26,6 @@ impl super::Rule for Rule {
     }
 
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
-        super::tools::evaluate(ctx, hits, "remote-access tools")
+        super::tools::evaluate(ctx, hits, ("remote-access tool", "remote-access tools"))
     }
 }

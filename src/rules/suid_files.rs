@@ -47,7 +47,7 @@ pub(super) fn special_bit(ctx: &Context, hits: &[Loc], what: &str) -> Evaluation
                 }
                 findings.push(ctx.finding(loc, visible, None));
             }
-            Kind::Dir => findings.push(ctx.finding(loc, false, Some(format!("{what} directory (information)")))),
+            Kind::Dir => findings.push(ctx.finding(loc, false, Some(format!("{what} directory, listed for information")))),
             _ => {}
         }
     }

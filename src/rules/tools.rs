@@ -65,7 +65,8 @@ fn strip_version(name: &[u8]) -> Option<&[u8]> {
 }
 
 /// Evaluate a tool rule from the walk's name matches.
-pub fn evaluate(ctx: &Context, hits: &[Loc], noun: &str) -> Evaluation {
+/// `noun`: (singular, plural), e.g. ("compiler", "compilers").
+pub fn evaluate(ctx: &Context, hits: &[Loc], noun: (&str, &str)) -> Evaluation {
     let dirs = ctx.tool_dirs();
     let mut findings: Vec<Finding> = Vec::new();
     let mut in_path = 0usize;
@@ -106,13 +107,14 @@ pub fn evaluate(ctx: &Context, hits: &[Loc], noun: &str) -> Evaluation {
     let (status, description) = if in_path == 0 {
         let extra = findings.len();
         let d = if extra == 0 {
-            format!("no {noun} on PATH")
+            format!("no {} on PATH", noun.1)
         } else {
-            format!("no {noun} on PATH ({extra} other match{} listed for information)", if extra == 1 { "" } else { "es" })
+            format!("no {} on PATH ({extra} other match{} listed for information)", noun.1, if extra == 1 { "" } else { "es" })
         };
         (Status::Pass, d)
     } else {
-        (Status::Fail, format!("{in_path} {noun} on PATH: {}", names.join(", ")))
+        let n = if in_path == 1 { noun.0 } else { noun.1 };
+        (Status::Fail, format!("{in_path} {n} on PATH: {}", names.join(", ")))
     };
     Evaluation { status, description, findings }
 }

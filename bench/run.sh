@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Scan speed against the floor any scanner must pay: one `podman image inspect` plus one
+# `find LAYER_DIRS -printf ''` pass over the same layer directories.
+#
+# Builds its own images (cached in the test storage between runs):
+#   bench-debian      debootstrap Debian + gcc, g++, openssh-client, as several layers
+#   bench-synth-N     synthetic images of 100k, 250k and 500k entries (10k..50k per layer)
+# then times, alternating, `oci-compliance scan --pull never` (every check, default reports)
+# against the floor, RUNS times each, and prints the median ratio, peak memory (GNU time -v)
+# and entries per second.
+#
+#   bench/run.sh [RUNS]      (default 7)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-7}
+
+bash tests/env/setup.sh >&2
+# shellcheck disable=SC1091
+source "${OCIC_TEST_STATE:-/var/tmp/oci-compliance-test}/env"
+cargo build --locked --release --quiet
+BIN=$PWD/target/release/oci-compliance
+WORK=$(mktemp -d /var/tmp/ocic-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+have() { podman image exists "$1"; }
+
+# --- images ------------------------------------------------------------------
+
+if ! have localhost/bench-debian:1; then
+    log "building bench-debian (debootstrap base + apt-get install gcc g++ openssh-client)"
+    ctr=$(buildah from scratch)
+    buildah copy --quiet "$ctr" "$OCIC_TEST_ROOTFS" / >/dev/null
+    buildah config --created-by "ADD debian-bookworm-minbase /" --cmd /bin/bash "$ctr"
+    buildah commit --quiet "$ctr" localhost/bench-debian-base:1 >/dev/null
+    buildah rm "$ctr" >/dev/null
+    cat >"$WORK/Containerfile" <<'CF'
+FROM localhost/bench-debian-base:1
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc g++ >/dev/null
+RUN DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-client >/dev/null && rm -rf /var/lib/apt/lists/*
+RUN useradd -u 1001 -m app
+USER app
+CF
+    podman build --quiet --network host -t localhost/bench-debian:1 -f "$WORK/Containerfile" "$WORK" >/dev/null
+fi
+
+if ! have localhost/bench-synth-500k:1; then
+    log "building synthetic images (10 layers of 50,000 entries)"
+    ctr=$(buildah from scratch)
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        rm -rf "$WORK/layer"
+        python3 bench/mktree.py "$WORK/layer" 50000 "$i"
+        buildah copy --quiet "$ctr" "$WORK/layer" / >/dev/null
+        buildah config --created-by "COPY layer-$i /" "$ctr"
+        case $i in
+            2) buildah commit --quiet "$ctr" localhost/bench-synth-100k:1 >/dev/null ;;
+            5) buildah commit --quiet "$ctr" localhost/bench-synth-250k:1 >/dev/null ;;
+            10) buildah commit --quiet "$ctr" localhost/bench-synth-500k:1 >/dev/null ;;
+        esac
+    done
+    buildah rm "$ctr" >/dev/null
+    rm -rf "$WORK/layer"
+fi
+
+# --- measurement -------------------------------------------------------------
+
+layer_dirs() {
+    podman image inspect --format '{{.GraphDriver.Data.UpperDir}}:{{.GraphDriver.Data.LowerDir}}' "$1" |
+        tr ':' '\n' | grep -v '^$' | grep -v '<no value>'
+}
+
+floor() {
+    local img=$1
+    podman image inspect "$img" >/dev/null
+    # shellcheck disable=SC2046
+    find $(layer_dirs "$img") -printf ''
+}
+
+scan() {
+    "$BIN" scan --pull never --color never --reports-dir "$WORK/reports" "containers-storage:$1" >/dev/null 2>&1 || true
+}
+
+now() { date +%s.%N; }
+
+measure() {
+    local img=$1 entries t0 t1 i
+    # shellcheck disable=SC2046
+    entries=$(find $(layer_dirs "$img") | wc -l)
+    floor "$img"; scan "$img"   # warm the page cache for both
+    : >"$WORK/times"
+    for ((i = 0; i < RUNS; i++)); do
+        t0=$(now); floor "$img"; t1=$(now); echo "floor $t0 $t1" >>"$WORK/times"
+        t0=$(now); scan "$img"; t1=$(now); echo "scan $t0 $t1" >>"$WORK/times"
+    done
+    /usr/bin/time -v -o "$WORK/timev" "$BIN" scan --pull never --color never --reports-dir "$WORK/reports" \
+        "containers-storage:$img" >/dev/null 2>&1 || true
+    local rss
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/timev")
+    python3 - "$img" "$entries" "$rss" "$WORK/times" <<'PY'
+import statistics, sys
+img, entries, rss, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+t = {"floor": [], "scan": []}
+for line in open(path):
+    kind, a, b = line.split()
+    t[kind].append(float(b) - float(a))
+f, s = statistics.median(t["floor"]), statistics.median(t["scan"])
+ratios = [b / a for a, b in zip(t["floor"], t["scan"])]
+print(f"{img:32} {entries:>9,} {f:>8.3f} {s:>8.3f} {statistics.median(ratios):>6.2f}x {rss/1024:>8.1f} {entries/s:>12,.0f}")
+PY
+}
+
+echo "machine: $(uname -srm); $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM"
+echo "podman $(podman version --format '{{.Client.Version}}'); storage driver $(podman info --format '{{.Store.GraphDriverName}}'); $RUNS alternating runs each, medians"
+echo "oci-compliance $("$BIN" --version | awk '{print $2}') ($(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+echo
+printf '%-32s %9s %8s %8s %7s %8s %12s\n' image entries floor_s scan_s ratio rss_MiB entries/s
+for img in localhost/bench-debian:1 localhost/bench-synth-100k:1 localhost/bench-synth-250k:1 localhost/bench-synth-500k:1; do
+    measure "$img"
+done

@@ -1,0 +1,393 @@
+//! Rules on real layer trees built in temp dirs (root needed for whiteouts and xattrs).
+
+use super::Status;
+use crate::testutil::Image;
+
+fn passwd(img: &Image, layer: usize, passwd: &str, group: &str) {
+    img.layer(layer).file_with("/etc/passwd", 0o644, passwd.as_bytes()).file_with("/etc/group", 0o644, group.as_bytes());
+}
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1001::/app:/bin/false\nrootgrp:x:1002:0::/:/bin/false\nalias:x:0:5::/:/bin/sh\n";
+const GROUP: &str = "root:x:0:\napp:x:1001:\nwheel:x:0:\nstaff:x:50:\n";
+
+fn user_case(user: &str, with_files: bool) -> (Status, Status, String, String) {
+    let mut img = Image::new(1);
+    img.layer(0).dir("/tmp", 0o1777);
+    if with_files {
+        passwd(&img, 0, PASSWD, GROUP);
+    }
+    img.inspect.config.user = user.into();
+    let u = img.check("root-user");
+    let g = img.check("root-group");
+    (u.status, g.status, u.description, g.description)
+}
+
+#[test]
+fn root_user_and_group_resolution() {
+    use Status::*;
+    let cases: &[(&str, bool, Status, Status)] = &[
+        ("", true, Fail, Fail),
+        ("root", true, Fail, Fail),
+        ("0", true, Fail, Fail),
+        ("0:50", true, Fail, Pass),
+        ("app", true, Pass, Pass),
+        ("app:app", true, Pass, Pass),
+        ("app:0", true, Pass, Fail),
+        ("app:wheel", true, Pass, Fail),
+        ("app:staff", true, Pass, Pass),
+        ("app:nosuch", true, Pass, Fail),
+        ("rootgrp", true, Pass, Fail),
+        ("alias", true, Fail, Pass),
+        ("nosuch", true, Fail, Fail),
+        ("1001", true, Pass, Pass),
+        ("4242", true, Pass, Fail),
+        ("4242:4242", true, Pass, Pass),
+        ("4242:4242", false, Pass, Pass),
+        ("4242", false, Pass, Fail),
+        ("app", false, Fail, Fail),
+    ];
+    for &(user, files, want_u, want_g) in cases {
+        let (u, g, du, dg) = user_case(user, files);
+        assert_eq!((u, g), (want_u, want_g), "USER {user:?} files={files}: {du} / {dg}");
+    }
+    let (_, _, du, dg) = user_case("rootgrp", true);
+    assert!(du.contains("uid 1002"), "{du}");
+    assert!(dg.contains("gid 0"), "{dg}");
+}
+
+#[test]
+fn passwd_through_an_absolute_symlink_is_the_images() {
+    let mut img = Image::new(1);
+    img.layer(0).link("/etc/passwd", "/etc/real-passwd").file_with("/etc/real-passwd", 0o644, b"svc:x:0:0::/:/bin/sh\n");
+    img.inspect.config.user = "svc".into();
+    assert_eq!(img.check("root-user").status, Status::Fail, "svc is uid 0 in the image");
+}
+
+#[test]
+fn setuid_and_setgid_files_and_directories() {
+    let img = Image::new(2);
+    img.layer(0)
+        .file("/usr/bin/passwd", 0o4755)
+        .file("/usr/bin/chage", 0o2755)
+        .file("/usr/bin/gone", 0o4755)
+        .dir("/var/mail", 0o2775)
+        .file("/usr/bin/plain", 0o755);
+    img.layer(1).whiteout("/usr/bin/gone");
+    let suid = img.check("suid-files");
+    assert_eq!(suid.status, Status::Fail);
+    assert_eq!(suid.description, "1 setuid file (1 more in layers but not in the final image)");
+    let gone = suid.findings.iter().find(|f| f.path == "/usr/bin/gone").unwrap();
+    assert!(!gone.visible && !gone.violation && gone.layer == 1);
+    assert!(gone.note.as_deref().unwrap().contains("layer 2"));
+    let passwd = suid.findings.iter().find(|f| f.path == "/usr/bin/passwd").unwrap();
+    assert!(passwd.visible && passwd.violation);
+    assert_eq!((passwd.mode.as_str(), passwd.permissions.as_str()), ("4755", "-rwsr-xr-x"));
+    assert_eq!(passwd.layer_digest, format!("sha256:{:064x}", 1));
+    assert_eq!(passwd.created_by, "step 1");
+
+    let sgid = img.check("sgid-files");
+    assert_eq!(sgid.status, Status::Fail);
+    assert_eq!(sgid.findings.iter().filter(|f| f.violation).count(), 1);
+    let mail = sgid.findings.iter().find(|f| f.path == "/var/mail").unwrap();
+    assert!(!mail.violation, "setgid directories are information");
+}
+
+#[test]
+fn setgid_directories_alone_pass() {
+    let img = Image::new(1);
+    img.layer(0).dir("/var/mail", 0o2775);
+    let sgid = img.check("sgid-files");
+    assert_eq!(sgid.status, Status::Pass);
+    assert_eq!(sgid.findings.len(), 1);
+}
+
+#[test]
+fn setuid_removed_by_chmod_in_a_later_layer_passes() {
+    let img = Image::new(2);
+    img.layer(0).file("/usr/bin/mount", 0o4755);
+    img.layer(1).file("/usr/bin/mount", 0o755);
+    let suid = img.check("suid-files");
+    assert_eq!(suid.status, Status::Pass);
+    assert_eq!(suid.findings.len(), 1);
+    assert!(!suid.findings[0].visible);
+}
+
+#[test]
+fn tools_are_executables_on_path_or_links_to_them() {
+    let img = Image::new(1);
+    img.layer(0)
+        .link("/bin", "usr/bin")
+        .file("/usr/bin/busybox", 0o755)
+        .link("/usr/bin/su", "busybox")
+        .file("/etc/pam.d/su", 0o644)
+        .file("/usr/share/bash-completion/completions/ssh", 0o644)
+        .file("/usr/lib/apt/methods/ssh", 0o755)
+        .link("/usr/bin/nc", "/etc/alternatives/nc")
+        .link("/etc/alternatives/nc", "/bin/nc.openbsd")
+        .file("/usr/bin/nc.openbsd", 0o755)
+        .link("/usr/bin/telnet", "/nonexistent")
+        .file("/usr/bin/socat", 0o644);
+    let p = img.check("privilege-tools");
+    assert_eq!(p.status, Status::Fail, "{}", p.description);
+    assert_eq!(p.findings.len(), 1);
+    assert_eq!(p.findings[0].path, "/usr/bin/su");
+    assert!(p.findings[0].note.as_deref().unwrap().contains("/usr/bin/busybox"));
+
+    let r = img.check("remote-access-tools");
+    assert_eq!(r.status, Status::Fail);
+    let failing: Vec<&str> = r.findings.iter().filter(|f| f.violation).map(|f| f.path.as_str()).collect();
+    assert_eq!(failing, ["/usr/bin/nc", "/usr/bin/nc.openbsd"], "dangling telnet and non-executable socat are not tools");
+    let info = r.findings.iter().find(|f| f.path == "/usr/lib/apt/methods/ssh").unwrap();
+    assert!(!info.violation && info.note.as_deref().unwrap().contains("outside PATH"));
+    assert!(r.findings.iter().all(|f| !f.path.contains("completions")));
+}
+
+#[test]
+fn image_path_env_is_honoured() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/opt/tools/bin/sudo", 0o755);
+    assert_eq!(img.check("privilege-tools").status, Status::Pass);
+    img.inspect.config.env = vec!["PATH=/opt/tools/bin:/usr/bin".into()];
+    assert_eq!(img.check("privilege-tools").status, Status::Fail);
+}
+
+#[test]
+fn su_as_a_directory_is_not_a_tool() {
+    let img = Image::new(1);
+    img.layer(0).dir("/usr/bin/su", 0o755).file("/usr/bin/su/inner", 0o755);
+    let p = img.check("privilege-tools");
+    assert_eq!(p.status, Status::Pass);
+    assert!(p.findings.is_empty());
+}
+
+#[test]
+fn deleted_tools_are_reported_not_failed() {
+    let img = Image::new(2);
+    img.layer(0).file("/usr/bin/sudo", 0o4755);
+    img.layer(1).whiteout("/usr/bin/sudo");
+    let p = img.check("privilege-tools");
+    assert_eq!(p.status, Status::Pass);
+    assert_eq!(p.findings.len(), 1);
+    assert!(!p.findings[0].visible);
+}
+
+#[test]
+fn compilers_in_versioned_and_cross_forms() {
+    let img = Image::new(1);
+    img.layer(0)
+        .file("/usr/bin/x86_64-linux-gnu-gcc-12", 0o755)
+        .link("/usr/bin/gcc-12", "x86_64-linux-gnu-gcc-12")
+        .link("/usr/bin/gcc", "gcc-12")
+        .file("/usr/lib/gcc/x86_64-linux-gnu/12/cc1", 0o755)
+        .file("/usr/bin/gcc-ar-12", 0o755);
+    let c = img.check("compilers");
+    assert_eq!(c.status, Status::Fail);
+    let paths: Vec<&str> = c.findings.iter().filter(|f| f.violation).map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["/usr/bin/gcc", "/usr/bin/gcc-12", "/usr/bin/x86_64-linux-gnu-gcc-12"]);
+}
+
+#[test]
+fn base_os_reads_os_release_through_symlinks() {
+    let img = Image::new(1);
+    img.layer(0)
+        .link("/etc/os-release", "../usr/lib/os-release")
+        .file_with("/usr/lib/os-release", 0o644, b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n");
+    let b = img.check("base-os");
+    assert_eq!((b.status, b.description.as_str()), (Status::Pass, "Debian GNU/Linux 12"));
+    let empty = Image::new(1);
+    empty.layer(0).file("/app", 0o755);
+    assert!(empty.check("base-os").description.contains("no os-release"));
+}
+
+#[test]
+fn hostile_names_are_escaped_in_findings() {
+    let img = Image::new(1);
+    img.layer(0).file(b"/usr/bin/\xff\x1b[31mevil\n", 0o4755);
+    let s = img.check("suid-files");
+    assert_eq!(s.findings[0].path, "/usr/bin/\\xff\\x1b[31mevil\\x0a");
+    assert!(!s.findings[0].path.chars().any(|c| c.is_control()));
+}
+
+#[test]
+fn an_unreadable_layer_makes_file_checks_errors_never_passes() {
+    let img = Image::new(2);
+    img.layer(0).file("/usr/bin/passwd", 0o4755);
+    let mut sources = img.sources();
+    sources[1].dir = img.dir.path().join("vanished");
+    let classifier = super::Classifier::new(super::all(), &img.settings);
+    let fs = crate::layers::scan(sources, &classifier, 2);
+    let checks = crate::report::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
+    for c in &checks {
+        let reads = super::find(&c.id).unwrap().meta().reads_layers;
+        if reads {
+            assert_eq!(c.status, Status::Error, "{}", c.id);
+        }
+    }
+    let suid = checks.iter().find(|c| c.id == "suid-files").unwrap();
+    assert_eq!(suid.findings.len(), 1, "what was seen is still reported");
+    // root-user with a name needs /etc/passwd, which cannot be trusted now.
+    let mut named = Image::new(1);
+    named.inspect.config.user = "app".into();
+    let mut sources = named.sources();
+    sources[0].dir = named.dir.path().join("vanished");
+    let fs = crate::layers::scan(sources, &classifier, 1);
+    let checks = crate::report::run_checks(&named.reference, &named.inspect, &fs, &named.policy, &named.settings, super::all());
+    assert_eq!(checks.iter().find(|c| c.id == "root-user").unwrap().status, Status::Error);
+}
+
+#[test]
+fn config_checks() {
+    let mut img = Image::new(2);
+    img.layer(0).file("/a", 0o644);
+    img.layer(1).file("/b", 0o644);
+    img.inspect.root_fs.layers = vec!["sha256:a".into(), "sha256:b".into()];
+    img.inspect.config.exposed_ports.insert("22".into(), serde_json::json!({}));
+    img.inspect.config.exposed_ports.insert("8080/tcp".into(), serde_json::json!({}));
+    let c = img.checks();
+    let get = |id: &str| c.iter().find(|x| x.id == id).unwrap().status;
+    assert_eq!(get("admin-ports-exposed"), Status::Fail);
+    assert_eq!(get("too-many-layers"), Status::Fail);
+    assert_eq!(get("labels-missing"), Status::Fail);
+    assert_eq!(get("startup-command-missing"), Status::Fail);
+    assert_eq!(get("latest-tag"), Status::Pass);
+
+    img.inspect.config.exposed_ports.clear();
+    img.inspect.config.exposed_ports.insert("161/tcp".into(), serde_json::json!({}));
+    img.inspect.config.exposed_ports.insert("22/udp".into(), serde_json::json!({}));
+    img.inspect.config.labels.insert("a".into(), "b".into());
+    img.inspect.config.cmd = vec!["/app".into()];
+    img.reference = crate::reference::ImageRef::parse("example.com/app").unwrap();
+    let c = img.checks();
+    let get = |id: &str| c.iter().find(|x| x.id == id).unwrap().status;
+    assert_eq!(get("admin-ports-exposed"), Status::Pass, "protocol-aware");
+    assert_eq!(get("labels-missing"), Status::Pass);
+    assert_eq!(get("startup-command-missing"), Status::Pass);
+    assert_eq!(get("latest-tag"), Status::Fail);
+}
+
+fn with_policy(img: &mut Image, toml: &str) {
+    img.policy = crate::policy::Policy::parse(toml).unwrap();
+    img.settings = img.policy.rule_settings();
+}
+
+#[test]
+fn waivers_cover_matching_findings_and_stay_visible() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/usr/bin/passwd", 0o4755).file("/usr/bin/mount", 0o4755);
+    with_policy(&mut img, "[[waivers]]\ncheck = \"suid-files\"\npath = \"/usr/bin/passwd\"\nreason = \"needed\"\n");
+    let s = img.check("suid-files");
+    assert_eq!(s.status, Status::Fail, "mount is not waived");
+    let p = s.findings.iter().find(|f| f.path == "/usr/bin/passwd").unwrap();
+    assert_eq!(p.waiver.as_ref().unwrap().reason, "needed");
+    assert!(s.description.contains("1 of 2 waived"));
+
+    with_policy(&mut img, "[[waivers]]\ncheck = \"suid-files\"\npath = \"/usr/bin/*\"\nreason = \"ok\"\n");
+    let s = img.check("suid-files");
+    assert_eq!(s.status, Status::Pass);
+    assert_eq!(s.findings.len(), 2, "waived findings stay in the report");
+}
+
+#[test]
+fn expired_unused_and_image_scoped_waivers() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/usr/bin/passwd", 0o4755);
+    with_policy(
+        &mut img,
+        r#"
+[[waivers]]
+check = "suid-files"
+path = "/usr/bin/passwd"
+reason = "old"
+expires = "2001-01-01"
+[[waivers]]
+check = "sgid-files"
+path = "/nothing"
+reason = "never matches"
+[[waivers]]
+check = "suid-files"
+path = "/usr/bin/passwd"
+image = "other.example/*"
+reason = "another image"
+"#,
+    );
+    let fs = img.fs();
+    let mut checks = crate::report::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
+    let uses = crate::report::apply_waivers(&mut checks, &img.policy, &img.reference, crate::time::today());
+    let statuses: Vec<&str> = uses.iter().map(|u| u.status.as_str()).collect();
+    assert_eq!(statuses, ["expired", "unused", "unused"]);
+    let s = checks.iter().find(|c| c.id == "suid-files").unwrap();
+    assert_eq!(s.status, Status::Fail);
+    assert!(s.findings[0].waiver.is_none());
+    assert!(s.findings[0].note.as_deref().unwrap().contains("expired on 2001-01-01"));
+}
+
+#[test]
+fn whole_check_waiver_disable_and_severity_override() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/app", 0o755);
+    img.inspect.config.user = String::new();
+    with_policy(
+        &mut img,
+        r#"
+[checks.labels-missing]
+enabled = false
+reason = "labels are checked by required-labels"
+[checks.startup-command-missing]
+severity = "high"
+[[waivers]]
+check = "root-user"
+image = "example.com/*"
+reason = "agent needs root"
+"#,
+    );
+    let c = img.checks();
+    let get = |id: &str| c.iter().find(|x| x.id == id).unwrap();
+    assert_eq!(get("labels-missing").status, Status::Skipped);
+    assert!(get("labels-missing").description.contains("required-labels"));
+    assert_eq!(get("startup-command-missing").severity, crate::rules::Severity::High);
+    assert_eq!(get("startup-command-missing").default_severity, crate::rules::Severity::Low);
+    let root = get("root-user");
+    assert_eq!(root.status, Status::Pass);
+    assert_eq!(root.waiver.as_ref().unwrap().reason, "agent needs root");
+    assert_eq!(get("root-group").status, Status::Fail, "the waiver names root-user only");
+}
+
+#[test]
+fn extended_lists_ports_and_layer_limit() {
+    let mut img = Image::new(2);
+    img.layer(0).file("/usr/sbin/runuser", 0o755).file("/usr/bin/mosh-server", 0o755).file("/usr/bin/tinycc", 0o755);
+    img.layer(1).file("/x", 0o644);
+    img.inspect.config.exposed_ports.insert("5900".into(), serde_json::json!({}));
+    img.inspect.config.exposed_ports.insert("22/tcp".into(), serde_json::json!({}));
+    assert_eq!(img.check("privilege-tools").status, Status::Pass);
+    assert_eq!(img.check("admin-ports-exposed").status, Status::Fail);
+    with_policy(
+        &mut img,
+        "extra_privilege_tools = [\"runuser\"]\nextra_remote_access_tools = [\"mosh-server\"]\nextra_compilers = [\"tinycc\"]\nadmin_ports = [\"5900\"]\nmax_layers = 2\n",
+    );
+    assert_eq!(img.check("privilege-tools").status, Status::Fail);
+    assert_eq!(img.check("remote-access-tools").status, Status::Fail);
+    assert_eq!(img.check("compilers").status, Status::Fail);
+    let ports = img.check("admin-ports-exposed");
+    assert_eq!(ports.status, Status::Fail);
+    assert!(ports.description.contains("5900/tcp") && !ports.description.contains("22/tcp"));
+    assert_eq!(img.check("too-many-layers").status, Status::Pass);
+}
+
+#[test]
+fn required_labels_with_patterns() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/app", 0o755);
+    img.inspect.config.labels.insert("org.opencontainers.image.vendor".into(), "ACME".into());
+    img.inspect.config.labels.insert("org.opencontainers.image.version".into(), "v1".into());
+    assert_eq!(img.check("required-labels").status, Status::Pass);
+    with_policy(
+        &mut img,
+        "[labels]\nrequired = [{ key = \"org.opencontainers.image.vendor\" }, { key = \"org.opencontainers.image.version\", pattern = \"[0-9]*\" }, { key = \"product\" }]\n",
+    );
+    let r = img.check("required-labels");
+    assert_eq!(r.status, Status::Fail);
+    assert!(r.description.contains("org.opencontainers.image.version=\"v1\" does not match"), "{}", r.description);
+    assert!(r.description.contains("product is missing"));
+    assert!(!r.description.contains("vendor"));
+}

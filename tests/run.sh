@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what the tests need (podman,
+# buildah, a local authenticated registry, a debootstrap Debian root filesystem), runs every
+# test, then stops the registry it started.
+#
+#   tests/run.sh            # everything
+#   tests/run.sh --lib      # extra arguments go to `cargo test`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null; then
+    echo "tests/run.sh: cargo not found; install a Rust toolchain (https://rustup.rs) first" >&2
+    exit 1
+fi
+
+bash tests/env/setup.sh
+# shellcheck disable=SC1091
+source "${OCIC_TEST_STATE:-/var/tmp/oci-compliance-test}/env"
+
+# Stop the registry on every exit path, so nothing outlives the run.
+trap 'bash tests/env/teardown.sh >/dev/null 2>&1 || true' EXIT
+
+cargo build --locked --release
+cargo test --locked --release "$@"
