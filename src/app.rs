@@ -6,11 +6,13 @@ use crate::config::{ProcessEnv, ScanConfig};
 use crate::exit::{Failure, Operational, Outcome};
 use crate::layers;
 use crate::podman::command::Program;
+use crate::podman::private_store::PrivateStore;
 use crate::podman::Podman;
 use crate::reference::ImageRef;
 use crate::render;
 use crate::report::{self, ImageInfo, Report, SettingsInfo};
 use crate::rules::{self, Classifier};
+use crate::userns;
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -34,7 +36,15 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             None => Err(Failure::config(format!("unknown check id {id:?}; `oci-compliance checks` lists them"))),
         },
         Command::Scan(args) => {
-            let cfg = ScanConfig::from_args(args, &ProcessEnv)?;
+            let cfg = if args.userns_child {
+                let env = userns::ChildEnv(userns::child_setup()?);
+                ScanConfig::from_args(*args, &env)?
+            } else {
+                ScanConfig::from_args(*args, &ProcessEnv)?
+            };
+            if userns::needed(&cfg) {
+                return userns::reexec(&cfg, &podman_program(&cfg)?).await;
+            }
             scan(cfg).await
         }
         Command::Merge(args) => merge(args, &ProcessEnv),
@@ -67,6 +77,12 @@ fn squash(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+fn podman_program(cfg: &ScanConfig) -> Result<Program, Failure> {
+    let mut program = Program::locate("podman", cfg.podman.clone()).map_err(|e| Failure::new(Operational::PullFailed, e))?;
+    program.global = cfg.storage.globals();
+    Ok(program)
+}
+
 async fn scan(cfg: ScanConfig) -> Result<u8, Failure> {
     if cfg.list_images {
         for r in &cfg.images {
@@ -78,8 +94,7 @@ async fn scan(cfg: ScanConfig) -> Result<u8, Failure> {
         eprintln!("oci-compliance: this shard has no images ({} in the list)", cfg.total_images);
         return Ok(0);
     }
-    let program = Program::locate("podman", cfg.podman.clone()).map_err(|e| Failure::new(Operational::PullFailed, e))?;
-    let podman = Arc::new(Podman::new(program));
+    let podman = Arc::new(Podman::new(podman_program(&cfg)?));
     let cfg = Arc::new(cfg);
     // Report names are fixed up front so they do not depend on completion order.
     let mut used = HashSet::new();
@@ -332,15 +347,18 @@ fn unique_name(used: &mut HashSet<String>, slug: &str) -> String {
 }
 
 fn settings_info(cfg: &ScanConfig) -> SettingsInfo {
-    SettingsInfo::new(
-        cfg.pull_policy().name().to_string(),
-        cfg.acquire.tls_verify,
-        cfg.exit_codes,
-        cfg.fail_on,
-        cfg.policy_file.as_ref().map(|p| p.display().to_string()),
-        cfg.policy.clone(),
-        &cfg.rules,
-    )
+    SettingsInfo {
+        pull: cfg.pull_policy().name().to_string(),
+        tls_verify: cfg.acquire.tls_verify,
+        platform: cfg.platform().map(|p| p.to_string()),
+        storage: cfg.storage.clone(),
+        exit_codes: cfg.exit_codes,
+        fail_on: cfg.fail_on,
+        policy_file: cfg.policy_file.as_ref().map(|p| p.display().to_string()),
+        policy: cfg.policy.clone(),
+        severities: report::effective_severities(&cfg.policy),
+        rule_lists: report::RuleLists::from_settings(&cfg.rules),
+    }
 }
 
 /// Scan one image into a report; operational failures become a report with `error` set.
@@ -371,20 +389,30 @@ fn timing(phase: &str, since: std::time::Instant) {
 
 async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<Report, Failure> {
     let t = std::time::Instant::now();
+    // Archives are loaded into a store of their own, unmounted and removed when this
+    // function returns (on every path), so the host's storage never sees them.
+    let private = match r.is_archive() {
+        true => Some(PrivateStore::create(cfg.storage.driver.clone()).map_err(|e| Failure::new(Operational::PullFailed, e))?),
+        false => None,
+    };
+    let podman = match (&private, &r.store) {
+        (Some(p), _) => podman.with_store(p.options()),
+        (None, Some(spec)) => podman.with_store(&cfg.storage.overridden_by(spec)),
+        (None, None) => podman.with_store(&cfg.storage),
+    };
     let acquired = podman.acquire(r, &cfg.acquire).await?;
     timing("acquire", t);
-    let image = podman.inspect(&acquired.name).await?;
-    timing("inspect", t);
     // Storage that built and also pulled an image records several digests for it; only the
-    // registry can say which one this reference names.
-    // With --pull never the registry is never contacted.
+    // registry can say which one this reference names. With --pull never the registry is
+    // never contacted.
     let ambiguous = r.is_registry()
         && r.digest.is_none()
         && cfg.acquire.pull != crate::podman::PullPolicy::Never
-        && r.repo_name().is_some_and(|n| image.digests_of(&n).len() > 1);
+        && r.repo_name().is_some_and(|n| acquired.image.digests_of(&n).len() > 1);
     let registry_digest = if ambiguous { podman.registry_digest(r, &acquired, cfg.acquire.tls_verify).await } else { None };
-    drop(acquired);
-    let sources = layers::layer_sources(&image).map_err(|e| Failure::new(Operational::CheckError, e))?;
+    let image = acquired.into_image();
+    let store = if layers::needs_store_records(&image) { Some(podman.store_info().await?) } else { None };
+    let layout = layers::locate(&image, store.as_ref()).map_err(|e| Failure::new(Operational::CheckError, e))?;
     let rule_settings = cfg.rules.clone();
     let policy = cfg.policy.clone();
     let threads = cfg.walk_threads;
@@ -393,7 +421,7 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
     let report = tokio::task::spawn_blocking(move || {
         let rules = rules::all();
         let classifier = Arc::new(Classifier::new(rules, &rule_settings));
-        let fs = layers::scan(sources, classifier.as_ref(), threads);
+        let fs = layers::scan_layout(layout, classifier.as_ref(), threads);
         timing("walk", t);
         let mut checks = report::run_checks(&r, &image, &fs, &policy, &rule_settings, rules);
         let waivers = report::apply_waivers(&mut checks, &policy, &r, crate::time::today());

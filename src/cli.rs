@@ -16,7 +16,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan one or more images and write reports; the exit code gates.
-    Scan(ScanArgs),
+    // Boxed: the scan options dwarf the other commands.
+    Scan(Box<ScanArgs>),
     /// List every check: id, default and effective severity, title.
     Checks {
         /// Policy file whose severities and disabled checks to show.
@@ -110,6 +111,29 @@ pub struct ScanArgs {
     /// The podman executable (default: podman from PATH).
     #[arg(long, env = "COMPLIANCE_PODMAN", value_name = "PATH")]
     pub podman: Option<PathBuf>,
+
+    /// containers/storage root directory (podman --root); also where layer directories are
+    /// looked for.
+    #[arg(long, env = "COMPLIANCE_STORAGE_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// containers/storage state directory (podman --runroot).
+    #[arg(long, env = "COMPLIANCE_STORAGE_RUNROOT", value_name = "DIR")]
+    pub runroot: Option<PathBuf>,
+
+    /// containers/storage driver (podman --storage-driver); overlay and vfs can be read.
+    #[arg(long, env = "COMPLIANCE_STORAGE_DRIVER", value_name = "DRIVER")]
+    pub storage_driver: Option<String>,
+
+    /// The platform to scan from a multi-arch image, os/arch[/variant] (podman pull
+    /// --platform); the image found must be that platform.
+    #[arg(long, env = "COMPLIANCE_PLATFORM", value_parser = parse_platform, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<crate::platform::Platform>,
+
+    /// Internal: set on the re-executed scan inside podman's user namespace (rootless),
+    /// which then reads the registry secrets from standard input.
+    #[arg(long, hide = true)]
+    pub userns_child: bool,
 
     /// Threads walking layers in parallel (default: the number of CPUs).
     #[arg(long, env = "COMPLIANCE_WALK_THREADS", value_name = "N")]
@@ -214,6 +238,10 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 pub fn parse_severity(s: &str) -> Result<crate::rules::Severity, String> {
     crate::rules::Severity::parse(s.trim())
         .ok_or_else(|| format!("{s:?} is not a severity (critical, high, medium, low, informational)"))
+}
+
+pub fn parse_platform(s: &str) -> Result<crate::platform::Platform, String> {
+    crate::platform::Platform::parse(s)
 }
 
 pub fn parse_exit_code(s: &str) -> Result<u8, String> {

@@ -5,7 +5,8 @@
 use crate::cli::{Color, ScanArgs};
 use crate::exit::{ExitCodes, Failure, Operational};
 use crate::podman::auth::{self, AuthEntry, Credentials, Secret};
-use crate::podman::{AcquireOptions, PullPolicy};
+use crate::platform::Platform;
+use crate::podman::{AcquireOptions, PullPolicy, StoreOptions};
 use crate::reference::ImageRef;
 use crate::policy::Policy;
 use crate::render::{Format, Renderer};
@@ -24,6 +25,10 @@ pub struct ScanConfig {
     pub json_stdout: bool,
     pub color: bool,
     pub podman: Option<PathBuf>,
+    /// --root / --runroot / --storage-driver for every podman call.
+    pub storage: StoreOptions,
+    /// Running as the re-executed scan inside podman's user namespace.
+    pub userns_child: bool,
     pub walk_threads: usize,
     pub exit_codes: ExitCodes,
     pub rules: RuleSettings,
@@ -104,17 +109,37 @@ impl ScanConfig {
             Some(n) => n,
             None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         };
+        let storage = StoreOptions {
+            root: absolute(args.root, "--root")?,
+            runroot: absolute(args.runroot, "--runroot")?,
+            driver: match args.storage_driver.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(d) if d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => Some(d.to_string()),
+                Some(d) => return Err(Failure::config(format!("invalid --storage-driver {d:?}"))),
+            },
+        };
+        if let Some(r) = &storage.runroot {
+            if r.as_os_str().len() > crate::podman::MAX_RUNROOT {
+                return Err(Failure::config(format!(
+                    "--runroot {} is longer than the {} characters podman accepts",
+                    r.display(),
+                    crate::podman::MAX_RUNROOT
+                )));
+            }
+        }
         let renderer = load_renderer(args.templates.as_deref())?;
         let cfg = ScanConfig {
             images,
             total_images,
             jobs: args.jobs,
             list_images: args.list_images,
-            acquire: AcquireOptions { pull: args.pull, tls_verify: args.tls_verify, credentials },
+            acquire: AcquireOptions { pull: args.pull, tls_verify: args.tls_verify, credentials, platform: args.platform },
             reports_dir: args.reports_dir,
             json_stdout: args.json_stdout,
             color,
             podman: args.podman,
+            storage,
+            userns_child: args.userns_child,
             walk_threads,
             exit_codes: ExitCodes {
                 critical: args.critical_exit_code,
@@ -136,6 +161,23 @@ impl ScanConfig {
 
     pub fn pull_policy(&self) -> PullPolicy {
         self.acquire.pull
+    }
+
+    pub fn platform(&self) -> Option<&Platform> {
+        self.acquire.platform.as_ref()
+    }
+}
+
+/// Store paths are made absolute here, so podman, the report and a re-executed scan all
+/// mean the same directory. An empty value (e.g. an empty variable) means unset.
+fn absolute(p: Option<PathBuf>, flag: &str) -> Result<Option<PathBuf>, Failure> {
+    match p {
+        None => Ok(None),
+        Some(p) if p.as_os_str().is_empty() => Ok(None),
+        Some(p) if p.is_absolute() => Ok(Some(p)),
+        Some(p) => std::env::current_dir()
+            .map(|cwd| Some(cwd.join(p)))
+            .map_err(|e| Failure::config(format!("{flag}: cannot resolve a relative path: {e}"))),
     }
 }
 
@@ -204,7 +246,7 @@ mod tests {
         let mut argv = vec!["oci-compliance", "scan", "--reports-dir", reports.to_str().unwrap()];
         argv.extend_from_slice(args);
         let Command::Scan(a) = Cli::try_parse_from(argv).unwrap().command else { unreachable!() };
-        ScanConfig::from_args(a, &MapEnv(env.iter().map(|(k, v)| (*k, v.to_string())).collect()))
+        ScanConfig::from_args(*a, &MapEnv(env.iter().map(|(k, v)| (*k, v.to_string())).collect()))
     }
 
     #[test]

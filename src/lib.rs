@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod layers;
 pub mod merge;
 pub mod podman;
+pub mod platform;
 pub mod policy;
 pub mod reference;
 pub mod render;
@@ -23,5 +24,6 @@ pub mod report;
 pub mod rules;
 pub mod sha256;
 pub mod time;
+pub mod userns;
 #[cfg(test)]
 pub mod testutil;

@@ -54,6 +54,47 @@ pub struct ImageRef {
     pub image_id: Option<String>,
     /// The file or directory of an archive/layout transport.
     pub path: Option<String>,
+    /// `containers-storage:[driver@root+runroot]…`: the store the image is in.
+    pub store: Option<StoreSpec>,
+}
+
+/// The store named in a `containers-storage:[…]` reference; unset parts fall back to the
+/// run's own --root/--runroot/--storage-driver.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreSpec {
+    pub driver: Option<String>,
+    pub root: Option<String>,
+    pub runroot: Option<String>,
+}
+
+impl StoreSpec {
+    /// `driver@root+runroot`, each part optional; `:options` is not supported.
+    fn parse(spec: &str) -> Result<StoreSpec, String> {
+        let (driver, rest) = match spec.split_once('@') {
+            Some((d, r)) => (Some(d), r),
+            None => (None, spec),
+        };
+        let (root, runroot) = match rest.split_once('+') {
+            Some((a, b)) => (a, Some(b)),
+            None => (rest, None),
+        };
+        if runroot.unwrap_or(root).contains(':') {
+            return Err("storage options in a store specifier are not supported (use CONTAINERS_STORAGE_CONF)".into());
+        }
+        let path = |p: &str| -> Result<Option<String>, String> {
+            match p {
+                "" => Ok(None),
+                p if p.starts_with('/') => Ok(Some(p.to_string())),
+                p => Err(format!("store path {p:?} is not absolute")),
+            }
+        };
+        let driver = match driver {
+            None | Some("") => None,
+            Some(d) if d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => Some(d.to_string()),
+            Some(d) => return Err(format!("malformed storage driver {d:?}")),
+        };
+        Ok(StoreSpec { driver, root: path(root)?, runroot: runroot.map(path).transpose()?.flatten() })
+    }
 }
 
 impl ImageRef {
@@ -74,6 +115,7 @@ impl ImageRef {
             digest: None,
             image_id: None,
             path: None,
+            store: None,
         };
         if let Some(rest) = input.strip_prefix("docker://") {
             r.fill_named(rest)?;
@@ -81,9 +123,13 @@ impl ImageRef {
             r.transport = Transport::ContainersStorage;
             // An optional `[driver@graphroot+runroot:options]` store specifier comes first.
             let rest = match rest.strip_prefix('[') {
-                Some(spec) => spec.split_once(']').map(|(_, n)| n).ok_or_else(|| {
-                    format!("invalid image reference {input:?}: unterminated store specifier")
-                })?,
+                Some(spec) => {
+                    let (spec, name) = spec.split_once(']').ok_or_else(|| {
+                        format!("invalid image reference {input:?}: unterminated store specifier")
+                    })?;
+                    r.store = Some(StoreSpec::parse(spec).map_err(|e| format!("invalid image reference {input:?}: {e}"))?);
+                    name
+                }
                 None => rest,
             };
             r.fill_named(rest)?;
@@ -187,6 +233,11 @@ impl ImageRef {
             (None, Some(_)) => Some("latest"),
             (None, None) => None,
         }
+    }
+
+    /// An archive or layout on disk, loaded rather than pulled.
+    pub fn is_archive(&self) -> bool {
+        matches!(self.transport, Transport::DockerArchive | Transport::OciArchive | Transport::Oci)
     }
 
     /// Pinned by content: a digest or an image ID.
@@ -398,6 +449,12 @@ mod tests {
         let r = p("containers-storage:[overlay@/var/lib/x+/run/x]app:2");
         assert_eq!(r.repository.as_deref(), Some("app"));
         assert_eq!(r.tag.as_deref(), Some("2"));
+        let s = r.store.unwrap();
+        assert_eq!((s.driver.as_deref(), s.root.as_deref(), s.runroot.as_deref()), (Some("overlay"), Some("/var/lib/x"), Some("/run/x")));
+        let s = p("containers-storage:[/srv/store]app:2").store.unwrap();
+        assert_eq!((s.driver, s.root.as_deref(), s.runroot), (None, Some("/srv/store"), None));
+        let s = p("containers-storage:[vfs@]app:2").store.unwrap();
+        assert_eq!(s.driver.as_deref(), Some("vfs"));
 
         let r = p("docker-archive:/tmp/img.tar");
         assert_eq!(r.transport, Transport::DockerArchive);
@@ -438,6 +495,8 @@ mod tests {
             "name\n",
             "docker-archive:",
             "containers-storage:[overlay@/x",
+            "containers-storage:[overlay@/x+/y:mount_program=/z]app",
+            "containers-storage:[relative/root]app",
         ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad:?} accepted");
         }

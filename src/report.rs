@@ -54,6 +54,10 @@ impl Default for ToolInfo {
 pub struct SettingsInfo {
     pub pull: String,
     pub tls_verify: Option<bool>,
+    /// The platform asked for with --platform (the scanned one is image.os/architecture/variant).
+    pub platform: Option<String>,
+    /// --root / --runroot / --storage-driver, when given.
+    pub storage: crate::podman::StoreOptions,
     pub exit_codes: ExitCodes,
     /// Failed checks below this severity do not count towards the exit code.
     pub fail_on: Severity,
@@ -80,39 +84,27 @@ pub struct RuleLists {
     pub max_layers: usize,
 }
 
-impl SettingsInfo {
-    /// The settings of a scan: `policy` as loaded (`policy_file` is where from) and the rule
-    /// settings it produced. Severities are each check's after the policy.
-    pub fn new(
-        pull: String,
-        tls_verify: Option<bool>,
-        exit_codes: ExitCodes,
-        fail_on: Severity,
-        policy_file: Option<String>,
-        policy: Policy,
-        rules: &RuleSettings,
-    ) -> SettingsInfo {
-        SettingsInfo {
-            pull,
-            tls_verify,
-            exit_codes,
-            fail_on,
-            policy_file,
-            severities: crate::rules::all()
-                .iter()
-                .map(|r| (r.meta().id.to_string(), policy.severity(r.meta().id, r.meta().severity)))
-                .collect(),
-            policy,
-            rule_lists: RuleLists {
-                privilege_tools: rules.privilege_tools.clone(),
-                remote_access_tools: rules.remote_access_tools.clone(),
-                compilers: rules.compilers.clone(),
-                admin_ports: rules.admin_ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect(),
-                max_layers: rules.max_layers,
-            },
+/// The severity each check is judged with under `policy`, by check id.
+pub fn effective_severities(policy: &Policy) -> BTreeMap<String, Severity> {
+    crate::rules::all()
+        .iter()
+        .map(|r| (r.meta().id.to_string(), policy.severity(r.meta().id, r.meta().severity)))
+        .collect()
+}
+
+impl RuleLists {
+    pub fn from_settings(rules: &RuleSettings) -> RuleLists {
+        RuleLists {
+            privilege_tools: rules.privilege_tools.clone(),
+            remote_access_tools: rules.remote_access_tools.clone(),
+            compilers: rules.compilers.clone(),
+            admin_ports: rules.admin_ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect(),
+            max_layers: rules.max_layers,
         }
     }
+}
 
+impl SettingsInfo {
     /// Keys sorted at every level, no whitespace: the form the digest is taken of.
     pub fn canonical_json(&self) -> String {
         crate::canonical::to_string(&serde_json::to_value(self).expect("settings always serialise"))

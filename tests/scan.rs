@@ -691,12 +691,22 @@ fn several_images_in_one_run_exit_with_the_worst_and_write_one_report_each() {
     out.assert_code(13);
     let names = out.report_names();
     assert_eq!(names, {
-        let mut v = vec![slug(&a.reference()), slug(&b.reference())];
+        let mut v = vec![slug(&a.reference()), slug(&b.reference()), "summary.json".to_string()];
         v.sort();
         v
     });
     assert_eq!(out.report_named(&slug(&a.reference()))["summary"]["exit_code"], 0);
     assert_eq!(out.report_named(&slug(&b.reference()))["summary"]["exit_code"], 13);
+    // The batch summary lists both images in the order given, and the worst exit code.
+    let summary = out.report_named("summary.json");
+    assert_eq!(summary["exit_code"], 13);
+    let listed: Vec<(String, u64)> = summary["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["reference"].as_str().unwrap().to_string(), i["exit_code"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(listed, vec![(a.reference(), 0), (b.reference(), 13)]);
 }
 
 #[test]

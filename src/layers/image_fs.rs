@@ -28,6 +28,9 @@ pub struct Layer {
 pub struct ImageFs {
     pub layers: Vec<Layer>,
     index: PathIndex,
+    /// A directory holding the complete final image (vfs's top snapshot): visible files
+    /// are read from there rather than from the layer that provides them.
+    content_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +53,11 @@ impl ImageFs {
             .zip(hidden)
             .map(|((source, scan), hidden_by)| Layer { source, scan, hidden_by })
             .collect();
-        ImageFs { layers, index }
+        ImageFs { layers, index, content_root: None }
+    }
+
+    pub fn set_content_root(&mut self, dir: PathBuf) {
+        self.content_root = Some(dir);
     }
 
     pub fn entry(&self, l: Loc) -> &Entry {
@@ -179,10 +186,14 @@ impl ImageFs {
         Ok(Some(buf))
     }
 
-    /// Where an entry lives on the host: its layer directory plus its image path.
+    /// Where an entry lives on the host: its layer directory plus its image path (for a
+    /// visible entry of a snapshot-stored image, the final snapshot).
     pub fn host_path(&self, l: Loc) -> PathBuf {
-        let rel = &self.entry(l).path[1..];
-        self.layers[l.layer as usize].source.dir.join(OsStr::from_bytes(rel))
+        let rel = OsStr::from_bytes(&self.entry(l).path[1..]);
+        match &self.content_root {
+            Some(root) if self.is_visible(l) => root.join(rel),
+            _ => self.layers[l.layer as usize].source.dir.join(rel),
+        }
     }
 
     /// Every visible entry of the final image, layer by layer.

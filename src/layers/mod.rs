@@ -4,12 +4,15 @@
 
 pub mod image_fs;
 pub mod overlay;
+pub mod snapshot;
+pub mod storage;
 pub mod walk;
 
 pub use image_fs::{ImageFs, Loc, ResolveError};
 pub use walk::{Classify, Entry, Kind, LayerScan};
 
 use crate::inspect::ImageInspect;
+use crate::podman::info::StoreInfo;
 use std::path::PathBuf;
 
 /// Where one layer's files are, and what made it.
@@ -22,14 +25,52 @@ pub struct LayerSource {
     pub created_by: String,
 }
 
+/// How a storage driver keeps an image's layers on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerFormat {
+    /// Each directory holds what its layer changed, with overlay whiteouts (overlay, with or
+    /// without fuse-overlayfs).
+    Diff,
+    /// Each directory holds the whole filesystem up to its layer (vfs).
+    Snapshot,
+}
+
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub format: LayerFormat,
+    pub layers: Vec<LayerSource>,
+}
+
+/// Drivers whose layer directories must be found in the store's records (see `locate`).
+pub fn needs_store_records(image: &ImageInspect) -> bool {
+    image.graph_driver.name == "vfs"
+}
+
+/// Where the image's layers are, bottom to top. overlay reports its directories in
+/// GraphDriver.Data; vfs does not, so `store` (from podman info) is needed to read them
+/// from the store's records. Any other driver is an error: its layers cannot be read.
+pub fn locate(image: &ImageInspect, store: Option<&StoreInfo>) -> Result<Layout, String> {
+    match image.graph_driver.name.as_str() {
+        "overlay" => Ok(Layout { format: LayerFormat::Diff, layers: layer_sources(image)? }),
+        "vfs" => {
+            let store = store.ok_or("vfs layer directories need the store's location (podman info)")?;
+            let dirs = storage::layer_dirs("vfs", &store.stores(), &image.id, &image.root_fs.layers)?;
+            Ok(Layout { format: LayerFormat::Snapshot, layers: attribute(image, dirs)? })
+        }
+        other => Err(unsupported(other)),
+    }
+}
+
+fn unsupported(driver: &str) -> String {
+    format!("storage driver {driver:?} is not supported (only overlay and vfs layer directories can be read)")
+}
+
 /// Order the layer directories of an overlay-stored image bottom to top and tie each to its
 /// RootFS diff digest and the History entry that made it.
 pub fn layer_sources(image: &ImageInspect) -> Result<Vec<LayerSource>, String> {
     let driver = image.graph_driver.name.as_str();
     if driver != "overlay" {
-        return Err(format!(
-            "storage driver {driver:?} is not supported (only overlay layer directories can be read)"
-        ));
+        return Err(unsupported(driver));
     }
     let data = &image.graph_driver.data;
     let upper = data
@@ -43,6 +84,11 @@ pub fn layer_sources(image: &ImageInspect) -> Result<Vec<LayerSource>, String> {
         .unwrap_or_default();
     dirs.reverse();
     dirs.push(PathBuf::from(upper));
+    attribute(image, dirs)
+}
+
+/// Tie layer directories (bottom to top) to RootFS diff digests and History.
+fn attribute(image: &ImageInspect, dirs: Vec<PathBuf>) -> Result<Vec<LayerSource>, String> {
     let diff_ids = &image.root_fs.layers;
     if !diff_ids.is_empty() && diff_ids.len() != dirs.len() {
         return Err(format!(
@@ -66,6 +112,36 @@ pub fn layer_sources(image: &ImageInspect) -> Result<Vec<LayerSource>, String> {
         .collect())
 }
 
+/// Walk and merge the layers, whatever the format.
+pub fn scan_layout(layout: Layout, classifier: &dyn Classify, jobs: usize) -> ImageFs {
+    match layout.format {
+        LayerFormat::Diff => scan(layout.layers, classifier, jobs),
+        LayerFormat::Snapshot => scan_snapshots(layout.layers, classifier, jobs),
+    }
+}
+
+/// Snapshots are walked `jobs` at a time in parallel and compared in order, so at most
+/// `jobs + 1` whole snapshots are in memory at once. The top snapshot is the final image,
+/// so files are read from there.
+pub fn scan_snapshots(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs: usize) -> ImageFs {
+    let jobs = jobs.max(1);
+    let mut below: Option<snapshot::Snapshot> = None;
+    let mut diffs = Vec::with_capacity(sources.len());
+    for chunk in sources.chunks(jobs) {
+        let snaps = parallel(chunk, jobs, |src| snapshot::Snapshot::walk(&src.dir, classifier));
+        for s in snaps {
+            diffs.push(snapshot::diff(below.as_ref(), &s, classifier));
+            below = Some(s);
+        }
+    }
+    let top = sources.last().map(|s| s.dir.clone());
+    let mut fs = ImageFs::new(sources.into_iter().zip(diffs).collect());
+    if let Some(top) = top {
+        fs.set_content_root(top);
+    }
+    fs
+}
+
 /// Walk every layer (in parallel, one pass each) and merge them.
 pub fn scan(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs: usize) -> ImageFs {
     let scans = walk_all(&sources, classifier, jobs);
@@ -73,18 +149,23 @@ pub fn scan(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs: usize) -
 }
 
 fn walk_all(sources: &[LayerSource], classifier: &dyn Classify, jobs: usize) -> Vec<LayerScan> {
+    parallel(sources, jobs, |src| walk::walk_layer(&src.dir, classifier))
+}
+
+/// `work` on every source, up to `jobs` at a time, results in source order.
+fn parallel<T: Send>(sources: &[LayerSource], jobs: usize, work: impl Fn(&LayerSource) -> T + Sync) -> Vec<T> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<LayerScan>>> = Mutex::new((0..sources.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..sources.len()).map(|_| None).collect());
     let workers = jobs.clamp(1, sources.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(src) = sources.get(i) else { break };
-                let scan = walk::walk_layer(&src.dir, classifier);
-                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(scan);
+                let r = work(src);
+                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
             });
         }
     });
@@ -92,7 +173,7 @@ fn walk_all(sources: &[LayerSource], classifier: &dyn Classify, jobs: usize) -> 
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
         .into_iter()
-        .map(|r| r.unwrap_or_default())
+        .map(|r| r.expect("every layer was walked"))
         .collect()
 }
 

@@ -181,3 +181,172 @@ fn layer_sources_order_and_attribution() {
     let mismatch = crate::inspect::parse(br#"[{"GraphDriver":{"Name":"overlay","Data":{"UpperDir":"/s/a/diff"}},"RootFS":{"Layers":["sha256:a","sha256:b"]}}]"#).unwrap();
     assert!(layer_sources(&mismatch).is_err());
 }
+
+/// vfs-style layers: each directory a full copy of the one below (`cp -a` keeps modes,
+/// owners and timestamps, as the vfs driver's copy does) plus this layer's changes.
+struct Snapshots {
+    dir: tempfile::TempDir,
+    count: usize,
+}
+
+impl Snapshots {
+    fn new() -> Snapshots {
+        Snapshots { dir: tempfile::tempdir().unwrap(), count: 0 }
+    }
+
+    fn root(&self, n: usize) -> std::path::PathBuf {
+        self.dir.path().join(format!("s{n}"))
+    }
+
+    /// Start the next snapshot as a copy of the previous one.
+    fn next(&mut self) -> crate::testutil::Tree {
+        let root = self.root(self.count);
+        if self.count > 0 {
+            let st = std::process::Command::new("cp").arg("-a").arg(self.root(self.count - 1)).arg(&root).status().unwrap();
+            assert!(st.success());
+        }
+        self.count += 1;
+        crate::testutil::Tree::new(self.dir.path(), &format!("s{}", self.count - 1))
+    }
+
+    fn fs(&self) -> ImageFs {
+        let sources = (0..self.count)
+            .map(|i| LayerSource { number: i + 1, dir: self.root(i), diff_id: String::new(), created_by: String::new() })
+            .collect();
+        let classifier = crate::rules::Classifier::new(crate::rules::all(), &Default::default());
+        scan_layout(Layout { format: LayerFormat::Snapshot, layers: sources }, &classifier, 2)
+    }
+}
+
+/// Set a file's mtime to a fixed second, as layers unpacked from tar files have.
+fn touch(root: &std::path::Path, rel: &str, secs: i64) {
+    let p = root.join(rel.trim_start_matches('/'));
+    let t = nix::sys::time::TimeSpec::new(secs, 0);
+    nix::sys::stat::utimensat(None, &p, &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink).unwrap();
+}
+
+#[test]
+fn vfs_snapshots_become_layer_diffs() {
+    let mut s = Snapshots::new();
+    let l1 = s.next();
+    l1.file("/a/keep", 0o644).file("/a/del", 0o644).file("/d/x", 0o644).file("/d/sub/y", 0o644);
+    l1.file_with("/bin/su", 0o4755, b"one").file("/x", 0o644).file("/x2/in", 0o644).file("/same", 0o644);
+    for f in ["/bin/su", "/a/keep"] {
+        touch(&l1.root, f, 1_000_000);
+    }
+    let l2 = s.next();
+    std::fs::remove_file(l2.root.join("a/del")).unwrap();
+    std::fs::remove_dir_all(l2.root.join("d")).unwrap();
+    l2.file("/d/new", 0o644);
+    // Rewritten within the same second, same size and mode: only the content tells.
+    l2.file_with("/bin/su", 0o4755, b"two");
+    touch(&l2.root, "/bin/su", 1_000_000);
+    std::fs::remove_dir_all(l2.root.join("x2")).unwrap();
+    l2.file("/x2", 0o644);
+    let l3 = s.next();
+    l3.file_with("/a/keep", 0o600, b"replaced");
+    l3.file("/d/x", 0o755);
+
+    let fs = s.fs();
+    assert_eq!(copies(&fs, "/a/del"), vec![(1, false), (2, false)]);
+    assert_eq!(fs.entry(fs.layers[1].scan.entries.iter().position(|e| &e.path[..] == b"/a/del").map(|i| Loc { layer: 1, idx: i as u32 }).unwrap()).kind, Kind::Whiteout);
+    // Where overlay would mark /d opaque, the comparison says "x and sub went away".
+    assert_eq!(copies(&fs, "/d/x"), vec![(1, false), (2, false), (3, true)]);
+    assert_eq!(copies(&fs, "/d/sub"), vec![(1, false), (2, false)]);
+    assert_eq!(copies(&fs, "/d/sub/y"), vec![(1, false)]);
+    assert_eq!(copies(&fs, "/d/new"), vec![(2, true)]);
+    assert_eq!(copies(&fs, "/bin/su"), vec![(1, false), (2, true)]);
+    assert_eq!(copies(&fs, "/a/keep"), vec![(1, false), (3, true)]);
+    assert_eq!(copies(&fs, "/same"), vec![(1, true)]);
+    assert_eq!(copies(&fs, "/x2/in"), vec![(1, false)]);
+    assert_eq!(copies(&fs, "/x2"), vec![(1, false), (2, true)]);
+    // Only what changed (and the directories leading to it) is in an upper layer.
+    let paths = |l: usize| -> Vec<String> {
+        let mut v: Vec<String> = fs.layers[l].scan.entries.iter().map(|e| String::from_utf8_lossy(&e.path).into_owned()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(paths(2), vec!["/a", "/a/keep", "/d", "/d/x"]);
+    // Content comes from the final image.
+    assert_eq!(fs.read_file(b"/a/keep", 100).unwrap().unwrap(), b"replaced");
+    assert_eq!(fs.read_file(b"/bin/su", 100).unwrap().unwrap(), b"two");
+    assert_eq!(fs.walk_errors().count(), 0);
+}
+
+#[test]
+fn vfs_and_overlay_forms_of_one_image_agree() {
+    // The same history stored both ways must give the same visible entries.
+    let mut s = Snapshots::new();
+    s.next().file("/etc/passwd", 0o644).file("/usr/bin/sudo", 0o4755).file("/tmp/t", 0o644);
+    let l2 = s.next();
+    std::fs::remove_file(l2.root.join("usr/bin/sudo")).unwrap();
+    l2.file("/usr/bin/newgrp", 0o2755);
+    let vfs = s.fs();
+
+    let img = Image::new(2);
+    img.layer(0).file("/etc/passwd", 0o644).file("/usr/bin/sudo", 0o4755).file("/tmp/t", 0o644);
+    img.layer(1).whiteout("/usr/bin/sudo").file("/usr/bin/newgrp", 0o2755);
+    let ovl = img.fs();
+    let visible = |fs: &ImageFs| {
+        let mut v: Vec<(Vec<u8>, u16, u32)> = fs.visible_entries().map(|(l, e)| (e.path.to_vec(), l.layer, e.mode)).collect();
+        v.sort();
+        v
+    };
+    // Directory copy-ups differ by nature (overlay records /usr/bin in layer 2 only as a
+    // parent, vfs too); files and their layers must not.
+    let files = |fs: &ImageFs| visible(fs).into_iter().filter(|(p, _, _)| fs.lookup(p).map(|l| fs.entry(l).kind) == Some(Kind::File)).collect::<Vec<_>>();
+    assert_eq!(files(&vfs), files(&ovl));
+    assert_eq!(copies(&vfs, "/usr/bin/sudo"), copies(&ovl, "/usr/bin/sudo"));
+}
+
+#[test]
+fn aufs_style_markers_and_meta_entries() {
+    let img = Image::new(2);
+    img.layer(0).file("/a/del", 0o644).file("/o/old", 0o644);
+    img.layer(1).file("/a/.wh.del", 0o000).file("/o/.wh..wh..opq", 0o755).file("/o/new", 0o644);
+    img.layer(1).file("/.wh..wh.plnk/123.456", 0o644).file("/.wh..wh.aufs", 0o644);
+    let fs = img.fs();
+    assert!(!visible(&fs, "/a/del"));
+    assert!(!visible(&fs, "/o/old"));
+    assert!(visible(&fs, "/o/new"));
+    assert!(fs.layers[1].scan.entries.iter().all(|e| !e.path.starts_with(b"/.wh")), "AUFS bookkeeping is not image content");
+}
+
+#[test]
+fn fuse_overlayfs_opaque_xattr_is_honoured() {
+    let img = Image::new(2);
+    img.layer(0).file("/d/old", 0o644);
+    img.layer(1).dir("/d", 0o755).file("/d/new", 0o644);
+    let d = img.layer(1).root.join("d");
+    let c = std::ffi::CString::new(d.as_os_str().as_encoded_bytes()).unwrap();
+    let r = unsafe {
+        libc::setxattr(c.as_ptr(), b"user.fuseoverlayfs.opaque\0".as_ptr() as *const libc::c_char, b"y".as_ptr() as *const libc::c_void, 1, 0)
+    };
+    assert_eq!(r, 0, "user xattrs on the temp dir's filesystem");
+    let fs = img.fs();
+    assert!(!visible(&fs, "/d/old"));
+    assert!(visible(&fs, "/d/new"));
+}
+
+#[test]
+fn force_mask_layers_take_owners_from_the_xattr_and_cannot_pass() {
+    let img = Image::new(1);
+    img.layer(0).file("/bin/tool", 0o755);
+    let set = |p: &std::path::Path, v: &str| {
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        let r = unsafe {
+            libc::lsetxattr(c.as_ptr(), c"user.containers.override_stat".as_ptr(), v.as_ptr().cast(), v.len(), 0)
+        };
+        assert_eq!(r, 0, "user xattrs on the temp dir's filesystem");
+    };
+    let root = &img.layer(0).root;
+    set(root, "0:0:0755");
+    set(&root.join("bin"), "0:0:040755");
+    set(&root.join("bin/tool"), "1000:50:02750:file");
+    let fs = img.fs();
+    let e = fs.entry(fs.lookup(b"/bin/tool").unwrap());
+    assert_eq!((e.uid, e.gid, e.mode), (1000, 50, 0o2750));
+    assert_eq!(fs.entry(fs.lookup(b"/bin").unwrap()).mode, 0o755);
+    let errors: Vec<&str> = fs.walk_errors().collect();
+    assert!(errors.len() == 1 && errors[0].contains("force_mask"), "{errors:?}");
+}

@@ -86,6 +86,15 @@ pub trait Classify: Sync {
     fn classify(&self, entry: &Entry) -> u64;
 }
 
+/// What comparing two vfs snapshots needs beyond an Entry: when the inode last changed
+/// content-wise and which device it names. Recorded only when walking snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stamp {
+    pub mtime: i64,
+    pub mtime_nsec: i64,
+    pub rdev: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct LayerScan {
     pub entries: Vec<Entry>,
@@ -99,6 +108,8 @@ pub struct LayerScan {
 
 const WH_PREFIX: &[u8] = b".wh.";
 const WH_OPAQUE: &[u8] = b".wh..wh..opq";
+/// AUFS bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`): never part of the image's files.
+const WH_META_PREFIX: &[u8] = b".wh..wh.";
 /// Deeper trees are reported as an error rather than exhausting file descriptors.
 const MAX_DEPTH: usize = 2048;
 
@@ -107,6 +118,17 @@ const MAX_DEPTH: usize = 2048;
 /// symlink ever followed, and no walk of the long storage prefix for every file (which
 /// also serialises parallel walks on the shared ancestors' dentries).
 pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
+    walk(root, classifier, None)
+}
+
+/// Walk a complete snapshot (vfs), also recording each entry's Stamp (same order as entries).
+pub fn walk_snapshot(root: &Path, classifier: &dyn Classify) -> (LayerScan, Vec<Stamp>) {
+    let mut stamps = Vec::new();
+    let scan = walk(root, classifier, Some(&mut stamps));
+    (scan, stamps)
+}
+
+fn walk(root: &Path, classifier: &dyn Classify, mut stamps: Option<&mut Vec<Stamp>>) -> LayerScan {
     let mut scan = LayerScan::default();
     let root_dir = match Dir::open(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()) {
         Ok(d) => d,
@@ -115,6 +137,18 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
             return scan;
         }
     };
+    // containers/storage marks a force_mask layer's root too, so one lookup tells.
+    let force_masked = fd_xattr(root_dir.as_raw_fd(), OVERRIDE_STAT, &mut [0u8; 128]).is_some();
+    if force_masked {
+        // Observed with podman 4.3.1's containers/storage: a 4755 file was recorded as
+        // "0:0:0755", so a missing setuid/setgid bit there proves nothing.
+        scan.errors.push(format!(
+            "layer {} is stored with force_mask: owners and modes come from \
+             user.containers.override_stat, but containers/storage may have dropped \
+             setuid/setgid bits there, so file checks cannot be proven",
+            root.display()
+        ));
+    }
     // (open directory, index of its entry or NO_PARENT for the layer root)
     let mut stack: Vec<(nix::dir::OwningIter, u32)> = vec![(root_dir.into_iter(), NO_PARENT)];
     while let Some((iter, parent)) = stack.last_mut() {
@@ -169,6 +203,9 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
             }
             continue;
         }
+        if name.starts_with(WH_META_PREFIX) {
+            continue;
+        }
         let (kind, name) = match name.strip_prefix(WH_PREFIX) {
             Some(hidden) if !hidden.is_empty() => (Kind::Whiteout, hidden),
             _ => (kind, name),
@@ -213,13 +250,17 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
                 }
             }
         }
+        let (uid, gid, mode) = match force_masked.then(|| override_stat(dirfd, name_c)).flatten() {
+            Some(o) => o,
+            None => (st.st_uid, st.st_gid, st.st_mode & 0o7777),
+        };
         let entry = Entry {
             path,
             parent,
             kind,
-            mode: st.st_mode & 0o7777,
-            uid: st.st_uid,
-            gid: st.st_gid,
+            mode,
+            uid,
+            gid,
             size: st.st_size as u64,
             link,
             opaque,
@@ -231,6 +272,9 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
         let bits = classifier.classify(&entry);
         if bits != 0 {
             scan.hits.push((index, bits));
+        }
+        if let Some(s) = stamps.as_deref_mut() {
+            s.push(Stamp { mtime: st.st_mtime, mtime_nsec: st.st_mtime_nsec, rdev: st.st_rdev });
         }
         scan.entries.push(entry);
         if let Some(d) = child {
@@ -252,16 +296,46 @@ fn image_path(scan: &LayerScan, parent: u32, name: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Kernel overlayfs marks opaque directories with trusted.* (root) or user.* (unprivileged,
+/// `userxattr`); fuse-overlayfs also honours its own user.fuseoverlayfs.opaque.
+const OPAQUE_XATTRS: [&[u8]; 3] =
+    [b"trusted.overlay.opaque\0", b"user.overlay.opaque\0", b"user.fuseoverlayfs.opaque\0"];
+
 fn is_opaque_dir(fd: RawFd) -> bool {
-    for attr in [&b"trusted.overlay.opaque\0"[..], &b"user.overlay.opaque\0"[..]] {
-        let mut buf = [0u8; 4];
-        // SAFETY: the name is NUL-terminated and buf outlives the call.
-        let n = unsafe {
-            libc::fgetxattr(fd, attr.as_ptr() as *const libc::c_char, buf.as_mut_ptr() as *mut libc::c_void, buf.len())
-        };
-        if n == 1 && buf[0] == b'y' {
-            return true;
-        }
-    }
-    false
+    let mut buf = [0u8; 4];
+    OPAQUE_XATTRS.iter().any(|attr| fd_xattr(fd, attr, &mut buf) == Some(&b"y"[..]))
+}
+
+/// With `force_mask`, containers/storage writes every file with the forced mode and owner
+/// and keeps the image's own as "uid:gid:0mode[:type]" in this xattr (some writers put the
+/// file type bits in the mode too).
+const OVERRIDE_STAT: &[u8] = b"user.containers.override_stat\0";
+
+/// The image's uid, gid and permission bits of a force-masked entry.
+fn override_stat(dirfd: RawFd, name: &std::ffi::CStr) -> Option<(u32, u32, u32)> {
+    // There is no lgetxattrat: name the entry through the directory's /proc fd link, and
+    // lgetxattr does not follow the last component.
+    let mut path = format!("/proc/self/fd/{dirfd}/").into_bytes();
+    path.extend_from_slice(name.to_bytes());
+    let c = std::ffi::CString::new(path).ok()?;
+    let mut buf = [0u8; 128];
+    // SAFETY: both strings are NUL-terminated and buf outlives the call.
+    let n = unsafe {
+        libc::lgetxattr(c.as_ptr(), OVERRIDE_STAT.as_ptr() as *const libc::c_char, buf.as_mut_ptr() as *mut libc::c_void, buf.len())
+    };
+    let v = (n >= 0).then(|| &buf[..n as usize])?;
+    let mut f = std::str::from_utf8(v).ok()?.split(':');
+    let uid = f.next()?.parse().ok()?;
+    let gid = f.next()?.parse().ok()?;
+    let mode = u32::from_str_radix(f.next()?, 8).ok()?;
+    Some((uid, gid, mode & 0o7777))
+}
+
+/// The value of xattr `name` (NUL-terminated) of an open file, if it fits in `buf`.
+fn fd_xattr<'b>(fd: RawFd, name: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    // SAFETY: the name is NUL-terminated and buf outlives the call.
+    let n = unsafe {
+        libc::fgetxattr(fd, name.as_ptr() as *const libc::c_char, buf.as_mut_ptr() as *mut libc::c_void, buf.len())
+    };
+    (n >= 0).then(|| &buf[..n as usize])
 }

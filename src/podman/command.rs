@@ -100,6 +100,26 @@ impl Program {
     }
 }
 
+impl Program {
+    /// Run with this process's stdout and stderr (a child that reports to the user itself),
+    /// feeding `stdin`; returns the exit code, None when killed by a signal.
+    pub async fn run_attached(&self, args: &[OsString], stdin: &[u8]) -> Result<Option<i32>, String> {
+        let mut cmd = Command::new(&self.path);
+        cmd.args(&self.global).args(args);
+        for v in SECRET_VARS {
+            cmd.env_remove(v);
+        }
+        cmd.stdin(Stdio::piped()).stdout(Stdio::inherit()).stderr(Stdio::inherit()).kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| format!("cannot run {}: {e}", self.display(args)))?;
+        let mut pipe = child.stdin.take().ok_or("child stdin missing")?;
+        // A child that exits without reading stdin is reported by its status, not here.
+        let _ = pipe.write_all(stdin).await;
+        drop(pipe);
+        let status = child.wait().await.map_err(|e| format!("waiting for {}: {e}", self.display(args)))?;
+        Ok(status.code())
+    }
+}
+
 /// Build an argument vector from string-likes.
 pub fn argv<I, S>(items: I) -> Vec<OsString>
 where

@@ -3,13 +3,17 @@
 
 pub mod auth;
 pub mod command;
+pub mod info;
+pub mod private_store;
 
 use crate::exit::{Failure, Operational};
 use crate::inspect::{self, ImageInspect};
 use crate::reference::{ImageRef, Transport};
+use crate::platform::Platform;
 use auth::{AuthFile, Credentials, Secret};
 use command::{argv, Program};
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -37,20 +41,69 @@ pub struct AcquireOptions {
     pub pull: PullPolicy,
     pub tls_verify: Option<bool>,
     pub credentials: Credentials,
+    pub platform: Option<Platform>,
+}
+
+/// podman refuses a --runroot longer than this ("the specified runroot is longer than 50
+/// characters").
+pub const MAX_RUNROOT: usize = 50;
+
+/// Which containers/storage store podman works on. Unset fields leave podman's own
+/// configuration (CONTAINERS_STORAGE_CONF, storage.conf) in charge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoreOptions {
+    pub root: Option<PathBuf>,
+    pub runroot: Option<PathBuf>,
+    pub driver: Option<String>,
+}
+
+impl StoreOptions {
+    /// These options with what a `containers-storage:[…]` reference names instead.
+    pub fn overridden_by(&self, spec: &crate::reference::StoreSpec) -> StoreOptions {
+        StoreOptions {
+            root: spec.root.as_ref().map(PathBuf::from).or_else(|| self.root.clone()),
+            runroot: spec.runroot.as_ref().map(PathBuf::from).or_else(|| self.runroot.clone()),
+            driver: spec.driver.clone().or_else(|| self.driver.clone()),
+        }
+    }
+
+    /// podman's global options for this store, placed before the subcommand.
+    pub fn globals(&self) -> Vec<OsString> {
+        let mut v = Vec::new();
+        if let Some(r) = &self.root {
+            v.push("--root".into());
+            v.push(r.into());
+        }
+        if let Some(r) = &self.runroot {
+            v.push("--runroot".into());
+            v.push(r.into());
+        }
+        if let Some(d) = &self.driver {
+            v.push("--storage-driver".into());
+            v.push(d.into());
+        }
+        v
+    }
 }
 
 pub struct Podman {
     pub program: Program,
 }
 
-/// An image made available in local storage. Holds the private authfile (if any) until
-/// dropped, so a follow-up registry query can use the same credentials.
+/// An image made available in local storage, inspected. Holds the private authfile (if
+/// any) until dropped, so a follow-up registry query can use the same credentials.
 pub struct Acquired {
-    /// The name or ID to inspect.
-    pub name: String,
+    pub image: ImageInspect,
     /// True when this run pulled the image from a registry.
     pub pulled: bool,
     authfile: Option<AuthFile>,
+}
+
+impl Acquired {
+    /// The inspected image; drops (removes) the authfile.
+    pub fn into_image(self) -> ImageInspect {
+        self.image
+    }
 }
 
 impl Podman {
@@ -58,27 +111,71 @@ impl Podman {
         Podman { program }
     }
 
-    /// Make the image available in local storage.
+    /// The same podman working on another store.
+    pub fn with_store(&self, store: &StoreOptions) -> Podman {
+        Podman { program: Program { path: self.program.path.clone(), global: store.globals() } }
+    }
+
+    /// Make the image available in local storage and inspect it. Archives are always
+    /// loaded (the caller points this Podman at a private store for them); registry images
+    /// follow the pull policy. With --platform the image scanned must be that platform: a
+    /// local copy of another platform is pulled again under `missing`, an error otherwise.
     pub async fn acquire(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<Acquired, Failure> {
         let local = r.local_name();
         let must_be_local = r.transport == Transport::ContainersStorage || r.image_id.is_some();
-        let want_pull = match (must_be_local, opts.pull) {
-            (true, _) | (false, PullPolicy::Never) => false,
-            (false, PullPolicy::Always) => true,
-            (false, PullPolicy::Missing) => match (&local, r.transport) {
+        let want_pull = match (r.is_archive(), must_be_local, opts.pull) {
+            (true, _, _) => true,
+            (false, true, _) | (false, false, PullPolicy::Never) => false,
+            (false, false, PullPolicy::Always) => true,
+            (false, false, PullPolicy::Missing) => match (&local, r.transport) {
                 (Some(name), Transport::Docker) => !self.exists(name).await?,
                 _ => true,
             },
         };
         if want_pull {
-            return self.pull(r, opts).await;
+            return self.pull_and_inspect(r, opts).await;
         }
         let name = local.ok_or_else(|| {
             Failure::new(Operational::PullFailed, format!("{} cannot be scanned with --pull never: it names no image in local storage", r.original))
         })?;
-        // Presence is established by the inspect that follows (one podman call, not two);
-        // `inspect` turns "not there" into a pull failure.
-        Ok(Acquired { name, pulled: false, authfile: None })
+        let why = if must_be_local { "the reference points at local storage" } else { "--pull never" };
+        // One podman call: the inspect establishes presence, and turns "not there" into a
+        // pull failure.
+        let image = self.inspect(&name).await?;
+        match &opts.platform {
+            Some(p) if !p.matches(&image.os, &image.architecture, &image.variant) => {
+                if opts.pull == PullPolicy::Missing && !must_be_local {
+                    return self.pull_and_inspect(r, opts).await;
+                }
+                Err(Failure::new(
+                    Operational::PullFailed,
+                    format!(
+                        "image {name} in local storage is {}, not the requested {p}, and it was not pulled ({why})",
+                        crate::platform::describe(&image.os, &image.architecture, &image.variant)
+                    ),
+                ))
+            }
+            _ => Ok(Acquired { image, pulled: false, authfile: None }),
+        }
+    }
+
+    async fn pull_and_inspect(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<Acquired, Failure> {
+        let (id, authfile) = self.pull(r, opts).await?;
+        let image = self.inspect(&id).await?;
+        if let Some(p) = &opts.platform {
+            // podman only warns when the image it found is another platform.
+            if !p.matches(&image.os, &image.architecture, &image.variant) {
+                return Err(Failure::new(
+                    Operational::PullFailed,
+                    format!(
+                        "podman pull --platform {p} {} gave a {} image: the image has no {p} variant",
+                        r.pull_arg(),
+                        crate::platform::describe(&image.os, &image.architecture, &image.variant)
+                    ),
+                ));
+            }
+        }
+        Ok(Acquired { image, pulled: true, authfile })
     }
 
     pub async fn exists(&self, name: &str) -> Result<bool, Failure> {
@@ -91,7 +188,8 @@ impl Podman {
         }
     }
 
-    async fn pull(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<Acquired, Failure> {
+    /// Pull; returns the image ID and the authfile used (kept alive for the caller).
+    async fn pull(&self, r: &ImageRef, opts: &AcquireOptions) -> Result<(String, Option<AuthFile>), Failure> {
         let tls = opts.tls_verify.map(|v| OsString::from(format!("--tls-verify={v}")));
         // The authfile lives until the end of this function, on every path.
         let authfile = if r.transport == Transport::Docker && !opts.credentials.is_empty() {
@@ -124,6 +222,10 @@ impl Podman {
             args.push(f.path().into());
         }
         args.extend(tls);
+        if let Some(p) = &opts.platform {
+            args.push("--platform".into());
+            args.push(p.to_string().into());
+        }
         args.push(r.pull_arg().into());
         let out = self.run(&args, None, Operational::PullFailed).await?;
         if !out.success() {
@@ -132,7 +234,7 @@ impl Podman {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let ids: Vec<&str> = stdout.lines().map(str::trim).filter(|l| is_image_id(l)).collect();
         match ids.as_slice() {
-            [id] => Ok(Acquired { name: id.to_string(), pulled: true, authfile }),
+            [id] => Ok((id.to_string(), authfile)),
             [] => Err(Failure::new(Operational::PullFailed, format!("podman pull {} printed no image ID", r.pull_arg()))),
             _ => Err(Failure::new(
                 Operational::PullFailed,
@@ -174,6 +276,16 @@ impl Podman {
             return Err(self.failed(Operational::InspectFailed, &args, &out));
         }
         inspect::parse(&out.stdout).map_err(|e| Failure::new(Operational::InspectFailed, format!("podman image inspect {name}: {e}")))
+    }
+
+    /// The store podman uses, for drivers whose layer directories inspect does not give.
+    pub async fn store_info(&self) -> Result<info::StoreInfo, Failure> {
+        let args = argv(["info", "--format", "json"]);
+        let out = self.run(&args, None, Operational::CheckError).await?;
+        if !out.success() {
+            return Err(self.failed(Operational::CheckError, &args, &out));
+        }
+        info::parse(&out.stdout).map_err(|e| Failure::new(Operational::CheckError, e))
     }
 
     async fn run(&self, args: &[OsString], stdin: Option<&[u8]>, kind: Operational) -> Result<command::Output, Failure> {

@@ -56,8 +56,18 @@ fn policy() -> Policy {
 }
 
 fn settings_with(policy: Policy) -> SettingsInfo {
-    let rules = policy.rule_settings();
-    SettingsInfo::new("missing".into(), Some(true), ExitCodes::default(), Severity::Informational, None, policy, &rules)
+    SettingsInfo {
+        pull: "missing".into(),
+        tls_verify: Some(true),
+        platform: None,
+        storage: Default::default(),
+        exit_codes: ExitCodes::default(),
+        fail_on: Severity::Informational,
+        policy_file: None,
+        severities: report::effective_severities(&policy),
+        rule_lists: report::RuleLists::from_settings(&policy.rule_settings()),
+        policy,
+    }
 }
 
 fn settings() -> SettingsInfo {

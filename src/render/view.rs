@@ -58,6 +58,10 @@ pub struct SettingsView<'a> {
     pub fail_on_active: bool,
     /// The policy file, or "" when the defaults were used.
     pub policy_file: String,
+    /// The platform asked for with --platform, or "".
+    pub platform: String,
+    /// --root / --runroot / --storage-driver as given.
+    pub storage: Vec<KeyValue>,
     pub severities: Vec<SeverityRow>,
     /// Checks the policy disabled or re-rated.
     pub overrides: Vec<OverrideRow>,
@@ -422,6 +426,15 @@ fn settings(r: &Report) -> SettingsView<'_> {
         fail_on: severity_label(s.fail_on),
         fail_on_active: s.fail_on > Severity::Informational,
         policy_file: s.policy_file.as_deref().map(crate::escape::text).unwrap_or_default(),
+        platform: s.platform.as_deref().map(crate::escape::text).unwrap_or_default(),
+        storage: [
+            ("root", s.storage.root.as_ref().map(|p| p.display().to_string())),
+            ("runroot", s.storage.runroot.as_ref().map(|p| p.display().to_string())),
+            ("driver", s.storage.driver.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| kv(k, crate::escape::text(&v))))
+        .collect(),
         severities: s
             .severities
             .iter()
