@@ -47,6 +47,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             }
             scan(cfg).await
         }
+        Command::Merge(args) => merge(args, &ProcessEnv),
     }
 }
 
@@ -121,12 +122,15 @@ async fn scan(cfg: ScanConfig) -> Result<u8, Failure> {
         let (i, report) = done.map_err(|e| Failure::new(Operational::CheckError, format!("a scan task crashed: {e}")))?;
         let path = emit(&cfg, &report, &names[i])?;
         progress.finished(&report, &path);
-        let o = report.outcome();
+        let mut o = report.outcome();
+        if !write_formats(&cfg, &report, &names[i])? {
+            o = o.combine(Outcome::Operational(Operational::InvalidConfig));
+        }
         outcome = Some(outcome.map_or(o, |prev| prev.combine(o)));
         entries[i] = Some(SummaryEntry {
             reference: report.image.reference.clone(),
             report: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            verdict: report.summary.verdict,
+            verdict: report.summary.verdict.clone(),
             exit_code: report.summary.exit_code,
             error: report.error.as_ref().map(|e| e.message.clone()),
         });
@@ -159,7 +163,7 @@ struct BatchSummary {
 struct SummaryEntry {
     reference: String,
     report: String,
-    verdict: &'static str,
+    verdict: String,
     exit_code: u8,
     error: Option<String>,
 }
@@ -183,6 +187,26 @@ fn emit(cfg: &ScanConfig, report: &Report, name: &str) -> Result<std::path::Path
         eprintln!("oci-compliance: error: {}", e.message);
     }
     Ok(path)
+}
+
+/// Write the formats asked for besides JSON. Ok(false) when one could not be rendered (a
+/// broken user template: a configuration error); the others are still written.
+fn write_formats(cfg: &ScanConfig, report: &Report, name: &str) -> Result<bool, Failure> {
+    let mut all = true;
+    for &format in &cfg.formats {
+        match cfg.renderer.render(format, report) {
+            Ok(bytes) => {
+                let p = crate::fsutil::write_atomic(&cfg.reports_dir, &format!("{name}.{}", format.extension()), &bytes)
+                    .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
+                eprintln!("oci-compliance: {} report written to {}", format.name(), p.display());
+            }
+            Err(e) => {
+                eprintln!("oci-compliance: error: {} report not written: {e}", format.name());
+                all = false;
+            }
+        }
+    }
+    Ok(all)
 }
 
 /// Progress on stderr: a line per finished image (CI logs read it as it comes).
@@ -209,6 +233,109 @@ impl Progress {
     }
 }
 
+/// Files `merge` passes over: the other outputs of this tool.
+const NOT_REPORTS: [&str; 6] = [".codequality.json", ".legacy.json", ".sarif", ".junit.xml", ".md", ".html"];
+
+fn merge(args: crate::cli::MergeArgs, env: &dyn crate::config::Env) -> Result<u8, Failure> {
+    use crate::merge as m;
+    use crate::render::Format;
+    let name = args.name.trim();
+    if name.is_empty() || name.starts_with('.') || name.contains('/') || name.contains('\0') {
+        return Err(Failure::config(format!("--name {name:?} is not a plain file name")));
+    }
+    let formats = crate::config::extra_formats(&crate::cli::flatten_formats(&args.formats));
+    let renderer = crate::config::load_renderer(args.templates.as_deref())?;
+    crate::fsutil::ensure_writable_dir(&args.reports_dir).map_err(|e| Failure::new(Operational::ReportsDir, e))?;
+    let mut sources: Vec<(String, Report)> = Vec::new();
+    for path in &args.reports {
+        let shown = path.display().to_string();
+        if NOT_REPORTS.iter().any(|s| shown.ends_with(s)) {
+            eprintln!("oci-compliance: skipping {shown}: not a JSON report");
+            continue;
+        }
+        match read_report(path)? {
+            Some(r) => sources.push((shown, r)),
+            None => eprintln!("oci-compliance: skipping {shown}: a summary, not a report"),
+        }
+    }
+    if sources.is_empty() {
+        return Err(Failure::new(Operational::NoImage, "no JSON reports to merge"));
+    }
+    let codes = merge_exit_codes(&args, &sources);
+    let reports: Vec<Report> = sources.iter().map(|(_, r)| r.clone()).collect();
+    let summary = m::summarize(&sources, codes, crate::time::now_rfc3339());
+    let mut outcome = m::outcome(&reports).unwrap_or(Outcome::Policy(None));
+    let json = renderer.render_merged(Format::Json, &summary, &reports).map_err(Failure::config)?;
+    let path = crate::fsutil::write_atomic(&args.reports_dir, &format!("{name}.json"), &json)
+        .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
+    let color = match args.color {
+        crate::cli::Color::Always => true,
+        crate::cli::Color::Never => false,
+        crate::cli::Color::Auto => {
+            use std::io::IsTerminal;
+            env.var("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+        }
+    };
+    print!("{}", render::console::render_merged(&summary, &render::console::Style { color }));
+    eprintln!("oci-compliance: summary written to {}", path.display());
+    for format in formats {
+        match renderer.render_merged(format, &summary, &reports) {
+            Ok(bytes) => {
+                let p = crate::fsutil::write_atomic(&args.reports_dir, &format!("{name}.{}", format.extension()), &bytes)
+                    .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
+                eprintln!("oci-compliance: {} summary written to {}", format.name(), p.display());
+            }
+            Err(e) => {
+                eprintln!("oci-compliance: error: {} summary not written: {e}", format.name());
+                outcome = outcome.combine(Outcome::Operational(Operational::InvalidConfig));
+            }
+        }
+    }
+    Ok(outcome.code(&codes))
+}
+
+/// A report file read back. Ok(None) for a summary (skipped); anything unreadable,
+/// unparsable or from a newer schema is invalid input (exit 24) naming the file.
+fn read_report(path: &std::path::Path) -> Result<Option<Report>, Failure> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| Failure::config(format!("cannot read report {shown}: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| Failure::config(format!("report {shown} is not JSON: {e}")))?;
+    // A merged summary, or the summary.json index a multi-image scan writes.
+    let is_summary = value.get("kind").and_then(|k| k.as_str()) == Some(crate::merge::KIND)
+        || (value.get("images").is_some_and(|i| i.is_array()) && value.get("checks").is_none());
+    if is_summary {
+        return Ok(None);
+    }
+    match value.get("schema_version").and_then(|v| v.as_u64()) {
+        None => return Err(Failure::config(format!("{shown} is not an oci-compliance report (no schema_version)"))),
+        Some(v) if v > u64::from(report::SCHEMA_VERSION) => {
+            return Err(Failure::config(format!(
+                "report {shown} has schema version {v}; this oci-compliance reads up to {}",
+                report::SCHEMA_VERSION
+            )))
+        }
+        Some(_) => {}
+    }
+    serde_json::from_value(value).map(Some).map_err(|e| Failure::config(format!("report {shown} does not match the report schema: {e}")))
+}
+
+/// Explicit settings win; otherwise the codes the reports were written with (the first
+/// report's, with a warning when they differ).
+fn merge_exit_codes(args: &crate::cli::MergeArgs, sources: &[(String, Report)]) -> crate::exit::ExitCodes {
+    let base = sources[0].1.settings.exit_codes;
+    if sources.iter().any(|(_, r)| r.settings.exit_codes != base) {
+        eprintln!("oci-compliance: warning: the reports were written with different exit codes; using those of {}", sources[0].0);
+    }
+    crate::exit::ExitCodes {
+        critical: args.critical_exit_code.unwrap_or(base.critical),
+        high: args.high_exit_code.unwrap_or(base.high),
+        medium: args.medium_exit_code.unwrap_or(base.medium),
+        low: args.low_exit_code.unwrap_or(base.low),
+        informational: args.informational_exit_code.unwrap_or(base.informational),
+    }
+}
+
 fn unique_name(used: &mut HashSet<String>, slug: &str) -> String {
     let mut name = slug.to_string();
     let mut n = 2;
@@ -229,6 +356,8 @@ fn settings_info(cfg: &ScanConfig) -> SettingsInfo {
         fail_on: cfg.fail_on,
         policy_file: cfg.policy_file.as_ref().map(|p| p.display().to_string()),
         policy: cfg.policy.clone(),
+        severities: report::effective_severities(&cfg.policy),
+        rule_lists: report::RuleLists::from_settings(&cfg.rules),
     }
 }
 
@@ -297,7 +426,9 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
         let mut checks = report::run_checks(&r, &image, &fs, &policy, &rule_settings, rules);
         let waivers = report::apply_waivers(&mut checks, &policy, &r, crate::time::today());
         let layers = report::layer_info(&fs, &checks);
-        let report = Report::new(settings, report::image_info(&r, &image, registry_digest), layers, checks, waivers, None);
+        let mut report =
+            Report::new(settings, report::image_info(&r, &image, registry_digest), layers, checks, waivers, None);
+        report.tree = Some(crate::filetree::from_image(&fs, crate::filetree::TreeLimits::default()));
         timing("checks", t);
         let drop_start = std::time::Instant::now();
         drop(fs);

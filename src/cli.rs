@@ -2,6 +2,7 @@
 //! image is configured by the environment alone.
 
 use crate::podman::PullPolicy;
+use crate::render::Format;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -28,6 +29,9 @@ pub enum Command {
         /// A check id, e.g. suid-files.
         id: String,
     },
+    /// Combine the JSON reports of several scans into one summary; the exit code follows the
+    /// same contract as `scan`, over all images.
+    Merge(MergeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,6 +87,17 @@ pub struct ScanArgs {
     /// Colour in the console report (auto: only on a terminal and without NO_COLOR).
     #[arg(long, env = "COMPLIANCE_COLOR", value_enum, default_value = "auto")]
     pub color: Color,
+
+    /// More report formats, each written next to the JSON report as <image>.<extension>:
+    /// html, markdown (.md), junit (.junit.xml), codequality (.codequality.json), sarif
+    /// (.sarif), legacy-json (.legacy.json). Repeatable or comma-separated.
+    #[arg(long = "format", env = "COMPLIANCE_FORMATS", value_parser = parse_formats, value_name = "FORMAT[,FORMAT…]")]
+    pub formats: Vec<Formats>,
+
+    /// A directory of Handlebars templates replacing built-in ones of the same file name.
+    /// (An empty value means none.)
+    #[arg(long = "templates", env = "COMPLIANCE_TEMPLATES_DIR", value_name = "DIR")]
+    pub templates: Option<String>,
 
     /// Policy file (TOML): waivers, severity overrides, required labels, thresholds.
     #[arg(long, env = "COMPLIANCE_POLICY", value_name = "FILE")]
@@ -141,6 +156,77 @@ pub struct ScanArgs {
     pub informational_exit_code: u8,
 }
 
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON reports written by `scan`. Other outputs of this tool (.codequality.json,
+    /// .legacy.json, .sarif, .junit.xml, .md, .html, scan and merge summaries) are skipped.
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub reports: Vec<PathBuf>,
+
+    /// Formats of the summary besides JSON: html, markdown, junit, codequality, sarif,
+    /// legacy-json. Repeatable or comma-separated.
+    #[arg(long = "format", env = "COMPLIANCE_FORMATS", value_parser = parse_formats, value_name = "FORMAT[,FORMAT…]")]
+    pub formats: Vec<Formats>,
+
+    /// A directory of Handlebars templates replacing built-in ones of the same file name.
+    /// (An empty value means none.)
+    #[arg(long = "templates", env = "COMPLIANCE_TEMPLATES_DIR", value_name = "DIR")]
+    pub templates: Option<String>,
+
+    /// Where the summary files are written (created if missing, never emptied).
+    #[arg(long, env = "COMPLIANCE_REPORTS_DIR", default_value = "reports", value_name = "DIR")]
+    pub reports_dir: PathBuf,
+
+    /// Base name of the merged files: <NAME>.json, <NAME>.html, … (not "summary": a
+    /// multi-image scan writes its own summary.json).
+    #[arg(long, env = "COMPLIANCE_MERGE_NAME", default_value = "merged", value_name = "NAME")]
+    pub name: String,
+
+    /// Colour in the console summary (auto: only on a terminal and without NO_COLOR).
+    #[arg(long, env = "COMPLIANCE_COLOR", value_enum, default_value = "auto")]
+    pub color: Color,
+
+    /// Exit code when the worst failed check is Critical (default: as the reports were written).
+    #[arg(long, env = "CRITICAL_EXIT_CODE", value_parser = parse_exit_code)]
+    pub critical_exit_code: Option<u8>,
+    /// Exit code when the worst failed check is High (default: as the reports were written).
+    #[arg(long, env = "HIGH_EXIT_CODE", value_parser = parse_exit_code)]
+    pub high_exit_code: Option<u8>,
+    /// Exit code when the worst failed check is Medium (default: as the reports were written).
+    #[arg(long, env = "MEDIUM_EXIT_CODE", value_parser = parse_exit_code)]
+    pub medium_exit_code: Option<u8>,
+    /// Exit code when the worst failed check is Low (default: as the reports were written).
+    #[arg(long, env = "LOW_EXIT_CODE", value_parser = parse_exit_code)]
+    pub low_exit_code: Option<u8>,
+    /// Exit code when nothing above Informational failed (default: as the reports were written).
+    #[arg(long, env = "INFORMATIONAL_EXIT_CODE", value_parser = parse_exit_code)]
+    pub informational_exit_code: Option<u8>,
+}
+
+/// Formats as given once: comma- or space-separated, empty allowed (an empty
+/// COMPLIANCE_FORMATS in a CI file means "none").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Formats(pub Vec<Format>);
+
+pub fn parse_formats(s: &str) -> Result<Formats, String> {
+    use clap::ValueEnum;
+    s.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            Format::from_str(p, true).map_err(|_| {
+                let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown report format {p:?} (known: {}; md for markdown)", known.join(", "))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Formats)
+}
+
+/// Every format given, in order.
+pub fn flatten_formats(f: &[Formats]) -> Vec<Format> {
+    f.iter().flat_map(|l| l.0.iter().copied()).collect()
+}
+
 pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
@@ -179,6 +265,23 @@ mod tests {
         for bad in ["-1", "256", "x", "1.5", ""] {
             assert!(parse_exit_code(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn formats_repeat_or_split_on_commas() {
+        let cli = Cli::try_parse_from(["oci-compliance", "scan", "--format", "html,junit", "--format", "sarif", "--format", "md", "x"]).unwrap();
+        let Command::Scan(a) = cli.command else { panic!() };
+        assert_eq!(flatten_formats(&a.formats), [Format::Html, Format::Junit, Format::Sarif, Format::Markdown]);
+        assert!(Cli::try_parse_from(["oci-compliance", "scan", "--format", "pdf", "x"]).is_err());
+        let cli = Cli::try_parse_from(["oci-compliance", "merge", "a.json", "b.json", "--format", "legacy-json,codequality"]).unwrap();
+        let Command::Merge(m) = cli.command else { panic!() };
+        assert_eq!(flatten_formats(&m.formats), [Format::LegacyJson, Format::Codequality]);
+        assert_eq!(parse_formats(" html, JUnit ,,").unwrap().0, [Format::Html, Format::Junit]);
+        assert_eq!(parse_formats("").unwrap().0, []);
+        assert!(parse_formats("html,pdf").unwrap_err().contains("\"pdf\""));
+        assert_eq!(m.reports.len(), 2);
+        assert_eq!(m.critical_exit_code, None);
+        assert!(Cli::try_parse_from(["oci-compliance", "merge"]).is_err(), "at least one report");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::platform::Platform;
 use crate::podman::{AcquireOptions, PullPolicy, StoreOptions};
 use crate::reference::ImageRef;
 use crate::policy::Policy;
+use crate::render::{Format, Renderer};
 use crate::rules::{RuleSettings, Severity};
 use std::path::PathBuf;
 
@@ -34,6 +35,9 @@ pub struct ScanConfig {
     pub policy: Policy,
     pub policy_file: Option<PathBuf>,
     pub fail_on: Severity,
+    /// Formats written besides JSON, each once, in a fixed order.
+    pub formats: Vec<Format>,
+    pub renderer: Renderer,
 }
 
 /// The process environment, as this tool reads it (injectable for tests).
@@ -123,6 +127,7 @@ impl ScanConfig {
                 )));
             }
         }
+        let renderer = load_renderer(args.templates.as_deref())?;
         let cfg = ScanConfig {
             images,
             total_images,
@@ -147,6 +152,8 @@ impl ScanConfig {
             policy,
             policy_file: args.policy,
             fail_on,
+            formats: extra_formats(&crate::cli::flatten_formats(&args.formats)),
+            renderer,
         };
         crate::fsutil::ensure_writable_dir(&cfg.reports_dir).map_err(|e| Failure::new(Operational::ReportsDir, e))?;
         Ok(cfg)
@@ -172,6 +179,20 @@ fn absolute(p: Option<PathBuf>, flag: &str) -> Result<Option<PathBuf>, Failure> 
             .map(|cwd| Some(cwd.join(p)))
             .map_err(|e| Failure::config(format!("{flag}: cannot resolve a relative path: {e}"))),
     }
+}
+
+/// The formats to write besides JSON (always written): deduplicated, in a fixed order.
+pub fn extra_formats(asked: &[Format]) -> Vec<Format> {
+    let mut f: Vec<Format> = asked.iter().copied().filter(|f| *f != Format::Json).collect();
+    f.sort();
+    f.dedup();
+    f
+}
+
+/// Compile the templates, built-in or overridden; a broken user template is invalid
+/// configuration, reported before any podman call.
+pub fn load_renderer(dir: Option<&str>) -> Result<Renderer, Failure> {
+    Renderer::new(dir.filter(|d| !d.is_empty()).map(std::path::Path::new)).map_err(Failure::config)
 }
 
 /// References in an images file: one per line, `#` starts a comment.

@@ -37,11 +37,36 @@ pub fn text(input: &str) -> String {
     out
 }
 
+/// Make control and invisible formatting characters visible (`\xNN`, `\u{NNNN}`), leaving
+/// everything else, backslashes included, as it is. Renderers use it as a last line of
+/// defence on values that may not have gone through [`text`] (raw strings from the image
+/// config); unlike [`text`] it is idempotent on already-escaped text.
+pub fn controls(input: &str) -> std::borrow::Cow<'_, str> {
+    if !input.chars().any(|c| is_control(c) || is_invisible(c)) {
+        return std::borrow::Cow::Borrowed(input);
+    }
+    let mut out = String::with_capacity(input.len() + 8);
+    for c in input.chars() {
+        if is_control(c) {
+            push_hex(&mut out, c as u8);
+        } else if is_invisible(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn is_control(c: char) -> bool {
+    (c as u32) < 0x20 || c as u32 == 0x7f
+}
+
 fn push_str(out: &mut String, s: &str) {
     for c in s.chars() {
         if c == '\\' {
             out.push_str("\\\\");
-        } else if (c as u32) < 0x20 || c as u32 == 0x7f {
+        } else if is_control(c) {
             push_hex(out, c as u8);
         } else if is_invisible(c) {
             out.push_str(&format!("\\u{{{:04x}}}", c as u32));
@@ -127,6 +152,14 @@ mod tests {
         assert_eq!(bytes(b"back\\slash"), "back\\\\slash");
         assert_eq!(bytes("rtl\u{202e}txt".as_bytes()), "rtl\\u{202e}txt");
         assert_eq!(bytes("c1\u{9b}x".as_bytes()), "c1\\u{009b}x");
+    }
+
+    #[test]
+    fn controls_only_touches_controls() {
+        assert_eq!(controls("a\\b"), "a\\b");
+        assert_eq!(controls("a\nb\x1b[1m\u{202e}"), "a\\x0ab\\x1b[1m\\u{202e}");
+        let once = controls("x\ty").into_owned();
+        assert_eq!(controls(&once), once);
     }
 
     #[test]

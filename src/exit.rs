@@ -76,7 +76,7 @@ impl fmt::Display for Operational {
 }
 
 /// The exit codes of policy verdicts, by highest failed severity; user-overridable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExitCodes {
     pub critical: u8,
     pub high: u8,

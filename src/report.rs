@@ -5,20 +5,25 @@ use crate::exit::{ExitCodes, Failure, Operational, Outcome};
 use crate::inspect::ImageInspect;
 use crate::layers::{ImageFs, Kind, Loc};
 use crate::reference::ImageRef;
+use crate::filetree::FileTree;
 use crate::policy::{glob_match, Policy};
 use crate::rules::{Context, Rule, RuleSettings, Severity, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped on any incompatible change to the JSON layout. Documented in README.md.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     pub tool: ToolInfo,
     pub scanned_at: String,
     pub settings: SettingsInfo,
+    /// `sha256:` of the canonical JSON of `settings` (keys sorted, no whitespace): two
+    /// reports with the same digest were judged by the same settings.
+    #[serde(default)]
+    pub settings_digest: String,
     pub image: ImageInfo,
     pub layers: Vec<LayerInfo>,
     pub checks: Vec<CheckResult>,
@@ -27,21 +32,25 @@ pub struct Report {
     pub summary: Summary,
     /// Set when the scan stopped before the checks could run (pull, inspect, storage).
     pub error: Option<ScanError>,
+    /// A bounded summary of the final image's file tree (absent when the scan stopped early).
+    #[serde(default)]
+    pub tree: Option<FileTree>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ToolInfo {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: String,
+    pub version: String,
 }
 
 impl Default for ToolInfo {
     fn default() -> Self {
-        ToolInfo { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
+        ToolInfo { name: env!("CARGO_PKG_NAME").to_string(), version: env!("CARGO_PKG_VERSION").to_string() }
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The effective settings of a scan: everything that can change a verdict or an exit code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SettingsInfo {
     pub pull: String,
     pub tls_verify: Option<bool>,
@@ -55,10 +64,58 @@ pub struct SettingsInfo {
     /// The policy file, if one was given.
     pub policy_file: Option<String>,
     /// The policy in effect (defaults when no file was given).
+    #[serde(default)]
     pub policy: Policy,
+    /// The severity each check was judged with (after the policy), by check id.
+    #[serde(default)]
+    pub severities: BTreeMap<String, Severity>,
+    /// The name lists and limits the checks used (defaults plus the policy's additions).
+    #[serde(default)]
+    pub rule_lists: RuleLists,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleLists {
+    pub privilege_tools: Vec<String>,
+    pub remote_access_tools: Vec<String>,
+    pub compilers: Vec<String>,
+    /// `port/protocol`, e.g. `22/tcp`.
+    pub admin_ports: Vec<String>,
+    pub max_layers: usize,
+}
+
+/// The severity each check is judged with under `policy`, by check id.
+pub fn effective_severities(policy: &Policy) -> BTreeMap<String, Severity> {
+    crate::rules::all()
+        .iter()
+        .map(|r| (r.meta().id.to_string(), policy.severity(r.meta().id, r.meta().severity)))
+        .collect()
+}
+
+impl RuleLists {
+    pub fn from_settings(rules: &RuleSettings) -> RuleLists {
+        RuleLists {
+            privilege_tools: rules.privilege_tools.clone(),
+            remote_access_tools: rules.remote_access_tools.clone(),
+            compilers: rules.compilers.clone(),
+            admin_ports: rules.admin_ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect(),
+            max_layers: rules.max_layers,
+        }
+    }
+}
+
+impl SettingsInfo {
+    /// Keys sorted at every level, no whitespace: the form the digest is taken of.
+    pub fn canonical_json(&self) -> String {
+        crate::canonical::to_string(&serde_json::to_value(self).expect("settings always serialise"))
+    }
+
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", crate::sha256::hex(self.canonical_json().as_bytes()))
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ImageInfo {
     /// The reference exactly as given.
     pub reference: String,
@@ -81,7 +138,7 @@ pub struct ImageInfo {
     pub storage_driver: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LayerInfo {
     /// 1-based, bottom to top.
     pub number: usize,
@@ -95,22 +152,26 @@ pub struct LayerInfo {
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
-    pub id: &'static str,
-    pub title: &'static str,
+    pub id: String,
+    pub title: String,
     /// The effective severity (after policy overrides).
     pub severity: Severity,
     pub default_severity: Severity,
     pub status: Status,
     pub description: String,
-    pub mitigation: &'static str,
+    /// Why the check matters (the same text as `explain`).
+    #[serde(default)]
+    pub rationale: String,
+    pub mitigation: String,
     pub findings: Vec<Finding>,
     /// A waiver that covers the whole check (one with no path), when it applied.
+    #[serde(default)]
     pub waiver: Option<AppliedWaiver>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AppliedWaiver {
     /// Index into the policy's waivers.
     pub index: usize,
@@ -118,7 +179,7 @@ pub struct AppliedWaiver {
     pub expires: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WaiverUse {
     pub index: usize,
     pub check: String,
@@ -127,11 +188,11 @@ pub struct WaiverUse {
     pub reason: String,
     pub expires: Option<String>,
     /// "applied", "expired" (it matched, but its date has passed) or "unused".
-    pub status: &'static str,
+    pub status: String,
     pub matched: usize,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Finding {
     /// Absolute path inside the image; non-UTF-8 bytes and controls escaped losslessly.
     pub path: String,
@@ -153,13 +214,14 @@ pub struct Finding {
     pub violation: bool,
     pub note: Option<String>,
     /// Set when a policy waiver covers this violation; it then no longer fails the check.
+    #[serde(default)]
     pub waiver: Option<AppliedWaiver>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     /// "pass", "fail" or "error".
-    pub verdict: &'static str,
+    pub verdict: String,
     pub exit_code: u8,
     pub worst_failed_severity: Option<Severity>,
     pub fail_on: Severity,
@@ -168,12 +230,12 @@ pub struct Summary {
     pub skipped: usize,
     pub errors: usize,
     /// Failed checks per severity (every severity present, zero included).
-    pub failed_by_severity: BTreeMap<&'static str, usize>,
+    pub failed_by_severity: BTreeMap<String, usize>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanError {
-    pub kind: &'static str,
+    pub kind: String,
     pub exit_code: u8,
     pub message: String,
 }
@@ -212,8 +274,8 @@ pub fn run_checks(
             if !policy.enabled(meta.id) {
                 let why = policy.checks.get(meta.id).and_then(|c| c.reason.clone());
                 return CheckResult {
-                    id: meta.id,
-                    title: meta.title,
+                    id: meta.id.to_string(),
+                    title: meta.title.to_string(),
                     severity,
                     default_severity: meta.severity,
                     status: Status::Skipped,
@@ -221,7 +283,8 @@ pub fn run_checks(
                         Some(r) => format!("disabled by policy: {}", crate::escape::text(&r)),
                         None => "disabled by policy".to_string(),
                     },
-                    mitigation: meta.remediation,
+                    rationale: squash(meta.rationale),
+                    mitigation: squash(meta.remediation),
                     findings: Vec::new(),
                     waiver: None,
                 };
@@ -239,13 +302,14 @@ pub fn run_checks(
                 }
             }
             CheckResult {
-                id: meta.id,
-                title: meta.title,
+                id: meta.id.to_string(),
+                title: meta.title.to_string(),
                 severity,
                 default_severity: meta.severity,
                 status: ev.status,
                 description: ev.description,
-                mitigation: meta.remediation,
+                rationale: squash(meta.rationale),
+                mitigation: squash(meta.remediation),
                 findings: ev.findings,
                 waiver: None,
             }
@@ -307,17 +371,19 @@ impl Report {
         waivers: Vec<WaiverUse>,
         error: Option<&Failure>,
     ) -> Report {
+        let settings_digest = settings.digest();
         let mut r = Report {
             schema_version: SCHEMA_VERSION,
             tool: ToolInfo::default(),
             scanned_at: crate::time::now_rfc3339(),
             settings,
+            settings_digest,
             image,
             layers,
             checks,
             waivers,
             summary: Summary {
-                verdict: "pass",
+                verdict: "pass".to_string(),
                 exit_code: 0,
                 worst_failed_severity: None,
                 fail_on: Severity::Informational,
@@ -327,7 +393,12 @@ impl Report {
                 errors: 0,
                 failed_by_severity: BTreeMap::new(),
             },
-            error: error.map(|f| ScanError { kind: kind_name(f.kind), exit_code: f.kind.code(), message: f.message.clone() }),
+            error: error.map(|f| ScanError {
+                kind: kind_name(f.kind).to_string(),
+                exit_code: f.kind.code(),
+                message: f.message.clone(),
+            }),
+            tree: None,
         };
         r.summarize();
         r
@@ -354,17 +425,13 @@ impl Report {
         let mut by_sev = BTreeMap::new();
         for s in Severity::ALL {
             by_sev.insert(
-                s.name(),
+                s.name().to_string(),
                 self.checks.iter().filter(|c| c.status == Status::Fail && c.severity == s).count(),
             );
         }
         let outcome = self.outcome();
         self.summary = Summary {
-            verdict: match outcome {
-                Outcome::Operational(_) => "error",
-                Outcome::Policy(None) | Outcome::Policy(Some(Severity::Informational)) => "pass",
-                Outcome::Policy(Some(_)) => "fail",
-            },
+            verdict: verdict_of(outcome).to_string(),
             exit_code: outcome.code(&self.settings.exit_codes),
             worst_failed_severity: self.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.severity).max(),
             fail_on: self.settings.fail_on,
@@ -377,6 +444,15 @@ impl Report {
     }
 }
 
+/// "pass", "fail" or "error": the word for an outcome.
+pub fn verdict_of(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Operational(_) => "error",
+        Outcome::Policy(None) | Outcome::Policy(Some(Severity::Informational)) => "pass",
+        Outcome::Policy(Some(_)) => "fail",
+    }
+}
+
 fn kind_name(o: Operational) -> &'static str {
     match o {
         Operational::PullFailed => "pull-failed",
@@ -386,6 +462,11 @@ fn kind_name(o: Operational) -> &'static str {
         Operational::InvalidConfig => "invalid-config",
         Operational::CheckError => "check-error",
     }
+}
+
+/// Rule texts are wrapped in the source; reports carry them as one line.
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Apply the policy's waivers to one image's results. A waiver covers violations of its
@@ -436,7 +517,8 @@ pub fn apply_waivers(checks: &mut [CheckResult], policy: &Policy, reference: &Im
                 (0, _) => "unused",
                 (_, true) => "expired",
                 (_, false) => "applied",
-            },
+            }
+            .to_string(),
             matched,
         });
     }

@@ -12,7 +12,7 @@ use std::path::Path;
 
 pub const NO_PARENT: u32 = u32::MAX;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     File,

@@ -50,7 +50,7 @@ pub const MAX_RUNROOT: usize = 50;
 
 /// Which containers/storage store podman works on. Unset fields leave podman's own
 /// configuration (CONTAINERS_STORAGE_CONF, storage.conf) in charge.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoreOptions {
     pub root: Option<PathBuf>,
     pub runroot: Option<PathBuf>,

@@ -49,7 +49,7 @@ pub fn render(report: &Report, style: &Style) -> String {
     let s = &report.summary;
     let by_sev: Vec<String> =
         s.failed_by_severity.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
-    let verdict = match s.verdict {
+    let verdict = match s.verdict.as_str() {
         "pass" => style.paint("32;1", "PASS"),
         "fail" => style.paint("31;1", "FAIL"),
         _ => style.paint("33;1", "ERROR"),
@@ -116,4 +116,54 @@ fn created_by(f: &Finding) -> String {
         c.push('…');
     }
     format!("  {c}")
+}
+
+/// The merged summary: one line per image, then the overall result.
+pub fn render_merged(s: &crate::merge::MergedSummary, style: &Style) -> String {
+    let mut out = String::new();
+    let width = s.images.iter().map(|i| i.reference.chars().count()).max().unwrap_or(0);
+    for img in &s.images {
+        let verdict = verdict_word(&img.verdict, style);
+        let failed: Vec<&str> = s
+            .checks
+            .iter()
+            .zip(&img.statuses)
+            .filter(|(_, st)| matches!(st, Some(Status::Fail) | Some(Status::Error)))
+            .map(|(c, _)| c.id.as_str())
+            .collect();
+        let detail = match &img.error {
+            Some(e) => crate::escape::controls(e).into_owned(),
+            None if failed.is_empty() => String::new(),
+            None => failed.join(", "),
+        };
+        let _ = writeln!(out, "{verdict} {:<width$}  exit {:<3} {detail}", img.reference, img.exit_code);
+    }
+    let t = &s.totals;
+    let by_sev: Vec<String> =
+        t.failed_by_severity.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
+    let _ = writeln!(
+        out,
+        "Summary: {}: {} image{}: {} passed, {} failed, {} in error{}; exit code {}",
+        match s.verdict.as_str() {
+            "pass" => style.paint("32;1", "PASS"),
+            "fail" => style.paint("31;1", "FAIL"),
+            _ => style.paint("33;1", "ERROR"),
+        },
+        t.images,
+        if t.images == 1 { "" } else { "s" },
+        t.passed,
+        t.failed,
+        t.errors,
+        if by_sev.is_empty() { String::new() } else { format!(" (failed checks: {})", by_sev.join(", ")) },
+        s.exit_code
+    );
+    out
+}
+
+fn verdict_word(v: &str, style: &Style) -> String {
+    match v {
+        "pass" => style.paint("32;1", "PASS "),
+        "fail" => style.paint("31;1", "FAIL "),
+        _ => style.paint("33;1", "ERROR"),
+    }
 }

@@ -218,7 +218,7 @@ fn an_unreadable_layer_makes_file_checks_errors_never_passes() {
     let fs = crate::layers::scan(sources, &classifier, 2);
     let checks = crate::report::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
     for c in &checks {
-        let reads = super::find(c.id).unwrap().meta().reads_layers;
+        let reads = super::find(&c.id).unwrap().meta().reads_layers;
         if reads {
             assert_eq!(c.status, Status::Error, "{}", c.id);
         }
@@ -313,7 +313,7 @@ reason = "another image"
     let fs = img.fs();
     let mut checks = crate::report::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
     let uses = crate::report::apply_waivers(&mut checks, &img.policy, &img.reference, crate::time::today());
-    let statuses: Vec<&str> = uses.iter().map(|u| u.status).collect();
+    let statuses: Vec<&str> = uses.iter().map(|u| u.status.as_str()).collect();
     assert_eq!(statuses, ["expired", "unused", "unused"]);
     let s = checks.iter().find(|c| c.id == "suid-files").unwrap();
     assert_eq!(s.status, Status::Fail);

@@ -1,0 +1,429 @@
+//! A bounded summary of the final image's file tree, for reviewers who want to see what an
+//! image is made of. Every directory carries recursive counts and sizes, so the totals are
+//! exact whatever is left out; what is *shown* is capped:
+//!
+//! - directories are taken breadth first (shallow before deep, by name within a level) up
+//!   to `max_dirs`, and none deeper than `max_depth` below `/`;
+//! - a shown directory lists its files (every non-directory entry) only if it has at most
+//!   `max_files_per_dir` of them and the overall `max_files` is not used up, again breadth
+//!   first. Anything not shown is counted in its parent (`hidden_dirs`, `hidden_files`).
+//!
+//! So a 500k-file image costs at most `max_dirs` + `max_files` nodes in the report.
+
+use crate::layers::{ImageFs, Kind};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeLimits {
+    pub max_dirs: usize,
+    pub max_files: usize,
+    pub max_files_per_dir: usize,
+    pub max_depth: usize,
+}
+
+impl Default for TreeLimits {
+    fn default() -> Self {
+        TreeLimits { max_dirs: 1500, max_files: 2500, max_files_per_dir: 40, max_depth: 16 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileTree {
+    pub limits: TreeLimits,
+    /// Directories in the final image (the root not counted).
+    pub total_dirs: u64,
+    /// Non-directory entries in the final image.
+    pub total_files: u64,
+    /// Apparent size of all regular files.
+    pub total_size: u64,
+    pub shown_dirs: u64,
+    pub shown_files: u64,
+    /// Something was left out because of the limits.
+    pub truncated: bool,
+    /// The shown directories depth first (a directory before its subdirectories, siblings by
+    /// name), the root first. A flat list keeps the JSON shallow whatever the image's depth.
+    pub dirs: Vec<TreeDir>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeDir {
+    /// Escaped absolute path ("/" for the root).
+    pub path: String,
+    /// 0 for the root.
+    pub depth: usize,
+    /// The layer whose entry the final image shows (0: implied, no entry of its own).
+    pub layer: usize,
+    /// Subdirectories below, recursively.
+    pub dirs: u64,
+    /// Non-directory entries below, recursively.
+    pub files: u64,
+    /// Bytes of regular files below, recursively.
+    pub size: u64,
+    /// Direct subdirectories not shown.
+    pub hidden_dirs: u64,
+    /// Direct non-directory entries not listed.
+    pub hidden_files: u64,
+    /// The directory's own non-directory entries, when listed.
+    pub entries: Vec<TreeFile>,
+}
+
+impl TreeDir {
+    /// The last path component ("/" for the root).
+    pub fn name(&self) -> &str {
+        if self.path == "/" {
+            return "/";
+        }
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeFile {
+    pub name: String,
+    pub kind: Kind,
+    /// `ls -l` style, e.g. `-rwxr-xr-x`.
+    pub permissions: String,
+    pub size: u64,
+    pub layer: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_target: Option<String>,
+}
+
+/// One visible entry of the final image, as the tree builder needs it.
+pub struct TreeEntry<'a> {
+    pub path: &'a [u8],
+    pub kind: Kind,
+    pub mode: u32,
+    pub size: u64,
+    pub layer: usize,
+    pub link: Option<&'a [u8]>,
+}
+
+struct Node<'a> {
+    name: &'a [u8],
+    depth: usize,
+    layer: usize,
+    subdirs: Vec<usize>,
+    files: Vec<usize>,
+    dirs_below: u64,
+    files_below: u64,
+    size_below: u64,
+}
+
+/// The tree of the final image as `fs` shows it.
+pub fn from_image(fs: &ImageFs, limits: TreeLimits) -> FileTree {
+    build(
+        fs.visible_entries().map(|(loc, e)| TreeEntry {
+            path: &e.path,
+            kind: e.kind,
+            mode: e.mode,
+            size: e.size,
+            layer: fs.layers[loc.layer as usize].source.number,
+            link: e.link.as_deref(),
+        }),
+        limits,
+    )
+}
+
+pub fn build<'a>(entries: impl Iterator<Item = TreeEntry<'a>>, limits: TreeLimits) -> FileTree {
+    let mut nodes: Vec<Node<'a>> = vec![Node {
+        name: b"/",
+        depth: 0,
+        layer: 0,
+        subdirs: Vec::new(),
+        files: Vec::new(),
+        dirs_below: 0,
+        files_below: 0,
+        size_below: 0,
+    }];
+    let mut by_path: HashMap<&'a [u8], usize> = HashMap::new();
+    let mut files: Vec<TreeEntry<'a>> = Vec::new();
+    for e in entries {
+        let path = trim_slashes(e.path);
+        if path.is_empty() {
+            continue;
+        }
+        if e.kind == Kind::Dir {
+            let n = dir_node(&mut nodes, &mut by_path, path);
+            // Entries come bottom layer first: the last one seen is the one shown.
+            nodes[n].layer = e.layer;
+        } else if e.kind != Kind::Whiteout {
+            let parent = match path.iter().rposition(|&b| b == b'/') {
+                Some(i) => dir_node(&mut nodes, &mut by_path, &path[..i]),
+                None => 0,
+            };
+            nodes[parent].files.push(files.len());
+            files.push(e);
+        }
+    }
+    // Children always have larger indices than their parents: sum bottom up.
+    for i in (0..nodes.len()).rev() {
+        let own_files = nodes[i].files.len() as u64;
+        let own_size: u64 = nodes[i].files.iter().map(|&f| regular_size(&files[f])).sum();
+        let (mut d, mut f, mut s) = (nodes[i].subdirs.len() as u64, own_files, own_size);
+        for &c in &nodes[i].subdirs {
+            d += nodes[c].dirs_below;
+            f += nodes[c].files_below;
+            s += nodes[c].size_below;
+        }
+        nodes[i].dirs_below = d;
+        nodes[i].files_below = f;
+        nodes[i].size_below = s;
+    }
+    for i in 0..nodes.len() {
+        let mut subdirs = std::mem::take(&mut nodes[i].subdirs);
+        subdirs.sort_by(|&a, &b| nodes[a].name.cmp(nodes[b].name));
+        nodes[i].subdirs = subdirs;
+        let mut fl = std::mem::take(&mut nodes[i].files);
+        fl.sort_by(|&a, &b| name_of(files[a].path).cmp(name_of(files[b].path)));
+        nodes[i].files = fl;
+    }
+
+    // Breadth first: choose the directories to show, then whose files to list.
+    let mut shown = vec![false; nodes.len()];
+    let mut order = Vec::new();
+    let mut queue = VecDeque::from([0usize]);
+    shown[0] = true;
+    while let Some(n) = queue.pop_front() {
+        order.push(n);
+        for &c in &nodes[n].subdirs {
+            if order.len() + queue.len() < limits.max_dirs + 1 && nodes[c].depth <= limits.max_depth {
+                shown[c] = true;
+                queue.push_back(c);
+            }
+        }
+    }
+    let mut listed = vec![false; nodes.len()];
+    let mut shown_files = 0usize;
+    for &n in &order {
+        let k = nodes[n].files.len();
+        if k > 0 && k <= limits.max_files_per_dir && shown_files + k <= limits.max_files {
+            listed[n] = true;
+            shown_files += k;
+        }
+    }
+    let mut dirs = Vec::with_capacity(order.len());
+    emit(&nodes, &files, &shown, &listed, &mut dirs);
+    let total_dirs = nodes[0].dirs_below;
+    let total_files = nodes[0].files_below;
+    FileTree {
+        limits,
+        total_dirs,
+        total_files,
+        total_size: nodes[0].size_below,
+        shown_dirs: order.len() as u64 - 1,
+        shown_files: shown_files as u64,
+        truncated: order.len() as u64 - 1 < total_dirs || (shown_files as u64) < total_files,
+        dirs,
+    }
+}
+
+/// Depth-first over the shown directories, with an explicit stack.
+fn emit(nodes: &[Node], files: &[TreeEntry], shown: &[bool], listed: &[bool], out: &mut Vec<TreeDir>) {
+    let mut stack: Vec<(usize, String)> = vec![(0, "/".to_string())];
+    while let Some((n, path)) = stack.pop() {
+        let node = &nodes[n];
+        let visible: Vec<usize> = node.subdirs.iter().copied().filter(|&c| shown[c]).collect();
+        for &c in visible.iter().rev() {
+            let name = crate::escape::bytes(nodes[c].name);
+            let p = if n == 0 { format!("/{name}") } else { format!("{path}/{name}") };
+            stack.push((c, p));
+        }
+        let entries: Vec<TreeFile> = if listed[n] {
+            node.files
+                .iter()
+                .map(|&f| {
+                    let e = &files[f];
+                    TreeFile {
+                        name: crate::escape::bytes(name_of(e.path)),
+                        kind: e.kind,
+                        permissions: permissions(e.kind, e.mode),
+                        size: e.size,
+                        layer: e.layer,
+                        link_target: e.link.map(crate::escape::bytes),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        out.push(TreeDir {
+            path,
+            depth: node.depth,
+            layer: node.layer,
+            dirs: node.dirs_below,
+            files: node.files_below,
+            size: node.size_below,
+            hidden_dirs: (node.subdirs.len() - visible.len()) as u64,
+            hidden_files: (node.files.len() - entries.len()) as u64,
+            entries,
+        });
+    }
+}
+
+fn dir_node<'a>(nodes: &mut Vec<Node<'a>>, by_path: &mut HashMap<&'a [u8], usize>, path: &'a [u8]) -> usize {
+    if path.is_empty() {
+        return 0;
+    }
+    if let Some(&n) = by_path.get(path) {
+        return n;
+    }
+    let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => (dir_node(nodes, by_path, &path[..i]), &path[i + 1..]),
+        None => (0, path),
+    };
+    let n = nodes.len();
+    nodes.push(Node {
+        name,
+        depth: nodes[parent].depth + 1,
+        layer: 0,
+        subdirs: Vec::new(),
+        files: Vec::new(),
+        dirs_below: 0,
+        files_below: 0,
+        size_below: 0,
+    });
+    nodes[parent].subdirs.push(n);
+    by_path.insert(path, n);
+    n
+}
+
+fn trim_slashes(p: &[u8]) -> &[u8] {
+    let start = p.iter().position(|&b| b != b'/').unwrap_or(p.len());
+    let end = p.iter().rposition(|&b| b != b'/').map(|i| i + 1).unwrap_or(start);
+    &p[start..end.max(start)]
+}
+
+fn name_of(p: &[u8]) -> &[u8] {
+    let p = trim_slashes(p);
+    match p.iter().rposition(|&b| b == b'/') {
+        Some(i) => &p[i + 1..],
+        None => p,
+    }
+}
+
+fn regular_size(e: &TreeEntry) -> u64 {
+    if e.kind == Kind::File {
+        e.size
+    } else {
+        0
+    }
+}
+
+fn permissions(kind: Kind, mode: u32) -> String {
+    let e = crate::layers::Entry {
+        path: Box::new([]),
+        parent: 0,
+        kind,
+        mode,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        link: None,
+        opaque: false,
+    };
+    crate::rules::permissions(&e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &'static str, kind: Kind, size: u64) -> TreeEntry<'static> {
+        TreeEntry { path: path.as_bytes(), kind, mode: 0o644, size, layer: 1, link: None }
+    }
+
+    fn sample() -> Vec<TreeEntry<'static>> {
+        vec![
+            entry("/etc", Kind::Dir, 0),
+            entry("/etc/passwd", Kind::File, 100),
+            entry("/etc/group", Kind::File, 50),
+            entry("/usr", Kind::Dir, 0),
+            entry("/usr/bin", Kind::Dir, 0),
+            entry("/usr/bin/sh", Kind::File, 1000),
+            entry("/usr/bin/bash", Kind::Symlink, 2),
+            entry("/usr/share/doc/a/copyright", Kind::File, 10),
+        ]
+    }
+
+    #[test]
+    fn counts_are_recursive_and_sorted() {
+        let t = build(sample().into_iter(), TreeLimits::default());
+        assert_eq!((t.total_dirs, t.total_files, t.total_size), (6, 5, 1160));
+        assert!(!t.truncated);
+        let order: Vec<(&str, usize)> = t.dirs.iter().map(|d| (d.path.as_str(), d.depth)).collect();
+        assert_eq!(
+            order,
+            [("/", 0), ("/etc", 1), ("/usr", 1), ("/usr/bin", 2), ("/usr/share", 2), ("/usr/share/doc", 3), ("/usr/share/doc/a", 4)]
+        );
+        let usr = &t.dirs[2];
+        assert_eq!((usr.dirs, usr.files, usr.size, usr.name()), (4, 3, 1010, "usr"));
+        let bin: Vec<&str> = t.dirs[3].entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(bin, ["bash", "sh"]);
+    }
+
+    #[test]
+    fn limits_bound_the_output_but_not_the_totals() {
+        let limits = TreeLimits { max_dirs: 2, max_files: 3, max_files_per_dir: 2, max_depth: 16 };
+        let t = build(sample().into_iter(), limits);
+        assert!(t.truncated);
+        assert_eq!((t.total_dirs, t.total_files), (6, 5));
+        assert_eq!(t.shown_dirs, 2);
+        assert_eq!(t.dirs.len(), 3);
+        // etc has 2 files (listed); usr's subdirectories are not shown.
+        assert_eq!(t.dirs[1].entries.len(), 2);
+        assert_eq!(t.dirs[2].hidden_dirs, 2);
+        assert!(t.shown_files <= 3);
+    }
+
+    #[test]
+    fn half_a_million_files_stay_small() {
+        let paths: Vec<String> = (0..500_000).map(|i| format!("/data/d{}/e{}/f{i}", i % 700, i % 13)).collect();
+        let entries = paths.iter().map(|p| TreeEntry { path: p.as_bytes(), kind: Kind::File, mode: 0o644, size: 1, layer: 2, link: None });
+        let t = build(entries, TreeLimits::default());
+        assert_eq!(t.total_files, 500_000);
+        assert_eq!(t.total_size, 500_000);
+        let json = serde_json::to_vec_pretty(&t).unwrap();
+        assert!(json.len() < 700_000, "{} bytes", json.len());
+        assert!(t.shown_dirs as usize <= TreeLimits::default().max_dirs);
+    }
+
+    #[test]
+    fn depth_is_capped() {
+        let deep: String = (0..40).map(|i| format!("/d{i}")).collect();
+        let t = build([TreeEntry { path: deep.as_bytes(), kind: Kind::File, mode: 0o644, size: 5, layer: 1, link: None }].into_iter(), TreeLimits::default());
+        let d = t.dirs.last().unwrap();
+        assert_eq!(d.depth, TreeLimits::default().max_depth);
+        assert_eq!(d.hidden_dirs, 1);
+        let json = serde_json::to_string_pretty(&t).unwrap();
+        assert!(json.lines().all(|l| l.len() - l.trim_start().len() <= 10), "the JSON stays shallow");
+        assert_eq!(t.total_files, 1);
+    }
+
+    #[test]
+    fn built_from_the_merged_image() {
+        let img = crate::testutil::Image::new(2);
+        img.layer(0).dir("/etc", 0o755).file("/etc/a", 0o644).file("/etc/gone", 0o644).file("/opt/x/y", 0o755);
+        img.layer(1).whiteout("/etc/gone").file_with("/etc/b", 0o4755, b"12345").opaque("/opt");
+        let t = from_image(&img.fs(), TreeLimits::default());
+        let etc = t.dirs.iter().find(|d| d.path == "/etc").unwrap();
+        let files: Vec<(&str, usize, &str)> =
+            etc.entries.iter().map(|e| (e.name.as_str(), e.layer, e.permissions.as_str())).collect();
+        assert_eq!(files, [("a", 1, "-rw-r--r--"), ("b", 2, "-rwsr-xr-x")]);
+        assert_eq!(etc.size, 6);
+        let opt = t.dirs.iter().find(|d| d.path == "/opt").unwrap();
+        assert_eq!((opt.dirs, opt.files, opt.layer), (0, 0, 2), "the opaque /opt hides x/y");
+    }
+
+    #[test]
+    fn names_are_escaped() {
+        let t = build(
+            [TreeEntry { path: b"/x/<b>\n\xff", kind: Kind::File, mode: 0o644, size: 1, layer: 1, link: Some(b"\x1b") }].into_iter(),
+            TreeLimits::default(),
+        );
+        let f = &t.dirs[1].entries[0];
+        assert_eq!(f.name, "<b>\\x0a\\xff");
+        assert_eq!(f.link_target.as_deref(), Some("\\x1b"));
+    }
+}

@@ -1,0 +1,453 @@
+//! Report formats: golden files of every format on fixed reports, well-formedness and schema
+//! checks, hostile image content, strict templates and template overrides.
+//!
+//! Goldens live in tests/golden/. After an intended change, regenerate them with
+//! `UPDATE_GOLDEN=1 cargo test --test reports` and review the diff.
+
+use oci_compliance::merge;
+use oci_compliance::render::{fixture, Format, Renderer};
+use oci_compliance::report::Report;
+use std::path::{Path, PathBuf};
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn golden(name: &str, actual: &[u8]) {
+    let path = golden_dir().join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden_dir()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("golden {} missing ({e}); run UPDATE_GOLDEN=1 cargo test --test reports", path.display()));
+    if expected != actual {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("golden-actual");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join(name), actual).unwrap();
+        let e = String::from_utf8_lossy(&expected);
+        let a = String::from_utf8_lossy(actual);
+        let line = e.lines().zip(a.lines()).position(|(x, y)| x != y).unwrap_or(e.lines().count().min(a.lines().count()));
+        panic!(
+            "{name} differs from its golden file at line {}:\n  golden: {:?}\n  actual: {:?}\nactual output written to {}; \
+             if the change is intended: UPDATE_GOLDEN=1 cargo test --test reports",
+            line + 1,
+            e.lines().nth(line),
+            a.lines().nth(line),
+            out.join(name).display()
+        );
+    }
+}
+
+fn renderer() -> Renderer {
+    Renderer::new(None).expect("built-in templates compile")
+}
+
+fn render(f: Format, r: &Report) -> Vec<u8> {
+    renderer().render(f, r).unwrap_or_else(|e| panic!("{}: {e}", f.name()))
+}
+
+fn merged() -> (merge::MergedSummary, Vec<Report>) {
+    let reports = vec![fixture::sample(), fixture::failed_scan(), fixture::passing()];
+    let sources: Vec<(String, Report)> = reports
+        .iter()
+        .zip(["reports/app.json", "reports/broken.json", "reports/tiny.json"])
+        .map(|(r, s)| (s.to_string(), r.clone()))
+        .collect();
+    let s = merge::summarize(&sources, Default::default(), fixture::SCANNED_AT.to_string());
+    let mut s = s;
+    s.tool.version = fixture::TOOL_VERSION.to_string();
+    (s, reports)
+}
+
+#[test]
+fn golden_every_format_of_one_report() {
+    let r = fixture::sample();
+    for f in Format::ALL {
+        golden(&format!("sample.{}", f.extension()), &render(f, &r));
+    }
+}
+
+#[test]
+fn golden_failed_scan() {
+    let r = fixture::failed_scan();
+    for f in [Format::Html, Format::Markdown, Format::Junit, Format::Sarif, Format::LegacyJson, Format::Codequality] {
+        golden(&format!("failed-scan.{}", f.extension()), &render(f, &r));
+    }
+}
+
+#[test]
+fn golden_hostile() {
+    let r = fixture::hostile();
+    for f in [Format::Html, Format::Markdown, Format::Junit] {
+        golden(&format!("hostile.{}", f.extension()), &render(f, &r));
+    }
+}
+
+#[test]
+fn golden_merge_every_format() {
+    let (s, reports) = merged();
+    for f in Format::ALL {
+        let out = renderer().render_merged(f, &s, &reports).unwrap_or_else(|e| panic!("{}: {e}", f.name()));
+        golden(&format!("merge.{}", f.extension()), &out);
+    }
+}
+
+#[test]
+fn merged_summary_follows_the_exit_code_contract() {
+    let (s, _) = merged();
+    // The failed pull (20) outranks the Critical failure (12).
+    assert_eq!((s.verdict.as_str(), s.exit_code), ("error", 20));
+    assert_eq!((s.totals.images, s.totals.passed, s.totals.failed, s.totals.errors), (3, 1, 1, 1));
+    let only_policy = vec![("a".to_string(), fixture::sample()), ("b".to_string(), fixture::passing())];
+    let p = merge::summarize(&only_policy, Default::default(), String::new());
+    assert_eq!((p.verdict.as_str(), p.exit_code), ("fail", 12));
+    let passing = vec![("b".to_string(), fixture::passing())];
+    assert_eq!(merge::summarize(&passing, Default::default(), String::new()).exit_code, 0);
+}
+
+#[test]
+fn junit_is_well_formed_xml_with_one_testcase_per_check() {
+    let n = oci_compliance::rules::all().len();
+    for (r, cases) in [(fixture::sample(), n), (fixture::failed_scan(), 1), (fixture::hostile(), n)] {
+        let xml = String::from_utf8(render(Format::Junit, &r)).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("not XML: {e}\n{xml}"));
+        let testcases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+        assert_eq!(testcases.len(), cases);
+        let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+        assert_eq!(suite.attribute("tests"), Some(cases.to_string().as_str()));
+        let failures = testcases.iter().filter(|t| t.children().any(|c| c.has_tag_name("failure"))).count();
+        assert_eq!(suite.attribute("failures"), Some(failures.to_string().as_str()));
+        let errors = testcases.iter().filter(|t| t.children().any(|c| c.has_tag_name("error"))).count();
+        assert_eq!(suite.attribute("errors"), Some(errors.to_string().as_str()));
+        let skipped = testcases.iter().filter(|t| t.children().any(|c| c.has_tag_name("skipped"))).count();
+        assert_eq!(suite.attribute("skipped"), Some(skipped.to_string().as_str()));
+    }
+    let xml = String::from_utf8(render(Format::Junit, &fixture::sample())).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let su = doc.descendants().find(|n| n.attribute("name") == Some("suid-files")).unwrap();
+    let failure = su.children().find(|c| c.has_tag_name("failure")).unwrap();
+    assert_eq!(failure.attribute("type"), Some("critical"));
+    assert!(failure.text().unwrap().contains("/usr/bin/su -rwsr-xr-x 0:0"));
+    let compilers = doc.descendants().find(|n| n.attribute("name") == Some("compilers")).unwrap();
+    assert!(compilers.children().any(|c| c.has_tag_name("skipped")));
+}
+
+#[test]
+fn hostile_junit_keeps_its_text() {
+    let xml = String::from_utf8(render(Format::Junit, &fixture::hostile())).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let su = doc.descendants().find(|n| n.attribute("name") == Some("suid-files")).unwrap();
+    let failure = su.children().find(|c| c.has_tag_name("failure")).unwrap();
+    // The XML parser gives back the (model-escaped) text exactly: nothing became markup.
+    assert!(failure.attribute("message").unwrap().contains("/opt/<script>alert(1)</script>\\x0a\\x1b[31mred"));
+    assert!(!xml.contains("<script>"));
+}
+
+fn sarif_validator() -> (boon::Schemas, boon::SchemaIndex) {
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schema/sarif-2.1.0.json");
+    let schema: serde_json::Value = serde_json::from_slice(&std::fs::read(&schema_path).unwrap()).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    compiler.add_resource("urn:sarif-2.1.0", schema).unwrap();
+    let idx = compiler.compile("urn:sarif-2.1.0", &mut schemas).unwrap();
+    (schemas, idx)
+}
+
+#[test]
+fn sarif_validates_against_the_2_1_0_schema() {
+    let (schemas, idx) = sarif_validator();
+    let (s, reports) = merged();
+    let mut docs = vec![
+        render(Format::Sarif, &fixture::sample()),
+        render(Format::Sarif, &fixture::failed_scan()),
+        render(Format::Sarif, &fixture::hostile()),
+        renderer().render_merged(Format::Sarif, &s, &reports).unwrap(),
+    ];
+    // The validator must be able to say no.
+    docs.push(br#"{"version":"2.1.0","runs":[{"tool":{"driver":{}}}]}"#.to_vec());
+    for (i, d) in docs.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_slice(d).unwrap();
+        let result = schemas.validate(&v, idx);
+        if i == docs.len() - 1 {
+            assert!(result.is_err(), "a driver without a name must be rejected");
+        } else if let Err(e) = result {
+            panic!("SARIF document {i} is invalid: {e:#}");
+        }
+    }
+}
+
+#[test]
+fn sarif_has_a_rule_per_check_and_a_location_per_result() {
+    let v: serde_json::Value = serde_json::from_slice(&render(Format::Sarif, &fixture::sample())).unwrap();
+    let run = &v["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), oci_compliance::rules::all().len());
+    assert!(rules.iter().all(|r| !r["help"]["text"].as_str().unwrap().is_empty()));
+    let results = run["results"].as_array().unwrap();
+    // admin-ports-exposed and too-many-layers fail without findings: image-level results.
+    let image_level: Vec<_> = results.iter().filter(|r| r["locations"][0].get("physicalLocation").is_none()).collect();
+    assert_eq!(image_level.len(), 2);
+    let findings: usize = fixture::sample().checks.iter().filter(|c| c.status != oci_compliance::rules::Status::Skipped).map(|c| c.findings.len()).sum();
+    assert_eq!(results.len(), findings + 2);
+    for r in results {
+        assert!(!r["locations"].as_array().unwrap().is_empty(), "{r}");
+        let idx = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[idx]["id"], r["ruleId"]);
+    }
+    // The waived sudo is a suppressed result; the su whose waiver expired is not.
+    let suppressed: Vec<_> = results.iter().filter(|r| r.get("suppressions").is_some()).collect();
+    assert_eq!(suppressed.len(), 1);
+    assert_eq!(suppressed[0]["ruleId"], "suid-files");
+    assert_eq!(suppressed[0]["properties"]["path"], "/usr/bin/sudo");
+    assert!(suppressed[0]["suppressions"][0]["justification"].as_str().unwrap().contains("TICKET-42"));
+}
+
+#[test]
+fn codequality_parses_with_stable_fingerprints() {
+    let a: serde_json::Value = serde_json::from_slice(&render(Format::Codequality, &fixture::sample())).unwrap();
+    let issues = a.as_array().unwrap();
+    // suid su (sudo is waived), privilege su+sudo (the su waiver expired), admin ports,
+    // too many layers.
+    assert_eq!(issues.len(), 5);
+    assert!(!issues.iter().any(|i| i["check_name"] == "suid-files" && i["location"]["path"] == "usr/bin/sudo"));
+    for i in issues {
+        for key in ["description", "check_name", "fingerprint", "severity"] {
+            assert!(i[key].as_str().is_some_and(|s| !s.is_empty()), "{key} in {i}");
+        }
+        assert!(["info", "minor", "major", "critical", "blocker"].contains(&i["severity"].as_str().unwrap()));
+        assert!(i["location"]["path"].as_str().is_some());
+        assert_eq!(i["location"]["lines"]["begin"], 1);
+    }
+    let fps: std::collections::HashSet<&str> = issues.iter().map(|i| i["fingerprint"].as_str().unwrap()).collect();
+    assert_eq!(fps.len(), issues.len(), "fingerprints are unique");
+    // A later scan of another version of the same image: same fingerprints.
+    let mut later = fixture::sample();
+    later.image.tag = Some("1.5.0".into());
+    later.image.reference = "registry.example.com:5000/team/app:1.5.0".into();
+    later.image.digest = None;
+    later.scanned_at = "2026-02-01T00:00:00Z".into();
+    for c in later.checks.iter_mut() {
+        for f in c.findings.iter_mut() {
+            f.layer += 1;
+        }
+    }
+    let b: serde_json::Value = serde_json::from_slice(&render(Format::Codequality, &later)).unwrap();
+    let fps_b: std::collections::HashSet<&str> = b.as_array().unwrap().iter().map(|i| i["fingerprint"].as_str().unwrap()).collect();
+    assert_eq!(fps, fps_b);
+    let su = issues.iter().find(|i| i["check_name"] == "suid-files" && i["location"]["path"] == "usr/bin/su").unwrap();
+    assert_eq!(su["severity"], "blocker");
+}
+
+#[test]
+fn json_parses_and_reads_back_identically() {
+    for r in [fixture::sample(), fixture::failed_scan(), fixture::hostile(), fixture::passing()] {
+        let json = render(Format::Json, &r);
+        let back: Report = serde_json::from_slice(&json).unwrap();
+        assert_eq!(render(Format::Json, &back), json);
+        assert_eq!(back.outcome(), r.outcome());
+    }
+}
+
+#[test]
+fn legacy_json_layout() {
+    let v: serde_json::Value = serde_json::from_slice(&render(Format::LegacyJson, &fixture::sample())).unwrap();
+    let entries = v["registry.example.com:5000/team/app:1.4.2"].as_array().unwrap();
+    assert_eq!(entries.len(), oci_compliance::rules::all().len() - 1, "skipped checks are left out");
+    let su = entries.iter().find(|e| e["Title"] == "No setuid files").unwrap();
+    assert_eq!(su["Severity"], "Critical");
+    assert_eq!(su["Pass"], false);
+    let files = su["Files"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    let (layer, paths) = files[0].as_object().unwrap().iter().next().unwrap();
+    assert!(layer.starts_with("sha256:"));
+    assert_eq!(paths, &serde_json::json!(["/usr/bin/su"]), "the waived sudo is left out");
+    for e in entries {
+        let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 6);
+    }
+    let failed: serde_json::Value = serde_json::from_slice(&render(Format::LegacyJson, &fixture::failed_scan())).unwrap();
+    let e = &failed["registry.example.com:5000/team/broken:2.0"][0];
+    assert_eq!((e["Title"].as_str(), e["Pass"].as_bool()), (Some("Scan error"), Some(false)));
+}
+
+/// No element, attribute or URL from the image survives as markup.
+#[test]
+fn hostile_names_render_inert_in_html() {
+    let r = fixture::hostile();
+    let html = String::from_utf8(render(Format::Html, &r)).unwrap();
+    for bad in ["<script", "<img", "<b>root", "<a href=x", "\x1b", "\u{9b}"] {
+        assert!(!html.contains(bad), "{bad:?} in HTML");
+    }
+    assert!(html.contains("<td class=\"wrap\"><code>&lt;script&gt;alert(1)&lt;/script&gt;</code></td>"), "the label is shown, escaped");
+    assert!(html.contains("&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;"), "created_by is shown, escaped");
+    // The newline of the raw label is made visible instead of being passed through.
+    assert!(html.contains("\\x0aline two \\x1b[2J\\x1b[31m"));
+    // No scripts at all, and a policy that would block one anyway.
+    assert!(html.contains("Content-Security-Policy\" content=\"default-src 'none'"));
+    assert!(!html.to_ascii_lowercase().contains("<script"));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no external fetches or links");
+}
+
+#[test]
+fn hostile_names_render_inert_in_markdown() {
+    let md = String::from_utf8(render(Format::Markdown, &fixture::hostile())).unwrap();
+    assert!(!md.contains('\x1b'));
+    // Outside code spans, markup characters are escaped; in code spans they are literal but inert.
+    let prose: String = strip_code_spans(&md);
+    for bad in ["<script", "<img", "<b>", "<a href"] {
+        assert!(!prose.contains(bad), "{bad:?} in Markdown outside code spans");
+    }
+    assert!(prose.contains("1 setuid file: /opt/&lt;script&gt;alert\\(1\\)&lt;/script&gt;\\\\x0a\\\\x1b\\[31mred\\|\\[x\\]"), "shown, escaped");
+    assert!(!prose.contains("[x](javascript"), "no live link outside code spans");
+    assert!(!prose.contains("@all"), "mentions only inside code spans");
+    assert!(!prose.contains("**bold**"));
+    // A raw label newline would break out of its list item: it is shown as \x0a.
+    assert!(md.contains("`<script>alert(1)</script>\\x0aline two \\x1b[2J\\x1b[31m | **bold** @all`"));
+    // Every table row keeps its column count.
+    for line in md.lines().filter(|l| l.starts_with('|')) {
+        let cells = split_cells(line);
+        assert!(cells == 2 || cells == 4 || cells == 6 || cells == 7, "{cells} cells: {line}");
+    }
+}
+
+/// The text outside code spans (backslash-escaped characters are text, not fences).
+fn strip_code_spans(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if i + 1 < chars.len() => {
+                out.push(chars[i]);
+                out.push(chars[i + 1]);
+                i += 2;
+            }
+            '`' => {
+                let run = chars[i..].iter().take_while(|&&c| c == '`').count();
+                // Find the closing run of exactly the same length.
+                let mut j = i + run;
+                let mut close = None;
+                while j < chars.len() {
+                    if chars[j] == '`' {
+                        let r = chars[j..].iter().take_while(|&&c| c == '`').count();
+                        if r == run {
+                            close = Some(j + r);
+                            break;
+                        }
+                        j += r;
+                    } else {
+                        j += 1;
+                    }
+                }
+                match close {
+                    Some(end) => i = end,
+                    None => {
+                        out.extend(&chars[i..i + run]);
+                        i += run;
+                    }
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Cells of a GFM table row: `|` separators that are not escaped.
+fn split_cells(line: &str) -> usize {
+    let b = line.as_bytes();
+    let mut n = 0;
+    for i in 0..b.len() {
+        if b[i] == b'|' && (i == 0 || b[i - 1] != b'\\') {
+            n += 1;
+        }
+    }
+    n - 1
+}
+
+#[test]
+fn strict_mode_makes_a_missing_field_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("report.md.hbs"), "Image {{reference}} by {{maintainer_name}}\n").unwrap();
+    let r = Renderer::new(Some(dir.path())).unwrap();
+    let err = r.render(Format::Markdown, &fixture::sample()).unwrap_err();
+    assert!(err.contains("maintainer_name"), "{err}");
+    assert!(err.contains(&dir.path().join("report.md.hbs").display().to_string()), "names the override file: {err}");
+    // A misspelt nested field too.
+    std::fs::write(dir.path().join("report.md.hbs"), "{{summary.verdikt}}\n").unwrap();
+    let err = Renderer::new(Some(dir.path())).unwrap().render(Format::Markdown, &fixture::sample()).unwrap_err();
+    assert!(err.contains("verdikt"), "{err}");
+}
+
+#[test]
+fn an_override_replaces_exactly_one_template() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("html-style.hbs"), "body { background: #123456 }\n").unwrap();
+    let custom = Renderer::new(Some(dir.path())).unwrap();
+    assert_eq!(custom.templates().overridden().map(|(n, _)| n).collect::<Vec<_>>(), ["html-style"]);
+    let sample = fixture::sample();
+    let html = String::from_utf8(custom.render(Format::Html, &sample).unwrap()).unwrap();
+    assert!(html.contains("body { background: #123456 }"));
+    assert!(!html.contains("--pass: #1a7f37"), "the built-in style is gone");
+    assert!(html.contains("No setuid files"), "the rest of the report is the built-in one");
+    // Other formats are untouched.
+    assert_eq!(custom.render(Format::Markdown, &sample).unwrap(), render(Format::Markdown, &sample));
+    // A translated Markdown template.
+    std::fs::write(dir.path().join("report.md.hbs"), "Образ {{code reference}}: {{#if (eq summary.verdict \"fail\")}}не прошёл{{/if}}\n").unwrap();
+    let md = Renderer::new(Some(dir.path())).unwrap().render(Format::Markdown, &sample).unwrap();
+    assert_eq!(String::from_utf8(md).unwrap(), "Образ `registry.example.com:5000/team/app:1.4.2`: не прошёл\n");
+}
+
+#[test]
+fn broken_or_misnamed_override_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("report.html.hbs"), "{{#if x}}unclosed").unwrap();
+    let err = Renderer::new(Some(dir.path())).unwrap_err();
+    assert!(err.contains("report.html.hbs") && err.contains("does not compile"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("reprot.html.hbs"), "x").unwrap();
+    let err = Renderer::new(Some(dir.path())).unwrap_err();
+    assert!(err.contains("reprot.html.hbs") && err.contains("known: report.html.hbs"), "{err}");
+    // Other files are ignored.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("README.md"), "notes").unwrap();
+    assert!(Renderer::new(Some(dir.path())).is_ok());
+}
+
+#[test]
+fn policy_settings_and_waivers_are_shown() {
+    let html = String::from_utf8(render(Format::Html, &fixture::sample())).unwrap();
+    assert!(html.contains("waived: the legacy entrypoint needs sudo (TICKET-42) (until 2026-06-30)"));
+    assert!(html.contains("1 violation is covered by policy waivers"));
+    assert!(html.contains("(policy; default Low)"), "too-many-layers is re-rated");
+    assert!(html.contains("<td><code>privilege-tools</code></td><td class=\"wrap\"><code>/usr/bin/su</code></td><td class=\"wrap\"><span class=\"muted\">any</span></td><td class=\"wrap\">temporary</td><td>2025-12-31</td><td>expired (1)</td>"));
+    assert!(html.contains("release images are squashed by the promotion job"));
+    let md = String::from_utf8(render(Format::Markdown, &fixture::sample())).unwrap();
+    assert!(md.contains("*waived: the legacy entrypoint needs sudo \\(TICKET\\-42\\)") || md.contains("*waived: the legacy entrypoint needs sudo \\(TICKET-42\\)"));
+    assert!(md.contains(": **unused**"));
+}
+
+#[test]
+fn html_is_self_contained() {
+    let html = String::from_utf8(render(Format::Html, &fixture::sample())).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("@page { size: A4"));
+    assert!(html.contains("<svg class=\"chart\""));
+    for external in ["<link", "<script", "@import", "url(", "src=\""] {
+        assert!(!html.contains(external), "{external} in the HTML");
+    }
+    // Every check has its section, every layer its chart row.
+    for c in &fixture::sample().checks {
+        assert!(html.contains(&format!("id=\"i1-{}\"", c.id)), "{}", c.id);
+    }
+    assert_eq!(html.matches("<rect class=\"size\"").count(), 3);
+    // The tree is nested <details>, balanced.
+    assert_eq!(html.matches("<details").count(), html.matches("</details>").count());
+    assert!(html.contains("<details><summary><span class=\"dn\">doc</span> <span class=\"muted\">60 files · 60 dirs"));
+}
