@@ -117,7 +117,7 @@ async fn scan(cfg: ScanConfig) -> Result<u8, Failure> {
         });
     }
     let mut outcome: Option<Outcome> = None;
-    let mut entries: Vec<Option<SummaryEntry>> = (0..total).map(|_| None).collect();
+    let mut done_reports: Vec<Option<(String, Report)>> = (0..total).map(|_| None).collect();
     while let Some(done) = tasks.join_next().await {
         let (i, report) = done.map_err(|e| Failure::new(Operational::CheckError, format!("a scan task crashed: {e}")))?;
         let path = emit(&cfg, &report, &names[i])?;
@@ -127,45 +127,26 @@ async fn scan(cfg: ScanConfig) -> Result<u8, Failure> {
             o = o.combine(Outcome::Operational(Operational::InvalidConfig));
         }
         outcome = Some(outcome.map_or(o, |prev| prev.combine(o)));
-        entries[i] = Some(SummaryEntry {
-            reference: report.image.reference.clone(),
-            report: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            verdict: report.summary.verdict.clone(),
-            exit_code: report.summary.exit_code,
-            error: report.error.as_ref().map(|e| e.message.clone()),
-        });
+        let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        done_reports[i] = Some((file, report));
     }
-    let code = outcome.map(|o| o.code(&cfg.exit_codes)).unwrap_or(0);
+    let mut outcome = outcome.unwrap_or(Outcome::Policy(None));
     if total > 1 {
-        let summary = BatchSummary {
-            schema_version: report::SCHEMA_VERSION,
-            images: entries.into_iter().flatten().collect(),
-            exit_code: code,
-        };
-        let mut json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
-        json.push(b'\n');
-        let path = crate::fsutil::write_atomic(&cfg.reports_dir, "summary.json", &json)
-            .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
-        eprintln!("oci-compliance: {total} images scanned, exit code {code}; summary in {}", path.display());
+        // The merged summary of this run, in the same formats as the image reports.
+        let sources: Vec<(String, Report)> = done_reports.into_iter().flatten().collect();
+        let out = Summary { dir: &cfg.reports_dir, name: "summary", formats: &cfg.formats, renderer: &cfg.renderer, color: cfg.color };
+        let console = out.write(&sources, cfg.exit_codes, &mut outcome)?;
+        if cfg.json_stdout {
+            eprint!("{console}");
+        } else {
+            print!("{console}");
+        }
+    }
+    let code = outcome.code(&cfg.exit_codes);
+    if total > 1 {
+        eprintln!("oci-compliance: {total} images scanned, exit code {code}");
     }
     Ok(code)
-}
-
-/// The batch's index of per-image reports.
-#[derive(serde::Serialize)]
-struct BatchSummary {
-    schema_version: u32,
-    images: Vec<SummaryEntry>,
-    exit_code: u8,
-}
-
-#[derive(serde::Serialize)]
-struct SummaryEntry {
-    reference: String,
-    report: String,
-    verdict: String,
-    exit_code: u8,
-    error: Option<String>,
 }
 
 /// Write one image's reports and print its console report as one block.
@@ -233,12 +214,51 @@ impl Progress {
     }
 }
 
+/// Where and how a merged summary of several reports is written: `<name>.json` plus each
+/// format. Used by `merge` and by multi-image scans.
+struct Summary<'a> {
+    dir: &'a std::path::Path,
+    name: &'a str,
+    formats: &'a [crate::render::Format],
+    renderer: &'a crate::render::Renderer,
+    color: bool,
+}
+
+impl Summary<'_> {
+    /// Write the summary files; returns the console table. A format that fails to render is
+    /// reported and turns `outcome` into a configuration error (a broken user template).
+    fn write(&self, sources: &[(String, Report)], codes: crate::exit::ExitCodes, outcome: &mut Outcome) -> Result<String, Failure> {
+        use crate::render::Format;
+        let reports: Vec<Report> = sources.iter().map(|(_, r)| r.clone()).collect();
+        let summary = crate::merge::summarize(sources, codes, crate::time::now_rfc3339());
+        let write = |ext: &str, bytes: &[u8]| {
+            crate::fsutil::write_atomic(self.dir, &format!("{}.{ext}", self.name), bytes)
+                .map_err(|e| Failure::new(Operational::ReportsDir, e))
+        };
+        let json = self.renderer.render_merged(Format::Json, &summary, &reports).map_err(Failure::config)?;
+        let path = write("json", &json)?;
+        eprintln!("oci-compliance: summary written to {}", path.display());
+        for &format in self.formats {
+            match self.renderer.render_merged(format, &summary, &reports) {
+                Ok(bytes) => {
+                    let p = write(format.extension(), &bytes)?;
+                    eprintln!("oci-compliance: {} summary written to {}", format.name(), p.display());
+                }
+                Err(e) => {
+                    eprintln!("oci-compliance: error: {} summary not written: {e}", format.name());
+                    *outcome = outcome.combine(Outcome::Operational(Operational::InvalidConfig));
+                }
+            }
+        }
+        Ok(render::console::render_merged(&summary, &render::console::Style { color: self.color }))
+    }
+}
+
 /// Files `merge` passes over: the other outputs of this tool.
 const NOT_REPORTS: [&str; 6] = [".codequality.json", ".legacy.json", ".sarif", ".junit.xml", ".md", ".html"];
 
 fn merge(args: crate::cli::MergeArgs, env: &dyn crate::config::Env) -> Result<u8, Failure> {
     use crate::merge as m;
-    use crate::render::Format;
     let name = args.name.trim();
     if name.is_empty() || name.starts_with('.') || name.contains('/') || name.contains('\0') {
         return Err(Failure::config(format!("--name {name:?} is not a plain file name")));
@@ -262,12 +282,7 @@ fn merge(args: crate::cli::MergeArgs, env: &dyn crate::config::Env) -> Result<u8
         return Err(Failure::new(Operational::NoImage, "no JSON reports to merge"));
     }
     let codes = merge_exit_codes(&args, &sources);
-    let reports: Vec<Report> = sources.iter().map(|(_, r)| r.clone()).collect();
-    let summary = m::summarize(&sources, codes, crate::time::now_rfc3339());
-    let mut outcome = m::outcome(&reports).unwrap_or(Outcome::Policy(None));
-    let json = renderer.render_merged(Format::Json, &summary, &reports).map_err(Failure::config)?;
-    let path = crate::fsutil::write_atomic(&args.reports_dir, &format!("{name}.json"), &json)
-        .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
+    let mut outcome = m::outcome(sources.iter().map(|(_, r)| r)).unwrap_or(Outcome::Policy(None));
     let color = match args.color {
         crate::cli::Color::Always => true,
         crate::cli::Color::Never => false,
@@ -276,21 +291,8 @@ fn merge(args: crate::cli::MergeArgs, env: &dyn crate::config::Env) -> Result<u8
             env.var("NO_COLOR").is_none() && std::io::stdout().is_terminal()
         }
     };
-    print!("{}", render::console::render_merged(&summary, &render::console::Style { color }));
-    eprintln!("oci-compliance: summary written to {}", path.display());
-    for format in formats {
-        match renderer.render_merged(format, &summary, &reports) {
-            Ok(bytes) => {
-                let p = crate::fsutil::write_atomic(&args.reports_dir, &format!("{name}.{}", format.extension()), &bytes)
-                    .map_err(|e| Failure::new(Operational::ReportsDir, e))?;
-                eprintln!("oci-compliance: {} summary written to {}", format.name(), p.display());
-            }
-            Err(e) => {
-                eprintln!("oci-compliance: error: {} summary not written: {e}", format.name());
-                outcome = outcome.combine(Outcome::Operational(Operational::InvalidConfig));
-            }
-        }
-    }
+    let out = Summary { dir: &args.reports_dir, name, formats: &formats, renderer: &renderer, color };
+    print!("{}", out.write(&sources, codes, &mut outcome)?);
     Ok(outcome.code(&codes))
 }
 
