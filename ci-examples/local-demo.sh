@@ -9,7 +9,7 @@
 #    through DOCKER_AUTH_CONFIG, reports into ./reports.
 #
 # Exits with the scan's exit code (12 = a Critical check failed, which this Debian image
-# does: it ships setuid binaries and su).
+# does: it ships setuid binaries and su). The HTML report is the one for the committee.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +51,7 @@ export DOCKER_AUTH_CONFIG="{\"auths\":{\"$OCIC_TEST_REGISTRY\":{\"auth\":\"$auth
 export COMPLIANCE_IMAGE_FULL_REF=$image
 export COMPLIANCE_TLS_VERIFY=false
 export COMPLIANCE_REPORTS_DIR=$PWD/reports
+export COMPLIANCE_FORMATS=html,markdown,junit,codequality,sarif
 
 set +e
 "$bin" scan

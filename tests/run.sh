@@ -22,3 +22,5 @@ trap 'bash tests/env/teardown.sh >/dev/null 2>&1 || true' EXIT
 
 cargo build --locked --release
 cargo test --locked --release "$@"
+# The HTML report of a real scan, in a real (headless) browser.
+bash tests/browser/real-scan.sh
