@@ -61,6 +61,10 @@ impl ScanConfig {
                 .map_err(|e| Failure::config(format!("cannot read images file {}: {e}", f.display())))?;
             names.extend(image_list(&text));
         }
+        // The same reference twice would be scanned twice (maybe by two shards) into the
+        // same report file: keep the first.
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
         let images = names
             .iter()
             .map(|s| ImageRef::parse(s).map_err(Failure::config))
@@ -78,6 +82,8 @@ impl ScanConfig {
         let images = match (index, total) {
             (None, None) => images,
             (Some(i), Some(n)) if i >= 1 && i <= n => shard(images, i, n),
+            // GitLab sets CI_NODE_TOTAL=1 (and no index) in every job without `parallel:`.
+            (None, Some(1)) => images,
             (None, Some(_)) => return Err(Failure::config("CI_NODE_TOTAL is set but CI_NODE_INDEX is not")),
             (i, n) => {
                 return Err(Failure::config(format!(
@@ -280,6 +286,8 @@ mod tests {
         let c = build(&["--images-file", f, "--shard-index", "2", "--shard-total", "2"], &[]).unwrap();
         assert_eq!(c.images.iter().map(|i| i.original.as_str()).collect::<Vec<_>>(), ["x.io/b:1"]);
         assert_eq!(c.total_images, 3);
+        let c = build(&["--images-file", f, "x.io/a:1", "--shard-total", "1"], &[]).unwrap();
+        assert_eq!(c.images.len(), 3, "a job without parallel: has CI_NODE_TOTAL=1 only; duplicates dropped");
         // Matrix jobs name their own image: CI_NODE_* must not shard it away.
         let c = build(&["x.io/a:1", "--shard-index", "2", "--shard-total", "2"], &[]).unwrap();
         assert_eq!(c.images.len(), 1);

@@ -24,3 +24,6 @@ cargo build --locked --release
 cargo test --locked --release "$@"
 # The HTML report of a real scan, in a real (headless) browser.
 bash tests/browser/real-scan.sh
+# The scanner image: built as documented, run as the GitLab jobs run it; sharding.
+bash tests/container/sharding.sh
+bash tests/container/run.sh

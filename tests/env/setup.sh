@@ -371,6 +371,8 @@ EOF
 }
 
 install_packages
+# tests/container/ci.py reads the CI examples' YAML.
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml 9>&-
 disable_packaged_registry
 reset_run_dir_after_reboot
 write_container_configs
