@@ -209,6 +209,32 @@ fn hostile_names_are_escaped_in_findings() {
 }
 
 #[test]
+fn self_referencing_etc_links_are_no_files_never_the_hosts_nor_scan_errors() {
+    // etc/passwd -> /etc/passwd loops inside the image; the host has a passwd where
+    // "daemon" is uid 1, which must not count.
+    let mut img = Image::new(1);
+    img.layer(0)
+        .link("/etc/passwd", "/etc/passwd")
+        .link("/etc/group", "/etc/group")
+        .link("/etc/os-release", "/etc/os-release");
+    img.inspect.config.user = "daemon".into();
+    let u = img.check("root-user");
+    assert_eq!(u.status, Status::Fail, "{}", u.description);
+    assert!(u.description.contains("has no /etc/passwd"), "{}", u.description);
+    assert_eq!(img.check("root-group").status, Status::Fail);
+    let os = img.check("base-os");
+    assert_eq!(os.status, Status::Pass);
+    assert!(os.description.contains("no os-release"), "{}", os.description);
+    // A numeric user and group need no account files.
+    img.inspect.config.user = "1000:1000".into();
+    assert_eq!(img.check("root-user").status, Status::Pass);
+    assert_eq!(img.check("root-group").status, Status::Pass);
+    // Without a group, the missing passwd entry means gid 0, as in the runtimes.
+    img.inspect.config.user = "1000".into();
+    assert_eq!(img.check("root-group").status, Status::Fail);
+}
+
+#[test]
 fn an_unreadable_layer_makes_file_checks_errors_never_passes() {
     let img = Image::new(2);
     img.layer(0).file("/usr/bin/passwd", 0o4755);
