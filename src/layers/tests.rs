@@ -182,3 +182,29 @@ fn layer_sources_order_and_attribution() {
     let mismatch = crate::inspect::parse(br#"[{"GraphDriver":{"Name":"overlay","Data":{"UpperDir":"/s/a/diff"}},"RootFS":{"Layers":["sha256:a","sha256:b"]}}]"#).unwrap();
     assert!(layer_sources(&mismatch).is_err());
 }
+
+/// Removes the whole layer directory when the walk reports `/a`, as a `podman rmi` beside
+/// the scan would.
+struct Vanish {
+    root: std::path::PathBuf,
+}
+
+impl Classify for Vanish {
+    fn classify(&self, e: &Entry) -> u64 {
+        if &e.path[..] == b"/a" {
+            std::fs::remove_dir_all(&self.root).unwrap();
+        }
+        0
+    }
+}
+
+#[test]
+fn a_layer_vanishing_during_the_walk_is_an_error() {
+    let img = Image::new(1);
+    img.layer(0).file("/a/b/c", 0o644).file("/a/d", 0o644).file("/z/y", 0o644);
+    let root = img.layer(0).root.clone();
+    let scan = walk::walk_layer(&root, &Vanish { root: root.clone() });
+    // Open directories of a deleted tree read as empty: the walk itself sees no error.
+    let last = scan.errors.last().expect("an error");
+    assert_eq!(last, &format!("layer directory {} vanished during the walk", root.display()));
+}

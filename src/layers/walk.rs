@@ -102,8 +102,8 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
     let mut scan = LayerScan::default();
     // Directory entry index at each depth, so children know their parent.
     let mut dir_stack: Vec<u32> = Vec::new();
-    match lstat(root) {
-        Ok(st) if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR => {}
+    let root_id = match lstat(root) {
+        Ok(st) if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR => (st.st_dev, st.st_ino),
         Ok(_) => {
             scan.errors.push(format!("layer directory {} is not a directory", root.display()));
             return scan;
@@ -112,7 +112,7 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
             scan.errors.push(format!("cannot read layer directory {}: {e}", root.display()));
             return scan;
         }
-    }
+    };
     let mut items = WalkDir::new(root).follow_links(false).min_depth(1).into_iter();
     while let Some(item) = items.next() {
         let item = match item {
@@ -210,6 +210,12 @@ pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
             dir_stack.push(index);
         }
         scan.entries.push(entry);
+    }
+    // A layer removed while we walk it (`podman rmi` beside the scan) leaves the directories
+    // we hold open reading as empty, without any error: only the root's identity tells.
+    match lstat(root) {
+        Ok(st) if (st.st_dev, st.st_ino) == root_id => {}
+        _ => scan.errors.push(format!("layer directory {} vanished during the walk", root.display())),
     }
     scan
 }
