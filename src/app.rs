@@ -88,6 +88,9 @@ async fn scan(cfg: &ScanConfig) -> Result<u8, Failure> {
         eprintln!("oci-compliance: report written to {}", path.display());
         if let Some(e) = &report.error {
             eprintln!("oci-compliance: error: {}", e.message);
+        } else if let Some(line) = check_error_line(&report) {
+            // Exit 25 needs its cause on stderr too, not only in the report.
+            eprintln!("oci-compliance: error: {line}");
         }
         let o = report.outcome();
         outcome = Some(match outcome {
@@ -96,6 +99,19 @@ async fn scan(cfg: &ScanConfig) -> Result<u8, Failure> {
         });
     }
     Ok(outcome.map(|o| o.code(&cfg.exit_codes)).unwrap_or(0))
+}
+
+/// One sentence for checks that could not be evaluated: how many, and the first one's why.
+fn check_error_line(report: &Report) -> Option<String> {
+    let errors: Vec<_> = report.checks.iter().filter(|c| c.status == rules::Status::Error).collect();
+    let first = errors.first()?;
+    let n = errors.len();
+    Some(format!(
+        "{n} check{} could not be evaluated ({}: {})",
+        if n == 1 { "" } else { "s" },
+        first.id,
+        first.description
+    ))
 }
 
 fn unique_name(used: &mut HashSet<String>, slug: &str) -> String {
