@@ -35,7 +35,8 @@ impl Output {
         self.code == Some(0)
     }
 
-    /// The child's own explanation, printable: the last lines of stderr, controls escaped.
+    /// The child's own explanation, printable: podman's final `Error:` line, else the last
+    /// lines of stderr; controls escaped.
     pub fn reason(&self) -> String {
         let text = String::from_utf8_lossy(&self.stderr);
         let lines: Vec<String> = text
@@ -44,7 +45,14 @@ impl Output {
             .filter(|l| !l.is_empty())
             .map(crate::escape::text)
             .collect();
-        let tail = if lines.len() > 8 { &lines[lines.len() - 8..] } else { &lines[..] };
+        // podman logs its retries as warnings before the error that ended it; that last
+        // error is the cause, the retries would bury it.
+        let last_error = lines.iter().rposition(|l| l.starts_with("Error: "));
+        let tail = match last_error {
+            Some(i) => &lines[i..=i],
+            None if lines.len() > 8 => &lines[lines.len() - 8..],
+            None => &lines[..],
+        };
         // A child killed half-way (OOM killer, a timeout, an operator) usually says nothing.
         let killed = self.signal.map(|n| format!("killed by signal {n}{}", signal_name(n)));
         match (killed, tail.is_empty()) {
@@ -138,5 +146,16 @@ mod tests {
         assert_eq!(out.reason(), "killed by signal 15 (SIGTERM): Copying blob");
         let out = Output { code: Some(125), signal: None, stdout: Vec::new(), stderr: b"Error: \x1b[31mx\n".to_vec() };
         assert_eq!(out.reason(), "Error: \\x1b[31mx");
+    }
+
+    #[test]
+    fn retries_do_not_bury_the_error() {
+        let stderr = b"time=\"t\" level=warning msg=\"Failed, retrying in 1s ... (1/3). Error: x: connection refused\"\n\
+            time=\"t\" level=warning msg=\"Failed, retrying in 1s ... (2/3). Error: x: connection refused\"\n\
+            Error: initializing source docker://r/x:1: connection refused\n";
+        let out = Output { code: Some(125), signal: None, stdout: Vec::new(), stderr: stderr.to_vec() };
+        assert_eq!(out.reason(), "Error: initializing source docker://r/x:1: connection refused");
+        let out = Output { code: Some(1), signal: None, stdout: Vec::new(), stderr: b"a\nb\n".to_vec() };
+        assert_eq!(out.reason(), "a | b");
     }
 }
