@@ -101,17 +101,17 @@ async fn scan(cfg: &ScanConfig) -> Result<u8, Failure> {
     Ok(outcome.map(|o| o.code(&cfg.exit_codes)).unwrap_or(0))
 }
 
-/// One sentence for checks that could not be evaluated: how many, and the first one's why.
+/// One sentence for checks that could not be evaluated: how many, and why: the first layer
+/// that could not be read, else the first such check's own description.
 fn check_error_line(report: &Report) -> Option<String> {
     let errors: Vec<_> = report.checks.iter().filter(|c| c.status == rules::Status::Error).collect();
     let first = errors.first()?;
     let n = errors.len();
-    Some(format!(
-        "{n} check{} could not be evaluated ({}: {})",
-        if n == 1 { "" } else { "s" },
-        first.id,
-        first.description
-    ))
+    let why = match report.layers.iter().find_map(|l| l.errors.first()) {
+        Some(e) => e.clone(),
+        None => format!("{}: {}", first.id, first.description),
+    };
+    Some(format!("{n} check{} could not be evaluated: {why}", if n == 1 { "" } else { "s" }))
 }
 
 fn unique_name(used: &mut HashSet<String>, slug: &str) -> String {
