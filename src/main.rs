@@ -21,7 +21,11 @@ fn main() -> ExitCode {
             return ExitCode::from(Operational::CheckError.code());
         }
     };
-    ExitCode::from(runtime.block_on(run(cli)))
+    let code = runtime.block_on(run(cli));
+    // After SIGTERM/SIGINT a layer walk may still be running on a blocking thread; dropping
+    // the runtime would wait for it (seconds to minutes on a big image), so do not.
+    runtime.shutdown_background();
+    ExitCode::from(code)
 }
 
 /// Runs until done or interrupted; an interruption drops the scan, which removes the
