@@ -60,7 +60,7 @@ fn push_hex(out: &mut String, b: u8) {
 }
 
 /// Code points that change how surrounding text is displayed without being visible.
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(c as u32,
         0x80..=0x9f            // C1 controls (CSI and friends)
         | 0x061c               // Arabic letter mark, a bidi control like U+200F
