@@ -101,7 +101,7 @@ fn hostile_image_scan_completes_with_correct_verdicts_and_prints_nothing_raw() {
         &[
             ("--user", b"daemon"), // uid 1 in the host's /etc/passwd, absent from the image
             ("--created-by", b"ADD \x1b[31mhostile\ntree\x07 /"),
-            ("--label", b"evil\x1b[31m=<script>alert(1)</script>\x1b]0;x\x07"),
+            ("--label", b"evil\x1b[31m=<script>alert(1)</script>\x1b]0;x\x07\xc2\x9b31m\xe2\x80\xae"),
         ],
     );
     let layer = upper_dir(&img.0);
@@ -207,9 +207,10 @@ fn hostile_image_scan_completes_with_correct_verdicts_and_prints_nothing_raw() {
     assert!(l["entries"].as_u64().unwrap() > 200_000, "{l}");
     assert!(l["size"].as_u64().unwrap() >= 10 << 30, "{l}");
     assert_eq!(l["errors"].as_array().unwrap().len(), 0, "{l}");
-    // The label is image-controlled too: kept exactly in the JSON (escaped by the JSON
-    // encoder), never raw.
-    assert_eq!(r["image"]["labels"]["evil\u{1b}[31m"], "<script>alert(1)</script>\u{1b}]0;x\u{7}");
+    // The label is image-controlled too: kept exactly in the JSON (as \u escapes, C1 and
+    // bidi included), never raw.
+    assert_eq!(r["image"]["labels"]["evil\u{1b}[31m"], "<script>alert(1)</script>\u{1b}]0;x\u{7}\u{9b}31m\u{202e}");
+    assert!(contains(&json_bytes, br"\u009b31m\u202e"));
 
     // The same scan with the JSON on stdout and the console on stderr.
     let ws2 = Workspace::new();

@@ -382,8 +382,9 @@ pub fn run_scan(mut c: Command) -> Scan {
     }
 }
 
-/// Every byte printable for a terminal: no C0 control but \n and \t, no DEL, no ESC, and
-/// no C1 control in its UTF-8 form (U+0080..U+009F, e.g. the one-byte CSI U+009B).
+/// Every byte printable for a terminal: no C0 control but \n and \t, no DEL, no ESC, no
+/// C1 control in its UTF-8 form (U+0080..U+009F, e.g. the one-character CSI U+009B), no
+/// bidi override.
 pub fn assert_no_raw_controls(what: &str, bytes: &[u8]) {
     for (i, &b) in bytes.iter().enumerate() {
         let c0 = (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f;
@@ -394,6 +395,10 @@ pub fn assert_no_raw_controls(what: &str, bytes: &[u8]) {
             let to = (i + 60).min(bytes.len());
             panic!("{what}: raw control byte 0x{b:02x} at {i}: {:?}", String::from_utf8_lossy(&bytes[from..to]));
         }
+    }
+    // Nor a bidi override or another invisible formatting character.
+    if let Some(c) = String::from_utf8_lossy(bytes).chars().find(|&c| oci_compliance::escape::is_invisible(c)) {
+        panic!("{what}: raw invisible character U+{:04X}", c as u32);
     }
 }
 
