@@ -588,7 +588,9 @@ fn the_password_never_reaches_a_child_and_the_authfile_is_private_and_removed() 
     let e = env();
     let img = pushed_small_image("credentials", false);
     let wrong = format!("Wr0ng-hard-{}-QZX", std::process::id());
-    let cases: Vec<(&str, Vec<(&str, String)>, &str, i32)> = vec![
+    // (what, variables, the password they carry, exit code)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str, i32);
+    let cases: Vec<Case> = vec![
         ("DOCKER_AUTH_CONFIG", vec![("DOCKER_AUTH_CONFIG", e.docker_auth_config(&e.user, &e.password))], &e.password, 0),
         (
             "CI_REGISTRY_*",

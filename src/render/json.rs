@@ -26,13 +26,13 @@ impl Formatter for Safe {
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if c.is_control() || crate::escape::is_invisible(c) {
-                w.write_all(fragment[start..i].as_bytes())?;
+                w.write_all(&fragment.as_bytes()[start..i])?;
                 // All of them are in the Basic Multilingual Plane: one \u escape each.
                 write!(w, "\\u{:04x}", c as u32)?;
                 start = i + c.len_utf8();
             }
         }
-        w.write_all(fragment[start..].as_bytes())
+        w.write_all(&fragment.as_bytes()[start..])
     }
 
     fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
