@@ -264,8 +264,11 @@ impl Scan {
         self.stderr_text().lines().filter(|l| l.starts_with("oci-compliance: error: ")).map(String::from).collect()
     }
 
-    /// Exactly one error line, containing every one of `causes`; returns it.
+    /// Exactly one error line, containing every one of `causes`; returns it. Nothing raw
+    /// in either stream either (podman's own words are quoted in it).
     pub fn one_error_line(&self, causes: &[&str]) -> String {
+        assert_no_raw_controls("stdout", &self.stdout);
+        assert_no_raw_controls("stderr", &self.stderr);
         let lines = self.error_lines();
         assert_eq!(lines.len(), 1, "want one error line, stderr was:\n{}", self.stderr_text());
         for c in causes {
