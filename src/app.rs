@@ -166,6 +166,9 @@ fn emit(cfg: &ScanConfig, report: &Report, name: &str) -> Result<std::path::Path
     }
     if let Some(e) = &report.error {
         eprintln!("oci-compliance: error: {}", e.message);
+    } else if let Some(line) = check_error_line(report) {
+        // Exit 25 needs its cause on stderr too, not only in the report.
+        eprintln!("oci-compliance: error: {line}");
     }
     Ok(path)
 }
@@ -336,6 +339,19 @@ fn merge_exit_codes(args: &crate::cli::MergeArgs, sources: &[(String, Report)]) 
         low: args.low_exit_code.unwrap_or(base.low),
         informational: args.informational_exit_code.unwrap_or(base.informational),
     }
+}
+
+/// One sentence for checks that could not be evaluated: how many, and why: the first layer
+/// that could not be read, else the first such check's own description.
+fn check_error_line(report: &Report) -> Option<String> {
+    let errors: Vec<_> = report.checks.iter().filter(|c| c.status == rules::Status::Error).collect();
+    let first = errors.first()?;
+    let n = errors.len();
+    let why = match report.layers.iter().find_map(|l| l.errors.first()) {
+        Some(e) => e.clone(),
+        None => format!("{}: {}", first.id, first.description),
+    };
+    Some(format!("{n} check{} could not be evaluated: {why}", if n == 1 { "" } else { "s" }))
 }
 
 fn unique_name(used: &mut HashSet<String>, slug: &str) -> String {

@@ -80,8 +80,9 @@ pub struct ScanArgs {
     pub reports_dir: PathBuf,
 
     /// Also print the JSON report on standard output (the console report goes to stderr).
+    // require_equals: without it `--json-stdout IMAGE` takes the image as the flag's value.
     #[arg(long, env = "COMPLIANCE_JSON_STDOUT", value_parser = parse_bool, default_value = "false",
-          num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub json_stdout: bool,
 
     /// Colour in the console report (auto: only on a terminal and without NO_COLOR).
@@ -282,6 +283,17 @@ mod tests {
         assert_eq!(m.reports.len(), 2);
         assert_eq!(m.critical_exit_code, None);
         assert!(Cli::try_parse_from(["oci-compliance", "merge"]).is_err(), "at least one report");
+    }
+
+    #[test]
+    fn json_stdout_flag_does_not_swallow_the_image() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Scan(a) => (a.json_stdout, a.images),
+            _ => unreachable!(),
+        };
+        assert_eq!(parse(&["x", "scan", "--json-stdout", "reg.io/app:1"]), (true, vec!["reg.io/app:1".to_string()]));
+        assert_eq!(parse(&["x", "scan", "--json-stdout=false", "a:1"]), (false, vec!["a:1".to_string()]));
+        assert_eq!(parse(&["x", "scan", "a:1", "--json-stdout"]), (true, vec!["a:1".to_string()]));
     }
 
     #[test]

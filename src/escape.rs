@@ -85,9 +85,10 @@ fn push_hex(out: &mut String, b: u8) {
 }
 
 /// Code points that change how surrounding text is displayed without being visible.
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(c as u32,
         0x80..=0x9f            // C1 controls (CSI and friends)
+        | 0x061c               // Arabic letter mark, a bidi control like U+200F
         | 0x200b..=0x200f      // zero-width and directional marks
         | 0x2028..=0x202e      // separators and bidi embeddings/overrides
         | 0x2060..=0x2069      // word joiner, bidi isolates
@@ -152,6 +153,7 @@ mod tests {
         assert_eq!(bytes(b"back\\slash"), "back\\\\slash");
         assert_eq!(bytes("rtl\u{202e}txt".as_bytes()), "rtl\\u{202e}txt");
         assert_eq!(bytes("c1\u{9b}x".as_bytes()), "c1\\u{009b}x");
+        assert_eq!(bytes("alm\u{61c}".as_bytes()), "alm\\u{061c}");
     }
 
     #[test]

@@ -13,12 +13,23 @@ pub fn ensure_writable_dir(dir: &Path) -> Result<(), String> {
         .prefix(".oci-compliance-probe-")
         .tempfile_in(dir)
         .map(drop)
-        .map_err(|e| format!("reports directory {} is not writable: {e}", dir.display()))
+        .map_err(|e| format!("reports directory {} is not writable: {}", dir.display(), os_error(&e)))
+}
+
+/// The OS's own words for an I/O error. tempfile appends ` at path "<its temporary file>"`,
+/// a name that is gone by the time anyone reads the message (and its inner error is not
+/// reachable through `source()`), so that suffix is cut.
+fn os_error(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" at path \"") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf, String> {
     let target = dir.join(name);
-    let fail = |e: std::io::Error| format!("cannot write report {}: {e}", target.display());
+    let fail = |e: std::io::Error| format!("cannot write report {}: {}", target.display(), os_error(&e));
     let mut tmp = tempfile::Builder::new().prefix(".oci-compliance-").suffix(".tmp").tempfile_in(dir).map_err(fail)?;
     tmp.write_all(data).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
@@ -40,6 +51,16 @@ mod tests {
         assert_eq!(std::fs::read(d.path().join("r.json")).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn errors_do_not_name_the_vanished_temporary_file() {
+        let d = tempfile::tempdir().unwrap();
+        let gone = d.path().join("gone");
+        let err = write_atomic(&gone, "r.json", b"x").unwrap_err();
+        assert_eq!(err, format!("cannot write report {}/r.json: No such file or directory (os error 2)", gone.display()));
+        let probe = tempfile::Builder::new().tempfile_in(&gone).unwrap_err();
+        assert!(probe.to_string().contains("at path"), "tempfile still adds it: {probe}");
     }
 
     #[test]

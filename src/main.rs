@@ -21,7 +21,18 @@ fn main() -> ExitCode {
             return ExitCode::from(Operational::CheckError.code());
         }
     };
-    ExitCode::from(runtime.block_on(run(cli)))
+    let code = runtime.block_on(run(cli));
+    if code == 130 || code == 143 {
+        // Interrupted: scans running as tasks were aborted; give them a moment to be dropped
+        // (their private stores unmount, their podman children are killed), and remove any
+        // authfile that is still there whatever happens.
+        runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(200)).await });
+        oci_compliance::podman::auth::remove_live_authfiles();
+    }
+    // After SIGTERM/SIGINT a layer walk may still be running on a blocking thread; dropping
+    // the runtime would wait for it (seconds to minutes on a big image), so do not.
+    runtime.shutdown_background();
+    ExitCode::from(code)
 }
 
 /// Runs until done or interrupted; an interruption drops the scan, which removes the

@@ -159,6 +159,9 @@ impl ImageRef {
             }
         } else if input.contains("://") {
             return Err(format!("unsupported transport in image reference {input:?}"));
+        } else if let Some((t, _)) = input.split_once(':').filter(|(t, _)| PODMAN_TRANSPORTS.contains(t)) {
+            // podman would read `dir:x` as its dir transport, not as image `dir`, tag `x`.
+            return Err(format!("unsupported transport {t}: in image reference {input:?}"));
         } else {
             r.fill_named(input)?;
         }
@@ -274,10 +277,20 @@ impl ImageRef {
     }
 
     /// What `podman pull` takes: registry references without a transport prefix (podman
-    /// adds docker:// itself), archive and layout references as given.
+    /// adds docker:// itself, after short-name resolution), archive and layout references
+    /// as given. A registry name that podman would read as another transport (`oci:2`,
+    /// `dir:x`: image `oci`, tag `2`) keeps an explicit docker://.
     pub fn pull_arg(&self) -> String {
         match self.transport {
-            Transport::Docker => self.local_name().unwrap_or_else(|| self.original.clone()),
+            Transport::Docker => {
+                let name = self.local_name().unwrap_or_else(|| self.original.clone());
+                let first = name.split_once(':').map(|(t, _)| t);
+                if first.is_some_and(|t| PODMAN_TRANSPORTS.contains(&t)) {
+                    format!("docker://{name}")
+                } else {
+                    name
+                }
+            }
             _ => self.original.clone(),
         }
     }
@@ -293,6 +306,13 @@ impl ImageRef {
         slug(&base)
     }
 }
+
+/// Transport names podman (containers/image) recognises before the first ':' of an image
+/// argument.
+const PODMAN_TRANSPORTS: &[&str] = &[
+    "containers-storage", "dir", "docker", "docker-archive", "docker-daemon", "oci", "oci-archive", "ostree", "sif",
+    "tarball",
+];
 
 pub fn slug(s: &str) -> String {
     let mut out: String = s
@@ -470,6 +490,26 @@ mod tests {
 
         let r = p("oci-archive:/tmp/x.tar");
         assert_eq!(r.transport, Transport::OciArchive);
+    }
+
+    #[test]
+    fn registry_names_that_look_like_transports_keep_docker_prefix() {
+        // Found by fuzz/fuzz_targets/reference.rs: `docker://oci:2` was pulled as `oci:2`,
+        // which podman reads as the OCI layout at path "2".
+        let r = p("docker://oci:2");
+        assert_eq!((r.repository.as_deref(), r.tag.as_deref()), (Some("oci"), Some("2")));
+        assert_eq!(r.pull_arg(), "docker://oci:2");
+        assert_eq!(ImageRef::parse(&r.pull_arg()).unwrap().repository.as_deref(), Some("oci"));
+        assert_eq!(p("docker://dir:x").pull_arg(), "docker://dir:x");
+        assert_eq!(p("docker://docker-daemon:1").pull_arg(), "docker://docker-daemon:1");
+        // Without docker://, podman would read these as its other transports: refused.
+        for other in ["dir:x", "docker-daemon:app:1", "docker:1", "tarball:/x.tar", "sif:x"] {
+            assert!(ImageRef::parse(other).unwrap_err().contains("unsupported transport"), "{other}");
+        }
+        assert_eq!(p("oci/x:2").pull_arg(), "oci/x:2");
+        assert_eq!(p("alpine:3").pull_arg(), "alpine:3");
+        assert_eq!(p("oci").pull_arg(), "oci");
+        assert_eq!(p("127.0.0.1:5055/oci:2").pull_arg(), "127.0.0.1:5055/oci:2");
     }
 
     #[test]

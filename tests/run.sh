@@ -22,6 +22,8 @@ trap 'bash tests/env/teardown.sh >/dev/null 2>&1 || true' EXIT
 
 cargo build --locked --release
 cargo test --locked --release "$@"
+# Every fuzz target for a bounded time (cargo-fuzz on stable with RUSTC_BOOTSTRAP).
+bash fuzz/run.sh 15
 # The HTML report of a real scan, in a real (headless) browser.
 bash tests/browser/real-scan.sh
 # The scanner image: built as documented, run as the GitLab jobs run it; sharding.

@@ -5,7 +5,7 @@
 
 use nix::dir::Dir;
 use nix::fcntl::{readlinkat, AtFlags, OFlag};
-use nix::sys::stat::{fstatat, Mode, SFlag};
+use nix::sys::stat::{fstatat, lstat, Mode, SFlag};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -132,6 +132,13 @@ fn walk(root: &Path, classifier: &dyn Classify, mut stamps: Option<&mut Vec<Stam
     let mut scan = LayerScan::default();
     let root_dir = match Dir::open(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()) {
         Ok(d) => d,
+        Err(e) => {
+            scan.errors.push(format!("cannot read layer directory {}: {e}", root.display()));
+            return scan;
+        }
+    };
+    let root_id = match nix::sys::stat::fstat(root_dir.as_raw_fd()) {
+        Ok(st) => (st.st_dev, st.st_ino),
         Err(e) => {
             scan.errors.push(format!("cannot read layer directory {}: {e}", root.display()));
             return scan;
@@ -280,6 +287,12 @@ fn walk(root: &Path, classifier: &dyn Classify, mut stamps: Option<&mut Vec<Stam
         if let Some(d) = child {
             stack.push((d.into_iter(), index));
         }
+    }
+    // A layer removed while we walk it (`podman rmi` beside the scan) leaves the directories
+    // we hold open reading as empty, without any error: only the root's identity tells.
+    match lstat(root) {
+        Ok(st) if (st.st_dev, st.st_ino) == root_id => {}
+        _ => scan.errors.push(format!("layer directory {} vanished during the walk", root.display())),
     }
     scan
 }

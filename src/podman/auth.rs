@@ -57,18 +57,22 @@ struct RawAuth {
     identitytoken: Option<String>,
 }
 
-/// Parse the value of DOCKER_AUTH_CONFIG. Errors never quote the secret material.
+/// Parse the value of DOCKER_AUTH_CONFIG: JSON text, or the path of a file holding it.
+/// Errors never quote the secret material.
 pub fn parse_docker_auth_config(value: &str) -> Result<Vec<AuthEntry>, String> {
     let trimmed = value.trim();
-    let text;
-    let (json, source) = if trimmed.starts_with('{') {
-        (trimmed, "DOCKER_AUTH_CONFIG".to_string())
-    } else {
-        let path = Path::new(trimmed);
-        text = std::fs::read_to_string(path)
-            .map_err(|e| format!("DOCKER_AUTH_CONFIG is neither JSON nor a readable file ({}: {e})", path.display()))?;
-        (text.as_str(), format!("DOCKER_AUTH_CONFIG file {}", path.display()))
-    };
+    if trimmed.starts_with('{') {
+        return parse_docker_auth_json(trimmed, "DOCKER_AUTH_CONFIG");
+    }
+    let path = Path::new(trimmed);
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("DOCKER_AUTH_CONFIG is neither JSON nor a readable file ({}: {e})", path.display()))?;
+    parse_docker_auth_json(&text, &format!("DOCKER_AUTH_CONFIG file {}", path.display()))
+}
+
+/// Parse Docker config.json text; `source` names it in errors. Pure (never touches the
+/// filesystem), so it can be fuzzed.
+pub fn parse_docker_auth_json(json: &str, source: &str) -> Result<Vec<AuthEntry>, String> {
     let cfg: DockerConfig = serde_json::from_str(json).map_err(|e| {
         // serde's message carries only a position and a category, never the input.
         format!("{source} is not valid Docker config JSON: {}", e.classify_message())
@@ -174,6 +178,24 @@ pub struct AuthFile {
     path: PathBuf,
 }
 
+/// Authfile directories alive right now, so a signal can remove them even when the task
+/// that owns one is not dropped before the process exits.
+static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Remove every authfile directory still alive (called on SIGINT/SIGTERM).
+pub fn remove_live_authfiles() {
+    let dirs = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|p| p.into_inner()));
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+impl Drop for AuthFile {
+    fn drop(&mut self) {
+        LIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|d| d != self.dir.path());
+    }
+}
+
 impl AuthFile {
     /// Write every auths entry into a fresh 0600 file inside a fresh 0700 directory.
     pub fn create(creds: &Credentials) -> Result<AuthFile, String> {
@@ -201,6 +223,7 @@ impl AuthFile {
             .open(&path)
             .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         f.write_all(&body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        LIVE.lock().unwrap_or_else(|p| p.into_inner()).push(dir.path().to_path_buf());
         Ok(AuthFile { dir, path })
     }
 

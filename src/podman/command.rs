@@ -2,6 +2,7 @@
 //! stderr kept for errors; credentials scrubbed from the child's environment.
 
 use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
@@ -23,6 +24,8 @@ pub const SECRET_VARS: &[&str] = &[
 #[derive(Debug)]
 pub struct Output {
     pub code: Option<i32>,
+    /// The signal that ended the child, when it did not exit by itself.
+    pub signal: Option<i32>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
 }
@@ -32,7 +35,8 @@ impl Output {
         self.code == Some(0)
     }
 
-    /// The child's own explanation, printable: the last lines of stderr, controls escaped.
+    /// The child's own explanation, printable: podman's final `Error:` line, else the last
+    /// lines of stderr; controls escaped.
     pub fn reason(&self) -> String {
         let text = String::from_utf8_lossy(&self.stderr);
         let lines: Vec<String> = text
@@ -41,11 +45,21 @@ impl Output {
             .filter(|l| !l.is_empty())
             .map(crate::escape::text)
             .collect();
-        let tail = if lines.len() > 8 { &lines[lines.len() - 8..] } else { &lines[..] };
-        if tail.is_empty() {
-            "no error output".to_string()
-        } else {
-            tail.join(" | ")
+        // podman logs its retries as warnings before the error that ended it; that last
+        // error is the cause, the retries would bury it.
+        let last_error = lines.iter().rposition(|l| l.starts_with("Error: "));
+        let tail = match last_error {
+            Some(i) => &lines[i..=i],
+            None if lines.len() > 8 => &lines[lines.len() - 8..],
+            None => &lines[..],
+        };
+        // A child killed half-way (OOM killer, a timeout, an operator) usually says nothing.
+        let killed = self.signal.map(|n| format!("killed by signal {n}{}", signal_name(n)));
+        match (killed, tail.is_empty()) {
+            (Some(k), true) => k,
+            (Some(k), false) => format!("{k}: {}", tail.join(" | ")),
+            (None, true) => "no error output".to_string(),
+            (None, false) => tail.join(" | "),
         }
     }
 }
@@ -96,7 +110,18 @@ impl Program {
             drop(pipe);
         }
         let out = child.wait_with_output().await.map_err(|e| format!("waiting for {}: {e}", self.display(args)))?;
-        Ok(Output { code: out.status.code(), stdout: out.stdout, stderr: out.stderr })
+        Ok(Output { code: out.status.code(), signal: out.status.signal(), stdout: out.stdout, stderr: out.stderr })
+    }
+}
+
+fn signal_name(n: i32) -> &'static str {
+    match n {
+        libc::SIGKILL => " (SIGKILL)",
+        libc::SIGTERM => " (SIGTERM)",
+        libc::SIGINT => " (SIGINT)",
+        libc::SIGSEGV => " (SIGSEGV)",
+        libc::SIGABRT => " (SIGABRT)",
+        _ => "",
     }
 }
 
@@ -127,4 +152,30 @@ where
     S: Into<OsString>,
 {
     items.into_iter().map(Into::into).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_killed_child_says_so() {
+        let out = Output { code: None, signal: Some(9), stdout: Vec::new(), stderr: Vec::new() };
+        assert_eq!(out.reason(), "killed by signal 9 (SIGKILL)");
+        let out = Output { code: None, signal: Some(15), stdout: Vec::new(), stderr: b"Copying blob\n".to_vec() };
+        assert_eq!(out.reason(), "killed by signal 15 (SIGTERM): Copying blob");
+        let out = Output { code: Some(125), signal: None, stdout: Vec::new(), stderr: b"Error: \x1b[31mx\n".to_vec() };
+        assert_eq!(out.reason(), "Error: \\x1b[31mx");
+    }
+
+    #[test]
+    fn retries_do_not_bury_the_error() {
+        let stderr = b"time=\"t\" level=warning msg=\"Failed, retrying in 1s ... (1/3). Error: x: connection refused\"\n\
+            time=\"t\" level=warning msg=\"Failed, retrying in 1s ... (2/3). Error: x: connection refused\"\n\
+            Error: initializing source docker://r/x:1: connection refused\n";
+        let out = Output { code: Some(125), signal: None, stdout: Vec::new(), stderr: stderr.to_vec() };
+        assert_eq!(out.reason(), "Error: initializing source docker://r/x:1: connection refused");
+        let out = Output { code: Some(1), signal: None, stdout: Vec::new(), stderr: b"a\nb\n".to_vec() };
+        assert_eq!(out.reason(), "a | b");
+    }
 }

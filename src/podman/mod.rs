@@ -293,8 +293,9 @@ impl Podman {
     }
 
     fn failed(&self, kind: Operational, args: &[OsString], out: &command::Output) -> Failure {
-        let code = out.code.map(|c| c.to_string()).unwrap_or_else(|| "signal".into());
-        Failure::new(kind, format!("{} failed (exit {code}): {}", self.program.display(args), out.reason()))
+        // A signal is named by reason() itself.
+        let code = out.code.map(|c| format!(" (exit {c})")).unwrap_or_default();
+        Failure::new(kind, format!("{} failed{code}: {}", self.program.display(args), out.reason()))
     }
 }
 

@@ -31,14 +31,17 @@ pub fn render(report: &Report, style: &Style) -> String {
         let _ = writeln!(out, "  exit code {}", report.summary.exit_code);
         return out;
     }
+    // These come from the image's config and podman's records: escaped like everything
+    // else the image controls.
+    let esc = crate::escape::text;
     let _ = writeln!(
         out,
         "  digest {}  id {}  {}/{}{}  {} layer{}",
-        img.digest.as_deref().unwrap_or("-"),
-        img.id.get(..12).unwrap_or(&img.id),
-        img.os,
-        img.architecture,
-        if img.variant.is_empty() { String::new() } else { format!("/{}", img.variant) },
+        esc(img.digest.as_deref().unwrap_or("-")),
+        esc(img.id.get(..12).unwrap_or(&img.id)),
+        esc(&img.os),
+        esc(&img.architecture),
+        if img.variant.is_empty() { String::new() } else { format!("/{}", esc(&img.variant)) },
         report.layers.len(),
         if report.layers.len() == 1 { "" } else { "s" },
     );
@@ -102,9 +105,12 @@ fn finding_line(f: &Finding) -> String {
     s
 }
 
-fn short_digest(d: &str) -> &str {
-    let end = d.find(':').map(|i| i + 13).unwrap_or(12).min(d.len());
-    &d[..end]
+/// `sha256:` and 12 digits; cut on a character boundary and escaped, since the layer
+/// digest comes from the image's config.
+fn short_digest(d: &str) -> String {
+    let keep = d.find(':').map(|i| i + 13).unwrap_or(12);
+    let cut = d.char_indices().map(|(i, _)| i).find(|&i| i >= keep).unwrap_or(d.len());
+    crate::escape::text(&d[..cut])
 }
 
 fn created_by(f: &Finding) -> String {
@@ -165,5 +171,76 @@ fn verdict_word(v: &str, style: &Style) -> String {
         "pass" => style.paint("32;1", "PASS "),
         "fail" => style.paint("31;1", "FAIL "),
         _ => style.paint("33;1", "ERROR"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ImageInfo, LayerInfo, SettingsInfo};
+    use crate::rules::{Severity, Status};
+
+    #[test]
+    fn image_controlled_header_and_layer_digests_are_escaped_and_never_split_a_character() {
+        // Found by fuzz/fuzz_targets/inspect.rs: a RootFS layer "sha\u{8}…" reached the
+        // console raw; a multi-byte character at the cut made the slice panic.
+        let policy = crate::policy::Policy::default();
+        let settings = SettingsInfo {
+            pull: "never".into(),
+            tls_verify: None,
+            platform: None,
+            storage: Default::default(),
+            exit_codes: Default::default(),
+            fail_on: Severity::Informational,
+            policy_file: None,
+            severities: crate::report::effective_severities(&policy),
+            rule_lists: crate::report::RuleLists::from_settings(&policy.rule_settings()),
+            policy,
+        };
+        let image = ImageInfo {
+            reference: "a/b:1".into(),
+            id: "\u{1b}[2Jéééééééééééééé".into(),
+            os: "linux\u{1b}[31m".into(),
+            architecture: "amd64\n".into(),
+            variant: "v8\u{9b}".into(),
+            digest: Some("sha256:\u{7}".into()),
+            ..Default::default()
+        };
+        let finding = |layer: usize, digest: &str| Finding {
+            path: "/x".into(),
+            layer,
+            layer_digest: digest.into(),
+            created_by: String::new(),
+            kind: crate::layers::Kind::File,
+            mode: "4755".into(),
+            permissions: "-rwsr-xr-x".into(),
+            uid: 0,
+            gid: 0,
+            size: 1,
+            link_target: None,
+            visible: true,
+            violation: true,
+            note: None,
+            waiver: None,
+        };
+        let check = CheckResult {
+            id: "suid-files".into(),
+            title: "t".into(),
+            rationale: "r".into(),
+            severity: Severity::Critical,
+            default_severity: Severity::Critical,
+            status: Status::Fail,
+            description: "1 setuid file".into(),
+            mitigation: "m".into(),
+            findings: vec![finding(1, "sha\u{8}00ff"), finding(2, "sha256:0123456789aé"), finding(3, "é")],
+            waiver: None,
+        };
+        let layer = LayerInfo { number: 1, diff_id: String::new(), created_by: String::new(), entries: 1, size: 1, whiteouts: 0, findings: 1, errors: vec![] };
+        let r = Report::new(settings, image, vec![layer], vec![check], Vec::new(), None);
+        let out = render(&r, &Style { color: false });
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out}");
+        assert!(out.contains("linux\\x1b[31m/amd64\\x0a/v8\\u{009b}"), "{out}");
+        assert!(out.contains("sha\\x0800ff"), "{out}");
+        assert!(out.contains("sha256:0123456789aé"), "{out}");
     }
 }

@@ -28,6 +28,9 @@ pub fn identity(ctx: &Context) -> Identity {
         Some((u, g)) => (u.to_string(), Some(g.to_string())),
         None => (spec.clone(), None),
     };
+    // USER and the names in the image's account files are image-controlled: every message
+    // shows them escaped, as the console prints descriptions as they are.
+    let shown = crate::escape::text(&user);
     let passwd = ctx.passwd();
     let uid: Resolved;
     let mut passwd_gid: Option<(u32, String)> = None;
@@ -35,10 +38,11 @@ pub fn identity(ctx: &Context) -> Identity {
         uid = Resolved::Id { id: 0, how: "USER is not set, so the container runs as root".into() };
         passwd_gid = Some((0, "root's default group".into()));
     } else if let Some(n) = id(&user) {
-        uid = Resolved::Id { id: n, how: format!("USER {user} is uid {n}") };
+        uid = Resolved::Id { id: n, how: format!("USER {shown} is uid {n}") };
         if let Ok(Some(entries)) = passwd {
             if let Some(e) = entries.iter().find(|e| e.uid == n) {
-                passwd_gid = Some((e.gid, format!("the primary group of uid {n} ({}) in /etc/passwd", e.name)));
+                let name = crate::escape::text(&e.name);
+                passwd_gid = Some((e.gid, format!("the primary group of uid {n} ({name}) in /etc/passwd")));
             }
         }
         if passwd_gid.is_none() && group.is_none() {
@@ -51,16 +55,16 @@ pub fn identity(ctx: &Context) -> Identity {
         match passwd {
             Err(e) => return unknown(spec, e),
             Ok(None) => {
-                let why = format!("USER {user} is a name but the image has no /etc/passwd");
+                let why = format!("USER {shown} is a name but the image has no /etc/passwd");
                 return Identity { user_spec: spec, uid: Resolved::Missing(why.clone()), gid: Resolved::Missing(why) };
             }
             Ok(Some(entries)) => match entries.iter().find(|e| e.name == user) {
                 Some(e) => {
-                    uid = Resolved::Id { id: e.uid, how: format!("USER {user} resolves to uid {}", e.uid) };
-                    passwd_gid = Some((e.gid, format!("the primary group of {user} in /etc/passwd")));
+                    uid = Resolved::Id { id: e.uid, how: format!("USER {shown} resolves to uid {}", e.uid) };
+                    passwd_gid = Some((e.gid, format!("the primary group of {shown} in /etc/passwd")));
                 }
                 None => {
-                    let why = format!("USER {user} is not in the image's /etc/passwd");
+                    let why = format!("USER {shown} is not in the image's /etc/passwd");
                     return Identity { user_spec: spec, uid: Resolved::Missing(why.clone()), gid: Resolved::Missing(why) };
                 }
             },
@@ -71,17 +75,20 @@ pub fn identity(ctx: &Context) -> Identity {
             Some((g, how)) => Resolved::Id { id: g, how },
             None => Resolved::Unknown("no group could be determined".into()),
         },
-        Some(g) => match id(g) {
-            Some(n) => Resolved::Id { id: n, how: format!("group {g} is gid {n}") },
-            None => match ctx.group() {
-                Err(e) => Resolved::Unknown(e.clone()),
-                Ok(None) => Resolved::Missing(format!("group {g} is a name but the image has no /etc/group")),
-                Ok(Some(groups)) => match groups.iter().find(|e| e.name == g) {
-                    Some(e) => Resolved::Id { id: e.gid, how: format!("group {g} resolves to gid {}", e.gid) },
-                    None => Resolved::Missing(format!("group {g} is not in the image's /etc/group")),
+        Some(g) => {
+            let shown_g = crate::escape::text(g);
+            match id(g) {
+                Some(n) => Resolved::Id { id: n, how: format!("group {shown_g} is gid {n}") },
+                None => match ctx.group() {
+                    Err(e) => Resolved::Unknown(e.clone()),
+                    Ok(None) => Resolved::Missing(format!("group {shown_g} is a name but the image has no /etc/group")),
+                    Ok(Some(groups)) => match groups.iter().find(|e| e.name == g) {
+                        Some(e) => Resolved::Id { id: e.gid, how: format!("group {shown_g} resolves to gid {}", e.gid) },
+                        None => Resolved::Missing(format!("group {shown_g} is not in the image's /etc/group")),
+                    },
                 },
-            },
-        },
+            }
+        }
     };
     Identity { user_spec: spec, uid, gid }
 }

@@ -209,6 +209,50 @@ fn hostile_names_are_escaped_in_findings() {
 }
 
 #[test]
+fn self_referencing_etc_links_are_no_files_never_the_hosts_nor_scan_errors() {
+    // etc/passwd -> /etc/passwd loops inside the image; the host has a passwd where
+    // "daemon" is uid 1, which must not count.
+    let mut img = Image::new(1);
+    img.layer(0)
+        .link("/etc/passwd", "/etc/passwd")
+        .link("/etc/group", "/etc/group")
+        .link("/etc/os-release", "/etc/os-release");
+    img.inspect.config.user = "daemon".into();
+    let u = img.check("root-user");
+    assert_eq!(u.status, Status::Fail, "{}", u.description);
+    assert!(u.description.contains("has no /etc/passwd"), "{}", u.description);
+    assert_eq!(img.check("root-group").status, Status::Fail);
+    let os = img.check("base-os");
+    assert_eq!(os.status, Status::Pass);
+    assert!(os.description.contains("no os-release"), "{}", os.description);
+    // A numeric user and group need no account files.
+    img.inspect.config.user = "1000:1000".into();
+    assert_eq!(img.check("root-user").status, Status::Pass);
+    assert_eq!(img.check("root-group").status, Status::Pass);
+    // Without a group, the missing passwd entry means gid 0, as in the runtimes.
+    img.inspect.config.user = "1000".into();
+    assert_eq!(img.check("root-group").status, Status::Fail);
+}
+
+#[test]
+fn hostile_user_and_account_names_are_escaped_in_descriptions() {
+    let mut img = Image::new(1);
+    img.layer(0)
+        .file_with("/etc/passwd", 0o644, b"ev\x1b[2Jil:x:1001:0::/:/bin/sh\n\x1b]0;t\x07:x:1002:50::/:/bin/sh\n")
+        .file_with("/etc/group", 0o644, b"g\x1b[31m:x:0:\n");
+    for user in ["\x1b[2J\nroot", "ev\x1b[2Jil", "1001", "\x1b]0;t\x07", "1002:g\x1b[31m", "1002:\x1b[5mnone\r", "x\u{9b}31m"] {
+        img.inspect.config.user = user.into();
+        for id in ["root-user", "root-group"] {
+            let c = img.check(id);
+            assert!(!c.description.chars().any(char::is_control), "USER {user:?} {id}: {:?}", c.description);
+        }
+    }
+    img.inspect.config.user = "1001".into();
+    let g = img.check("root-group");
+    assert!(g.description.contains("ev\\x1b[2Jil"), "{}", g.description);
+}
+
+#[test]
 fn an_unreadable_layer_makes_file_checks_errors_never_passes() {
     let img = Image::new(2);
     img.layer(0).file("/usr/bin/passwd", 0o4755);

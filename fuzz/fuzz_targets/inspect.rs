@@ -1,0 +1,75 @@
+//! `podman image inspect` output: never a panic in the parser, the layer ordering, the
+//! checks or the renderers; the console report shows no raw control character whatever
+//! the image's config says (its USER, labels, ports, PATH, history, architecture…).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use oci_compliance::layers::{self, walk::Classify, Entry, ImageFs, Kind, LayerScan, LayerSource};
+use oci_compliance::reference::ImageRef;
+use oci_compliance::exit::{Failure, Operational};
+use oci_compliance::report::{self, ImageInfo, Report, SettingsInfo};
+use oci_compliance::rules::{self, Classifier, RuleSettings, Severity};
+
+fn entry(path: &str, parent: u32, kind: Kind, mode: u32) -> Entry {
+    Entry { path: path.as_bytes().into(), parent, kind, mode, uid: 0, gid: 0, size: 1, link: None, opaque: false }
+}
+
+fn settings_info() -> SettingsInfo {
+    SettingsInfo {
+        pull: "never".into(),
+        tls_verify: None,
+        exit_codes: Default::default(),
+        fail_on: Severity::Informational,
+        policy_file: None,
+        policy: Default::default(),
+    }
+}
+
+fn assert_printable(r: &Report) {
+    let console = oci_compliance::render::console::render(r, &oci_compliance::render::console::Style { color: false });
+    assert!(!console.chars().any(|c| c.is_control() && c != '\n'), "{console}");
+    let json = oci_compliance::render::json::render(r);
+    let _: serde_json::Value = serde_json::from_slice(&json).expect("the JSON report parses");
+}
+
+fuzz_target!(|data: &[u8]| {
+    let image = match oci_compliance::inspect::parse(data) {
+        Ok(i) => i,
+        Err(e) => {
+            // The parse error becomes the report's error (exit 21), printed on the console.
+            let f = Failure::new(Operational::InspectFailed, format!("podman image inspect x: {e}"));
+            let info = ImageInfo { reference: "x".into(), ..Default::default() };
+            assert_printable(&Report::new(settings_info(), info, Vec::new(), Vec::new(), Vec::new(), Some(&f)));
+            return;
+        }
+    };
+    let _ = (image.digest_for(Some("ns/app")), image.digest_for(None), image.config.env_var("PATH"));
+    if let Ok(sources) = layers::layer_sources(&image) {
+        assert!(sources.iter().enumerate().all(|(i, s)| s.number == i + 1));
+    }
+    // One in-memory layer with a setuid su on PATH, so findings carry the fuzzed layer
+    // digest and history into the report. Its directory does not exist: reading
+    // /etc/passwd from it fails, which the checks must handle too.
+    let settings = RuleSettings::default();
+    let classifier = Classifier::new(rules::all(), &settings);
+    let mut scan = LayerScan::default();
+    scan.entries = vec![
+        entry("/usr", layers::walk::NO_PARENT, Kind::Dir, 0o755),
+        entry("/usr/bin", 0, Kind::Dir, 0o755),
+        entry("/usr/bin/su", 1, Kind::File, 0o4755),
+    ];
+    scan.hits = scan.entries.iter().enumerate().map(|(i, e)| (i as u32, classifier.classify(e))).filter(|h| h.1 != 0).collect();
+    let source = LayerSource {
+        number: 1,
+        dir: "/nonexistent/oci-compliance-fuzz".into(),
+        diff_id: image.root_fs.layers.first().cloned().unwrap_or_default(),
+        created_by: image.history.first().map(|h| h.created_by.clone()).unwrap_or_default(),
+    };
+    let fs = ImageFs::new(vec![(source, scan)]);
+    let reference = ImageRef::parse("registry.example:5000/ns/app:1").unwrap();
+    let policy = Default::default();
+    let checks = report::run_checks(&reference, &image, &fs, &policy, &settings, rules::all());
+    let layers = report::layer_info(&fs, &checks);
+    let r = Report::new(settings_info(), report::image_info(&reference, &image), layers, checks, Vec::new(), None);
+    assert_printable(&r);
+});
