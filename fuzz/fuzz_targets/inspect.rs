@@ -15,13 +15,18 @@ fn entry(path: &str, parent: u32, kind: Kind, mode: u32) -> Entry {
 }
 
 fn settings_info() -> SettingsInfo {
+    let policy = oci_compliance::policy::Policy::default();
     SettingsInfo {
         pull: "never".into(),
         tls_verify: None,
+        platform: None,
+        storage: Default::default(),
         exit_codes: Default::default(),
         fail_on: Severity::Informational,
         policy_file: None,
-        policy: Default::default(),
+        severities: report::effective_severities(&policy),
+        rule_lists: report::RuleLists::from_settings(&policy.rule_settings()),
+        policy,
     }
 }
 
@@ -70,6 +75,6 @@ fuzz_target!(|data: &[u8]| {
     let policy = Default::default();
     let checks = report::run_checks(&reference, &image, &fs, &policy, &settings, rules::all());
     let layers = report::layer_info(&fs, &checks);
-    let r = Report::new(settings_info(), report::image_info(&reference, &image), layers, checks, Vec::new(), None);
+    let r = Report::new(settings_info(), report::image_info(&reference, &image, None), layers, checks, Vec::new(), None);
     assert_printable(&r);
 });
