@@ -21,7 +21,9 @@ source "${OCIC_TEST_STATE:-/var/tmp/oci-compliance-test}/env"
 trap 'bash tests/env/teardown.sh >/dev/null 2>&1 || true' EXIT
 
 cargo build --locked --release
-cargo test --locked --release "$@"
+log=$(mktemp)
+trap 'rm -f "$log"; bash tests/env/teardown.sh >/dev/null 2>&1 || true' EXIT
+cargo test --locked --release "$@" 2>&1 | tee "$log"
 # Every fuzz target for a bounded time (cargo-fuzz on stable with RUSTC_BOOTSTRAP).
 bash fuzz/run.sh 15
 # The HTML report of a real scan, in a real (headless) browser.
@@ -29,3 +31,7 @@ bash tests/browser/real-scan.sh
 # The scanner image: built as documented, run as the GitLab jobs run it; sharding.
 bash tests/container/sharding.sh
 bash tests/container/run.sh
+
+# One closing line for the whole suite: the cargo tests plus the four script checks above
+# (fuzzing, browser, sharding, scanner image), each of which exits non-zero on a failure.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "suite: %d passed, %d failed\n", p + 4, f }' "$log"
