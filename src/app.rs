@@ -366,16 +366,16 @@ fn unique_name(used: &mut HashSet<String>, slug: &str) -> String {
 
 fn settings_info(cfg: &ScanConfig) -> SettingsInfo {
     SettingsInfo {
-        pull: cfg.pull_policy().name().to_string(),
-        tls_verify: cfg.acquire.tls_verify,
         platform: cfg.platform().map(|p| p.to_string()),
         storage: cfg.storage.clone(),
-        exit_codes: cfg.exit_codes,
-        fail_on: cfg.fail_on,
-        policy_file: cfg.policy_file.as_ref().map(|p| p.display().to_string()),
-        policy: cfg.policy.clone(),
-        severities: report::effective_severities(&cfg.policy),
-        rule_lists: report::RuleLists::from_settings(&cfg.rules),
+        ..SettingsInfo::new(
+            cfg.pull_policy().name(),
+            cfg.acquire.tls_verify,
+            cfg.exit_codes,
+            cfg.fail_on,
+            cfg.policy_file.as_ref().map(|p| p.display().to_string()),
+            cfg.policy.clone(),
+        )
     }
 }
 

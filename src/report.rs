@@ -105,6 +105,24 @@ impl RuleLists {
 }
 
 impl SettingsInfo {
+    /// Settings for a policy: the effective severities and rule lists are derived from it
+    /// here, once, so every report states them and no reader has to recompute them. Platform
+    /// and storage are the host's unless the caller sets them.
+    pub fn new(pull: &str, tls_verify: Option<bool>, exit_codes: ExitCodes, fail_on: Severity, policy_file: Option<String>, policy: Policy) -> SettingsInfo {
+        SettingsInfo {
+            pull: pull.to_string(),
+            tls_verify,
+            platform: None,
+            storage: Default::default(),
+            exit_codes,
+            fail_on,
+            policy_file,
+            severities: effective_severities(&policy),
+            rule_lists: RuleLists::from_settings(&policy.rule_settings()),
+            policy,
+        }
+    }
+
     /// Keys sorted at every level, no whitespace: the form the digest is taken of.
     pub fn canonical_json(&self) -> String {
         crate::canonical::to_string(&serde_json::to_value(self).expect("settings always serialise"))

@@ -184,19 +184,8 @@ mod tests {
     fn image_controlled_header_and_layer_digests_are_escaped_and_never_split_a_character() {
         // Found by fuzz/fuzz_targets/inspect.rs: a RootFS layer "sha\u{8}…" reached the
         // console raw; a multi-byte character at the cut made the slice panic.
-        let policy = crate::policy::Policy::default();
-        let settings = SettingsInfo {
-            pull: "never".into(),
-            tls_verify: None,
-            platform: None,
-            storage: Default::default(),
-            exit_codes: Default::default(),
-            fail_on: Severity::Informational,
-            policy_file: None,
-            severities: crate::report::effective_severities(&policy),
-            rule_lists: crate::report::RuleLists::from_settings(&policy.rule_settings()),
-            policy,
-        };
+        let settings =
+            SettingsInfo::new("never", None, Default::default(), Severity::Informational, None, Default::default());
         let image = ImageInfo {
             reference: "a/b:1".into(),
             id: "\u{1b}[2Jéééééééééééééé".into(),

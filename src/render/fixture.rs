@@ -56,18 +56,7 @@ fn policy() -> Policy {
 }
 
 fn settings_with(policy: Policy) -> SettingsInfo {
-    SettingsInfo {
-        pull: "missing".into(),
-        tls_verify: Some(true),
-        platform: None,
-        storage: Default::default(),
-        exit_codes: ExitCodes::default(),
-        fail_on: Severity::Informational,
-        policy_file: None,
-        severities: report::effective_severities(&policy),
-        rule_lists: report::RuleLists::from_settings(&policy.rule_settings()),
-        policy,
-    }
+    SettingsInfo::new("missing", Some(true), ExitCodes::default(), Severity::Informational, None, policy)
 }
 
 fn settings() -> SettingsInfo {
