@@ -105,10 +105,31 @@ struct Node<'a> {
     depth: usize,
     layer: usize,
     subdirs: Vec<usize>,
+    /// The directory's own non-directory entries, kept only while they could still be
+    /// listed (at most `max_files_per_dir`): a 500k-file image keeps a few thousand.
     files: Vec<usize>,
+    own_files: u64,
+    own_size: u64,
     dirs_below: u64,
     files_below: u64,
     size_below: u64,
+}
+
+impl<'a> Node<'a> {
+    fn new(name: &'a [u8], depth: usize) -> Self {
+        Node {
+            name,
+            depth,
+            layer: 0,
+            subdirs: Vec::new(),
+            files: Vec::new(),
+            own_files: 0,
+            own_size: 0,
+            dirs_below: 0,
+            files_below: 0,
+            size_below: 0,
+        }
+    }
 }
 
 /// The tree of the final image as `fs` shows it.
@@ -127,18 +148,12 @@ pub fn from_image(fs: &ImageFs, limits: TreeLimits) -> FileTree {
 }
 
 pub fn build<'a>(entries: impl Iterator<Item = TreeEntry<'a>>, limits: TreeLimits) -> FileTree {
-    let mut nodes: Vec<Node<'a>> = vec![Node {
-        name: b"/",
-        depth: 0,
-        layer: 0,
-        subdirs: Vec::new(),
-        files: Vec::new(),
-        dirs_below: 0,
-        files_below: 0,
-        size_below: 0,
-    }];
+    let mut nodes: Vec<Node<'a>> = vec![Node::new(b"/", 0)];
     let mut by_path: HashMap<&'a [u8], usize> = HashMap::new();
     let mut files: Vec<TreeEntry<'a>> = Vec::new();
+    // Siblings arrive together (each layer is walked depth first): remembering the last
+    // parent saves a lookup per file.
+    let mut last_parent: Option<(&'a [u8], usize)> = None;
     for e in entries {
         let path = trim_slashes(e.path);
         if path.is_empty() {
@@ -149,19 +164,29 @@ pub fn build<'a>(entries: impl Iterator<Item = TreeEntry<'a>>, limits: TreeLimit
             // Entries come bottom layer first: the last one seen is the one shown.
             nodes[n].layer = e.layer;
         } else if e.kind != Kind::Whiteout {
-            let parent = match path.iter().rposition(|&b| b == b'/') {
-                Some(i) => dir_node(&mut nodes, &mut by_path, &path[..i]),
-                None => 0,
+            let dir = match path.iter().rposition(|&b| b == b'/') {
+                Some(i) => &path[..i],
+                None => &path[..0],
             };
-            nodes[parent].files.push(files.len());
-            files.push(e);
+            let parent = match last_parent {
+                Some((p, n)) if p == dir => n,
+                _ => dir_node(&mut nodes, &mut by_path, dir),
+            };
+            last_parent = Some((dir, parent));
+            let node = &mut nodes[parent];
+            node.own_files += 1;
+            node.own_size += regular_size(&e);
+            if node.own_files <= limits.max_files_per_dir as u64 {
+                node.files.push(files.len());
+                files.push(e);
+            } else if !node.files.is_empty() {
+                node.files = Vec::new();
+            }
         }
     }
     // Children always have larger indices than their parents: sum bottom up.
     for i in (0..nodes.len()).rev() {
-        let own_files = nodes[i].files.len() as u64;
-        let own_size: u64 = nodes[i].files.iter().map(|&f| regular_size(&files[f])).sum();
-        let (mut d, mut f, mut s) = (nodes[i].subdirs.len() as u64, own_files, own_size);
+        let (mut d, mut f, mut s) = (nodes[i].subdirs.len() as u64, nodes[i].own_files, nodes[i].own_size);
         for &c in &nodes[i].subdirs {
             d += nodes[c].dirs_below;
             f += nodes[c].files_below;
@@ -175,9 +200,6 @@ pub fn build<'a>(entries: impl Iterator<Item = TreeEntry<'a>>, limits: TreeLimit
         let mut subdirs = std::mem::take(&mut nodes[i].subdirs);
         subdirs.sort_by(|&a, &b| nodes[a].name.cmp(nodes[b].name));
         nodes[i].subdirs = subdirs;
-        let mut fl = std::mem::take(&mut nodes[i].files);
-        fl.sort_by(|&a, &b| name_of(files[a].path).cmp(name_of(files[b].path)));
-        nodes[i].files = fl;
     }
 
     // Breadth first: choose the directories to show, then whose files to list.
@@ -197,10 +219,13 @@ pub fn build<'a>(entries: impl Iterator<Item = TreeEntry<'a>>, limits: TreeLimit
     let mut listed = vec![false; nodes.len()];
     let mut shown_files = 0usize;
     for &n in &order {
-        let k = nodes[n].files.len();
+        let k = nodes[n].own_files as usize;
         if k > 0 && k <= limits.max_files_per_dir && shown_files + k <= limits.max_files {
             listed[n] = true;
             shown_files += k;
+            let mut fl = std::mem::take(&mut nodes[n].files);
+            fl.sort_by(|&a, &b| name_of(files[a].path).cmp(name_of(files[b].path)));
+            nodes[n].files = fl;
         }
     }
     let mut dirs = Vec::with_capacity(order.len());
@@ -256,7 +281,7 @@ fn emit(nodes: &[Node], files: &[TreeEntry], shown: &[bool], listed: &[bool], ou
             files: node.files_below,
             size: node.size_below,
             hidden_dirs: (node.subdirs.len() - visible.len()) as u64,
-            hidden_files: (node.files.len() - entries.len()) as u64,
+            hidden_files: node.own_files - entries.len() as u64,
             entries,
         });
     }
@@ -274,16 +299,7 @@ fn dir_node<'a>(nodes: &mut Vec<Node<'a>>, by_path: &mut HashMap<&'a [u8], usize
         None => (0, path),
     };
     let n = nodes.len();
-    nodes.push(Node {
-        name,
-        depth: nodes[parent].depth + 1,
-        layer: 0,
-        subdirs: Vec::new(),
-        files: Vec::new(),
-        dirs_below: 0,
-        files_below: 0,
-        size_below: 0,
-    });
+    nodes.push(Node::new(name, nodes[parent].depth + 1));
     nodes[parent].subdirs.push(n);
     by_path.insert(path, n);
     n
@@ -375,6 +391,26 @@ mod tests {
         assert_eq!(t.dirs[1].entries.len(), 2);
         assert_eq!(t.dirs[2].hidden_dirs, 2);
         assert!(t.shown_files <= 3);
+    }
+
+    #[test]
+    fn a_directory_over_the_per_dir_limit_is_counted_not_listed() {
+        // Files of one directory interleaved with another's, and more of them than can be listed.
+        let e = [
+            entry("/a/3", Kind::File, 30),
+            entry("/b/1", Kind::File, 7),
+            entry("/a/1", Kind::File, 10),
+            entry("/a/2", Kind::File, 20),
+            entry("/b/0", Kind::Symlink, 2),
+        ];
+        let limits = TreeLimits { max_files_per_dir: 2, ..TreeLimits::default() };
+        let t = build(e.into_iter(), limits);
+        let a = t.dirs.iter().find(|d| d.path == "/a").unwrap();
+        assert_eq!((a.files, a.size, a.hidden_files, a.entries.len()), (3, 60, 3, 0));
+        let b = t.dirs.iter().find(|d| d.path == "/b").unwrap();
+        let names: Vec<&str> = b.entries.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!((b.files, b.size, b.hidden_files, names), (2, 7, 0, vec!["0", "1"]));
+        assert_eq!((t.total_files, t.shown_files, t.total_size), (5, 2, 67));
     }
 
     #[test]

@@ -34,6 +34,13 @@ pub fn today() -> (i64, u32, u32) {
     civil_from_days(secs as i64 / 86_400)
 }
 
+/// Phase timings on stderr when OCI_COMPLIANCE_TIMINGS is set (for the benchmark).
+pub fn timing(phase: &str, since: std::time::Instant) {
+    if std::env::var_os("OCI_COMPLIANCE_TIMINGS").is_some() {
+        eprintln!("oci-compliance: timing {phase}: {:.3}s", since.elapsed().as_secs_f64());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,7 +128,8 @@ pub fn scan_snapshots(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs
     let mut below: Option<snapshot::Snapshot> = None;
     let mut diffs = Vec::with_capacity(sources.len());
     for chunk in sources.chunks(jobs) {
-        let snaps = parallel(chunk, jobs, |src| snapshot::Snapshot::walk(&src.dir, classifier));
+        let roots: Vec<&std::path::Path> = chunk.iter().map(|s| s.dir.as_path()).collect();
+        let snaps = snapshot::Snapshot::walk_all(&roots, classifier, jobs);
         for s in snaps {
             diffs.push(snapshot::diff(below.as_ref(), &s, classifier));
             below = Some(s);
@@ -142,39 +143,14 @@ pub fn scan_snapshots(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs
     fs
 }
 
-/// Walk every layer (in parallel, one pass each) and merge them.
+/// Walk every layer (one pass each, `jobs` threads sharing the layers and, when one is
+/// left, its directories) and merge them.
 pub fn scan(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs: usize) -> ImageFs {
-    let scans = walk_all(&sources, classifier, jobs);
-    ImageFs::new(sources.into_iter().zip(scans).collect())
-}
-
-fn walk_all(sources: &[LayerSource], classifier: &dyn Classify, jobs: usize) -> Vec<LayerScan> {
-    parallel(sources, jobs, |src| walk::walk_layer(&src.dir, classifier))
-}
-
-/// `work` on every source, up to `jobs` at a time, results in source order.
-fn parallel<T: Send>(sources: &[LayerSource], jobs: usize, work: impl Fn(&LayerSource) -> T + Sync) -> Vec<T> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..sources.len()).map(|_| None).collect());
-    let workers = jobs.clamp(1, sources.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(src) = sources.get(i) else { break };
-                let r = work(src);
-                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
-            });
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_iter()
-        .map(|r| r.expect("every layer was walked"))
-        .collect()
+    let t = std::time::Instant::now();
+    let roots: Vec<&std::path::Path> = sources.iter().map(|s| s.dir.as_path()).collect();
+    let scans = walk::walk_layers(&roots, classifier, jobs, false, walk::Split::WhenIdle);
+    crate::time::timing("walk", t);
+    ImageFs::new(sources.into_iter().zip(scans.into_iter().map(|(s, _)| s)).collect())
 }
 
 #[cfg(test)]

@@ -10,7 +10,37 @@
 use super::walk::{Kind, LayerScan, NO_PARENT};
 use super::Loc;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
+/// The keyed hash of an image path, one random key per process. Walkers compute it while
+/// they still hold the path in cache and in parallel, so the (serial) merge only probes.
+pub fn path_hash(path: &[u8]) -> u64 {
+    static KEY: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    KEY.get_or_init(Default::default).hash_one(path)
+}
+
+/// The tables below are keyed by `path_hash`, already a keyed hash: hashing it again
+/// would only cost time.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are ever hashed here; fold anything else in anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashTable<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
 
 /// Marks an entry that is visible in the final image.
 pub const VISIBLE: u16 = u16::MAX;
@@ -26,29 +56,27 @@ pub struct Slot {
     last_layer: u16,
 }
 
-/// Path → slot, keyed by a randomly keyed 64-bit hash of the path; the full path is compared
-/// on lookup, so a collision costs a second probe, never a wrong answer, and the paths
-/// themselves are stored once, in the layers.
+/// Path → slot, keyed by `path_hash`; the full path is compared on lookup, so a collision
+/// costs a second probe, never a wrong answer, and the paths themselves are stored once, in
+/// the layers.
 pub struct PathIndex {
-    hasher: std::collections::hash_map::RandomState,
-    first: HashMap<u64, u32>,
-    more: HashMap<u64, Vec<u32>>,
+    first: HashTable<u32>,
+    more: HashTable<Vec<u32>>,
     pub slots: Vec<Slot>,
 }
 
 impl PathIndex {
     fn with_capacity(n: usize) -> Self {
         PathIndex {
-            hasher: Default::default(),
-            first: HashMap::with_capacity(n),
-            more: HashMap::new(),
+            first: HashTable::with_capacity_and_hasher(n, Default::default()),
+            more: HashTable::default(),
             slots: Vec::with_capacity(n),
         }
     }
 
     /// The slot of `path`; `path_of` gives the path of an entry.
     pub fn get<'a>(&self, path: &[u8], path_of: impl Fn(Loc) -> &'a [u8]) -> Option<&Slot> {
-        self.find(self.hasher.hash_one(path), path, path_of).map(|s| &self.slots[s as usize])
+        self.find(path_hash(path), path, path_of).map(|s| &self.slots[s as usize])
     }
 
     fn find<'a>(&self, h: u64, path: &[u8], path_of: impl Fn(Loc) -> &'a [u8]) -> Option<u32> {
@@ -59,15 +87,28 @@ impl PathIndex {
         self.more.get(&h)?.iter().copied().find(|&s| path_of(self.slots[s as usize].top) == path)
     }
 
-    fn insert(&mut self, h: u64, slot: Slot) {
+    /// The slot of the path `path` hashing to `h`, made (from `new`) if there is none yet:
+    /// one probe of the table for the common case of a path seen for the first time.
+    fn find_or_insert<'a>(&mut self, h: u64, path: &[u8], path_of: impl Fn(Loc) -> &'a [u8], new: Slot) -> (u32, bool) {
         let id = self.slots.len() as u32;
-        self.slots.push(slot);
         match self.first.entry(h) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(id);
             }
-            std::collections::hash_map::Entry::Occupied(_) => self.more.entry(h).or_default().push(id),
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let s = *o.get();
+                if path_of(self.slots[s as usize].top) == path {
+                    return (s, false);
+                }
+                let more = self.more.entry(h).or_default();
+                if let Some(&s) = more.iter().find(|&&s| path_of(self.slots[s as usize].top) == path) {
+                    return (s, false);
+                }
+                more.push(id);
+            }
         }
+        self.slots.push(new);
+        (id, true)
     }
 }
 
@@ -82,14 +123,22 @@ pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
     for li in (0..layers.len()).rev() {
         let here = li as u16;
         let entries = &layers[li].entries;
+        let hashes = &layers[li].hashes;
         // For each directory: the layer that hides its children from this layer, if any.
         let mut child_block: Vec<u16> = vec![VISIBLE; entries.len()];
         for (i, e) in entries.iter().enumerate() {
             let parent_block = if e.parent == NO_PARENT { VISIBLE } else { child_block[e.parent as usize] };
             let hides_below = e.kind != Kind::Dir || e.opaque;
-            let h = index.hasher.hash_one(&e.path[..]);
-            let (shadow, from_above) = match index.find(h, &e.path, path_of) {
-                Some(s) => {
+            // Layers built other than by a walk (vfs diffs, tests) may come without hashes.
+            let h = match hashes.get(i) {
+                Some(&h) if hashes.len() == entries.len() => h,
+                _ => path_hash(&e.path),
+            };
+            let top = Loc { layer: here, idx: i as u32 };
+            let fresh = Slot { top, blocks_below: if hides_below { here } else { VISIBLE }, last_layer: here };
+            let (shadow, from_above) = match index.find_or_insert(h, &e.path, path_of, fresh) {
+                (_, true) => (VISIBLE, VISIBLE),
+                (s, false) => {
                     let slot = &mut index.slots[s as usize];
                     let seen = (slot.last_layer, slot.blocks_below);
                     slot.last_layer = here;
@@ -97,12 +146,6 @@ pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
                         slot.blocks_below = here;
                     }
                     seen
-                }
-                None => {
-                    let top = Loc { layer: here, idx: i as u32 };
-                    let blocks_below = if hides_below { here } else { VISIBLE };
-                    index.insert(h, Slot { top, blocks_below, last_layer: here });
-                    (VISIBLE, VISIBLE)
                 }
             };
             hidden[li][i] = if parent_block != VISIBLE {
@@ -118,4 +161,54 @@ pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
         }
     }
     (hidden, index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::walk::{walk_layer, Classify, Entry};
+    use crate::testutil::Image;
+
+    struct NoRules;
+    impl Classify for NoRules {
+        fn classify(&self, _: &Entry) -> u64 {
+            0
+        }
+    }
+
+    /// Every path hashing alike must give the same verdicts as real hashes: the full path
+    /// decides, the hash only narrows the search.
+    #[test]
+    fn colliding_hashes_change_nothing() {
+        let img = Image::new(3);
+        img.layer(0).dir("/etc", 0o755).file("/etc/a", 0o644).file("/etc/b", 0o644).file("/opt/x/y", 0o755);
+        img.layer(1).whiteout("/etc/a").file("/etc/c", 0o644).opaque("/opt");
+        img.layer(2).file("/etc/b", 0o600).file("/opt/z", 0o644);
+        let scans: Vec<LayerScan> = img.sources().iter().map(|s| walk_layer(&s.dir, &NoRules)).collect();
+        let mut colliding: Vec<LayerScan> = img.sources().iter().map(|s| walk_layer(&s.dir, &NoRules)).collect();
+        for s in &mut colliding {
+            s.hashes.iter_mut().for_each(|h| *h = 7);
+        }
+        let (real, real_index) = merge(&scans.iter().collect::<Vec<_>>());
+        let (forced, forced_index) = merge(&colliding.iter().collect::<Vec<_>>());
+        assert_eq!(real, forced);
+        assert_eq!(real_index.slots.len(), forced_index.slots.len());
+        let path_of = |s: &[LayerScan], l: Loc| s[l.layer as usize].entries[l.idx as usize].path.to_vec();
+        let tops = |s: &[LayerScan], i: &PathIndex| {
+            let mut v: Vec<(Vec<u8>, u16)> = i.slots.iter().map(|sl| (path_of(s, sl.top), sl.top.layer)).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(tops(&scans, &real_index), tops(&colliding, &forced_index));
+        // What the verdicts are: /etc/a deleted by layer 1, the first /etc/b replaced by layer 2,
+        // /opt/x/y hidden by layer 1's opaque /opt.
+        let hidden = |layer: usize, path: &[u8]| {
+            let i = scans[layer].entries.iter().position(|e| &e.path[..] == path).unwrap();
+            real[layer][i]
+        };
+        assert_eq!(hidden(0, b"/etc/a"), 1);
+        assert_eq!(hidden(0, b"/etc/b"), 2);
+        assert_eq!(hidden(0, b"/opt/x/y"), 1);
+        assert_eq!(hidden(2, b"/etc/b"), VISIBLE);
+    }
 }

@@ -21,9 +21,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn walk(root: &Path, classifier: &dyn Classify) -> Snapshot {
-        let (scan, stamps) = super::walk::walk_snapshot(root, classifier);
-        Snapshot { root: root.to_path_buf(), scan, stamps }
+    /// Walk snapshots with up to `jobs` threads, results in order.
+    pub fn walk_all(roots: &[&Path], classifier: &dyn Classify, jobs: usize) -> Vec<Snapshot> {
+        let walked = super::walk::walk_layers(roots, classifier, jobs, true, super::walk::Split::WhenIdle);
+        roots
+            .iter()
+            .zip(walked)
+            .map(|(root, (scan, stamps))| Snapshot { root: root.to_path_buf(), scan, stamps })
+            .collect()
     }
 }
 

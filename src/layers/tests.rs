@@ -377,3 +377,216 @@ fn a_layer_vanishing_during_the_walk_is_an_error() {
     let last = scan.errors.last().expect("an error");
     assert_eq!(last, &format!("layer directory {} vanished during the walk", root.display()));
 }
+
+/// A layer with a bit of everything a walk records: nested and sibling directories, hits
+/// for several rules, symlinks, whiteouts of both kinds, an xattr-opaque directory and an
+/// opaque marker file inside a directory that another thread may walk, and a chain of
+/// directories nested past MAX_DEPTH (errors that must keep their place).
+fn rich_layer(t: &crate::testutil::Tree, salt: u32) {
+    for d in 0..12 {
+        for f in 0..(5 + d * 3) {
+            t.file(format!("/srv/d{d}/sub{}/f{f}", f % 3), if f == 4 { 0o4755 } else { 0o644 });
+        }
+        t.link(format!("/srv/d{d}/latest"), format!("sub0/f{salt}"));
+    }
+    t.file("/usr/bin/gcc", 0o755).file("/usr/bin/su", 0o4755).file("/usr/sbin/sshd", 0o755);
+    t.whiteout("/usr/bin/old").file("/usr/lib/.wh.gone", 0o644);
+    t.opaque("/opt/replaced").file("/opt/replaced/x", 0o2755);
+    t.file("/var/marked/.wh..wh..opq", 0o644).file("/var/marked/inner/y", 0o644);
+    // Relative mkdirat: the full path is far longer than PATH_MAX.
+    let mut fd = nix::fcntl::open(&t.root, nix::fcntl::OFlag::O_DIRECTORY, nix::sys::stat::Mode::empty()).unwrap();
+    for _ in 0..(walk::MAX_DEPTH + 3) {
+        nix::sys::stat::mkdirat(Some(fd), "n", nix::sys::stat::Mode::from_bits_truncate(0o755)).unwrap();
+        let next =
+            nix::fcntl::openat(Some(fd), "n", nix::fcntl::OFlag::O_DIRECTORY, nix::sys::stat::Mode::empty()).unwrap();
+        nix::unistd::close(fd).unwrap();
+        fd = next;
+    }
+    nix::unistd::close(fd).unwrap();
+}
+
+fn rich_image() -> Image {
+    let img = Image::new(3);
+    rich_layer(img.layer(0), 1);
+    rich_layer(img.layer(1), 2);
+    img.layer(2).file("/only/top", 0o644);
+    img
+}
+
+#[test]
+fn threads_sharing_directories_give_exactly_the_single_thread_walk() {
+    let img = rich_image();
+    let sources = img.sources();
+    let roots: Vec<&std::path::Path> = sources.iter().map(|s| s.dir.as_path()).collect();
+    let classifier = crate::rules::Classifier::new(crate::rules::all(), &img.settings);
+    let alone: Vec<(LayerScan, Vec<walk::Stamp>)> = roots
+        .iter()
+        .map(|r| walk::walk_layers(&[r], &classifier, 1, true, walk::Split::Always).pop().unwrap())
+        .collect();
+    // Every directory handed to another thread: the most stitching there can be.
+    let shared = walk::walk_layers(&roots, &classifier, 3, true, walk::Split::Always);
+    assert_eq!(alone.len(), shared.len());
+    for (a, s) in alone.iter().zip(&shared) {
+        assert_eq!(a.0.entries, s.0.entries);
+        assert_eq!(a.0.hashes, s.0.hashes);
+        assert_eq!(a.0.hits, s.0.hits);
+        assert_eq!(a.0.errors, s.0.errors);
+        assert_eq!(a.0.bytes, s.0.bytes);
+        assert_eq!(a.1, s.1);
+    }
+    let idle = walk::walk_layers(&roots, &classifier, 2, true, walk::Split::WhenIdle);
+    assert!(alone.iter().zip(&idle).all(|(a, i)| a == i));
+
+    // And what that walk is: parents before children, the marker's directory opaque, the
+    // deep chain cut at MAX_DEPTH with one error, hits for su and the setuid files.
+    let scan = &shared[0].0;
+    for (i, e) in scan.entries.iter().enumerate() {
+        if e.parent != walk::NO_PARENT {
+            let p = &scan.entries[e.parent as usize];
+            assert!((e.parent as usize) < i && p.kind == Kind::Dir, "{:?}", e);
+            assert_eq!(&e.path[..p.path.len()], &p.path[..]);
+        }
+    }
+    let find = |p: &[u8]| scan.entries.iter().find(|e| &e.path[..] == p).unwrap();
+    assert!(find(b"/var/marked").opaque && find(b"/opt/replaced").opaque && !find(b"/var").opaque);
+    assert_eq!(find(b"/usr/lib/gone").kind, Kind::Whiteout);
+    assert_eq!(scan.errors.len(), 1, "{:?}", scan.errors);
+    assert!(scan.errors[0].contains("nested deeper than 2048"));
+    let hit_paths: Vec<&[u8]> = scan.hits.iter().map(|&(i, _)| &scan.entries[i as usize].path[..]).collect();
+    assert!(hit_paths.contains(&&b"/usr/bin/su"[..]) && hit_paths.contains(&&b"/srv/d11/sub1/f4"[..]));
+    assert_eq!(shared[2].0.entries.len(), 2);
+}
+
+/// xorshift64: the same "random" layers on every run, without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x % n
+    }
+}
+
+/// A small random layer over three names and three levels, so that layers collide a lot:
+/// files (some setuid), directories, opaque directories (xattr or marker file) and
+/// whiteouts (device or `.wh.` file). Kept consistent the way a real layer is: a path is
+/// made once, and only below directories.
+fn random_layer(t: &crate::testutil::Tree, rng: &mut Rng) {
+    let mut is_dir: std::collections::BTreeMap<String, bool> = Default::default();
+    for _ in 0..rng.below(12) + 2 {
+        let depth = rng.below(3) + 1;
+        let path: String = (0..depth).map(|_| ["/a", "/b", "/c"][rng.below(3) as usize]).collect();
+        let ancestors: Vec<String> = path.match_indices('/').skip(1).map(|(i, _)| path[..i].to_string()).collect();
+        if ancestors.iter().any(|a| is_dir.get(a) == Some(&false)) {
+            continue;
+        }
+        let op = rng.below(7);
+        if is_dir.contains_key(&path) {
+            // Only an existing directory of this layer can still be made opaque.
+            if op == 3 && is_dir[&path] {
+                t.opaque(&path);
+            }
+            continue;
+        }
+        for a in ancestors {
+            is_dir.entry(a).or_insert(true);
+        }
+        let (last_slash, _) = path.rmatch_indices('/').next().unwrap();
+        let dir = is_dir.insert(path.clone(), false).is_some();
+        match op {
+            0 | 1 => {
+                t.file(&path, if rng.below(4) == 0 { 0o4755 } else { 0o644 });
+            }
+            2 => {
+                t.dir(&path, 0o755);
+                is_dir.insert(path, true);
+            }
+            3 => {
+                t.opaque(&path);
+                is_dir.insert(path, true);
+            }
+            4 => {
+                t.whiteout(&path);
+            }
+            5 => {
+                t.file(format!("{}/.wh.{}", &path[..last_slash], &path[last_slash + 1..]), 0o644);
+            }
+            _ => {
+                t.file(format!("{path}/.wh..wh..opq"), 0o644);
+                is_dir.insert(path, true);
+            }
+        }
+        assert!(!dir);
+    }
+}
+
+/// The final image as a naive model computes it: apply the layers bottom up, each entry in
+/// walk order (a directory before what is in it).
+fn model(fs: &ImageFs) -> std::collections::BTreeMap<Vec<u8>, Loc> {
+    let mut m: std::collections::BTreeMap<Vec<u8>, Loc> = Default::default();
+    let remove_below = |m: &mut std::collections::BTreeMap<Vec<u8>, Loc>, p: &[u8]| {
+        let mut prefix = p.to_vec();
+        prefix.push(b'/');
+        m.retain(|k, _| !k.starts_with(&prefix));
+    };
+    for (li, layer) in fs.layers.iter().enumerate() {
+        for (i, e) in layer.scan.entries.iter().enumerate() {
+            let loc = Loc { layer: li as u16, idx: i as u32 };
+            let p = e.path.to_vec();
+            let replaces_below = match m.get(&p) {
+                Some(&below) => e.kind != Kind::Dir || fs.entry(below).kind != Kind::Dir,
+                None => e.kind != Kind::Dir,
+            };
+            if replaces_below || e.opaque {
+                remove_below(&mut m, &p);
+            }
+            if e.kind == Kind::Whiteout {
+                m.remove(&p);
+            } else {
+                m.insert(p, loc);
+            }
+        }
+    }
+    m
+}
+
+#[test]
+fn merge_agrees_with_a_naive_model_on_random_layers() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for round in 0..250 {
+        let layers = 2 + rng.below(3) as usize;
+        let img = Image::new(layers);
+        for l in 0..layers {
+            random_layer(img.layer(l), &mut rng);
+        }
+        let fs = img.fs();
+        let want = model(&fs);
+        let mut paths: std::collections::BTreeSet<Vec<u8>> =
+            [b"/a/z".to_vec(), b"/zz".to_vec(), b"/a/b/c/d".to_vec()].into();
+        for (li, layer) in fs.layers.iter().enumerate() {
+            for (i, e) in layer.scan.entries.iter().enumerate() {
+                let loc = Loc { layer: li as u16, idx: i as u32 };
+                let visible = want.get(&e.path[..]) == Some(&loc);
+                assert_eq!(
+                    fs.is_visible(loc),
+                    visible,
+                    "round {round}: {} in layer {}",
+                    String::from_utf8_lossy(&e.path),
+                    li + 1
+                );
+                if !visible {
+                    let by = fs.hidden_by(loc).expect("a hidden entry names the layer that hid it");
+                    assert!(by >= li, "round {round}: hidden by a lower layer");
+                }
+                paths.insert(e.path.to_vec());
+            }
+        }
+        for p in &paths {
+            assert_eq!(fs.lookup(p), want.get(p).copied(), "round {round}: lookup {}", String::from_utf8_lossy(p));
+        }
+    }
+}

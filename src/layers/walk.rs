@@ -6,9 +6,12 @@
 use nix::dir::Dir;
 use nix::fcntl::{readlinkat, AtFlags, OFlag};
 use nix::sys::stat::{fstatat, lstat, Mode, SFlag};
+use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 pub const NO_PARENT: u32 = u32::MAX;
 
@@ -41,7 +44,7 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// Absolute path inside the image, as raw bytes.
     pub path: Box<[u8]>,
@@ -95,9 +98,11 @@ pub struct Stamp {
     pub rdev: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct LayerScan {
     pub entries: Vec<Entry>,
+    /// `overlay::path_hash` of each entry's path, same order as `entries`.
+    pub hashes: Vec<u64>,
     /// (entry index, rule-slot bits) for every entry some rule asked for.
     pub hits: Vec<(u32, u64)>,
     /// Everything that could not be read. Any error makes file checks unprovable.
@@ -111,196 +116,454 @@ const WH_OPAQUE: &[u8] = b".wh..wh..opq";
 /// AUFS bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`): never part of the image's files.
 const WH_META_PREFIX: &[u8] = b".wh..wh.";
 /// Deeper trees are reported as an error rather than exhausting file descriptors.
-const MAX_DEPTH: usize = 2048;
+pub const MAX_DEPTH: usize = 2048;
 
-/// Walk one layer. Each directory is opened once (O_NOFOLLOW) and its entries are
-/// `fstatat`-ed relative to it with AT_SYMLINK_NOFOLLOW: one short lookup per entry, no
-/// symlink ever followed, and no walk of the long storage prefix for every file (which
-/// also serialises parallel walks on the shared ancestors' dentries).
+/// Walk one layer on the calling thread. Each directory is opened once (O_NOFOLLOW) and
+/// its entries are `fstatat`-ed relative to it with AT_SYMLINK_NOFOLLOW: one short lookup per
+/// entry, no symlink ever followed, and no walk of the long storage prefix for every file
+/// (which also serialises parallel walks on the shared ancestors' dentries).
 pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
-    walk(root, classifier, None)
+    walk_layers(&[root], classifier, 1, false, Split::WhenIdle).pop().map(|(s, _)| s).unwrap_or_default()
 }
 
-/// Walk a complete snapshot (vfs), also recording each entry's Stamp (same order as entries).
-pub fn walk_snapshot(root: &Path, classifier: &dyn Classify) -> (LayerScan, Vec<Stamp>) {
-    let mut stamps = Vec::new();
-    let scan = walk(root, classifier, Some(&mut stamps));
-    (scan, stamps)
+/// When a walker hands a subdirectory to another thread instead of descending into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// Only while another worker has nothing to do: a pool of layers keeps every thread
+    /// busy, and one big layer is shared out directory by directory.
+    WhenIdle,
+    /// Every subdirectory (tests: the most stitching there can be).
+    Always,
 }
 
-fn walk(root: &Path, classifier: &dyn Classify, mut stamps: Option<&mut Vec<Stamp>>) -> LayerScan {
-    let mut scan = LayerScan::default();
-    let root_dir = match Dir::open(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()) {
-        Ok(d) => d,
-        Err(e) => {
-            scan.errors.push(format!("cannot read layer directory {}: {e}", root.display()));
-            return scan;
+/// Walk every layer with up to `jobs` threads and return, per root and in order, exactly
+/// what walking it alone depth first would: the same entries in the same order, with the
+/// same hits, errors and stamps, whichever thread walked which directory.
+pub fn walk_layers(
+    roots: &[&Path],
+    classifier: &dyn Classify,
+    jobs: usize,
+    stamps: bool,
+    split: Split,
+) -> Vec<(LayerScan, Vec<Stamp>)> {
+    let mut layers: Vec<LayerStart> = Vec::with_capacity(roots.len());
+    let mut tasks = VecDeque::new();
+    for (i, root) in roots.iter().enumerate() {
+        let (start, dir) = LayerStart::open(root);
+        if let Some(dir) = dir {
+            tasks.push_back(Task { layer: i, segment: i, dir, prefix: Box::new([]), depth: 0 });
         }
-    };
-    let root_id = match nix::sys::stat::fstat(root_dir.as_raw_fd()) {
-        Ok(st) => (st.st_dev, st.st_ino),
-        Err(e) => {
-            scan.errors.push(format!("cannot read layer directory {}: {e}", root.display()));
-            return scan;
-        }
-    };
-    // containers/storage marks a force_mask layer's root too, so one lookup tells.
-    let force_masked = fd_xattr(root_dir.as_raw_fd(), OVERRIDE_STAT, &mut [0u8; 128]).is_some();
-    if force_masked {
-        // Observed with podman 4.3.1's containers/storage: a 4755 file was recorded as
-        // "0:0:0755", so a missing setuid/setgid bit there proves nothing.
-        scan.errors.push(format!(
-            "layer {} is stored with force_mask: owners and modes come from \
-             user.containers.override_stat, but containers/storage may have dropped \
-             setuid/setgid bits there, so file checks cannot be proven",
-            root.display()
-        ));
+        layers.push(start);
     }
-    // (open directory, index of its entry or NO_PARENT for the layer root)
-    let mut stack: Vec<(nix::dir::OwningIter, u32)> = vec![(root_dir.into_iter(), NO_PARENT)];
-    while let Some((iter, parent)) = stack.last_mut() {
-        let parent = *parent;
-        let item = match iter.next() {
-            None => {
-                stack.pop();
-                continue;
+    let pool = Pool {
+        state: Mutex::new(PoolState { tasks, running: 0, waiting: 0, next_segment: roots.len() }),
+        wake: Condvar::new(),
+        waiting: AtomicUsize::new(0),
+        split,
+        done: Mutex::new((0..roots.len()).map(|_| None).collect()),
+    };
+    let workers = jobs.clamp(1, 64);
+    if workers == 1 {
+        pool.work(&layers, classifier, stamps);
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| pool.work(&layers, classifier, stamps));
             }
-            Some(Err(e)) => {
-                let at = crate::escape::bytes(scan.entries.get(parent as usize).map_or(&b"/"[..], |p| &p.path));
-                scan.errors.push(format!("cannot list {at} in layer {}: {e}", root.display()));
-                stack.pop();
-                continue;
-            }
-            Some(Ok(item)) => item,
-        };
-        let name_c = item.file_name();
-        let name = name_c.to_bytes();
-        if name == b"." || name == b".." {
-            continue;
-        }
-        let dirfd = iter.as_raw_fd();
-        let st = match fstatat(Some(dirfd), name_c, AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
+        });
+    }
+    let mut segments = pool.done.into_inner().unwrap_or_else(|p| p.into_inner());
+    layers.into_iter().enumerate().map(|(i, start)| start.finish(i, &mut segments)).collect()
+}
+
+/// A layer's root, opened before any thread walks it.
+struct LayerStart {
+    root: PathBuf,
+    /// (st_dev, st_ino) of the root, to notice the layer being removed during the walk.
+    id: Option<(u64, u64)>,
+    force_masked: bool,
+    errors: Vec<String>,
+}
+
+impl LayerStart {
+    fn open(root: &Path) -> (LayerStart, Option<Dir>) {
+        let mut start = LayerStart { root: root.to_path_buf(), id: None, force_masked: false, errors: Vec::new() };
+        let dir = match Dir::open(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()) {
+            Ok(d) => d,
             Err(e) => {
-                scan.errors.push(format!(
-                    "cannot lstat {} in layer {}: {e}",
-                    crate::escape::bytes(&image_path(&scan, parent, name)),
-                    root.display()
-                ));
+                start.errors.push(format!("cannot read layer directory {}: {e}", root.display()));
+                return (start, None);
+            }
+        };
+        match nix::sys::stat::fstat(dir.as_raw_fd()) {
+            Ok(st) => start.id = Some((st.st_dev, st.st_ino)),
+            Err(e) => {
+                start.errors.push(format!("cannot read layer directory {}: {e}", root.display()));
+                return (start, None);
+            }
+        }
+        // containers/storage marks a force_mask layer's root too, so one lookup tells.
+        start.force_masked = fd_xattr(dir.as_raw_fd(), OVERRIDE_STAT, &mut [0u8; 128]).is_some();
+        if start.force_masked {
+            // Observed with podman 4.3.1's containers/storage: a 4755 file was recorded as
+            // "0:0:0755", so a missing setuid/setgid bit there proves nothing.
+            start.errors.push(format!(
+                "layer {} is stored with force_mask: owners and modes come from \
+                 user.containers.override_stat, but containers/storage may have dropped \
+                 setuid/setgid bits there, so file checks cannot be proven",
+                root.display()
+            ));
+        }
+        (start, Some(dir))
+    }
+
+    /// Stitch the layer's segments back into walk order and check the root is still there.
+    fn finish(self, layer: usize, segments: &mut [Option<Segment>]) -> (LayerScan, Vec<Stamp>) {
+        let mut scan = LayerScan { errors: self.errors, ..LayerScan::default() };
+        let mut stamps = Vec::new();
+        if let Some(id) = self.id {
+            stitch(layer, segments, &mut scan, &mut stamps);
+            // A layer removed while we walk it (`podman rmi` beside the scan) leaves the
+            // directories we hold open reading as empty, without any error: only the root's
+            // identity tells.
+            match lstat(&self.root) {
+                Ok(st) if (st.st_dev, st.st_ino) == id => {}
+                _ => scan.errors.push(format!("layer directory {} vanished during the walk", self.root.display())),
+            }
+        }
+        (scan, stamps)
+    }
+}
+
+/// One directory (and everything under it not handed on) for one thread to walk.
+struct Task {
+    layer: usize,
+    /// Where its results go; a layer's root task fills segment `layer`.
+    segment: usize,
+    dir: Dir,
+    /// The directory's path in the image ("" for the layer root).
+    prefix: Box<[u8]>,
+    /// How deep the directory is below the layer root.
+    depth: usize,
+}
+
+/// What one task found. `parent` indices are local; NO_PARENT means the task's directory.
+#[derive(Default)]
+struct Segment {
+    entries: Vec<Entry>,
+    hashes: Vec<u64>,
+    hits: Vec<(u32, u64)>,
+    /// (number of entries found before the error, message): errors keep their place.
+    errors: Vec<(u32, String)>,
+    bytes: u64,
+    stamps: Vec<Stamp>,
+    /// (index of a directory entry, the segment holding what is under it), ascending.
+    splits: Vec<(u32, usize)>,
+    /// The task's directory holds an opaque marker file (its entry is in another segment).
+    root_opaque: bool,
+}
+
+struct PoolState {
+    tasks: VecDeque<Task>,
+    running: usize,
+    waiting: usize,
+    next_segment: usize,
+}
+
+struct Pool {
+    state: Mutex<PoolState>,
+    wake: Condvar,
+    /// Mirrors `state.waiting`, read without the lock on every subdirectory.
+    waiting: AtomicUsize,
+    split: Split,
+    done: Mutex<Vec<Option<Segment>>>,
+}
+
+impl Pool {
+    fn work(&self, layers: &[LayerStart], classifier: &dyn Classify, stamps: bool) {
+        loop {
+            let task = {
+                let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    if let Some(t) = st.tasks.pop_front() {
+                        st.running += 1;
+                        break Some(t);
+                    }
+                    if st.running == 0 {
+                        break None;
+                    }
+                    st.waiting += 1;
+                    self.waiting.fetch_add(1, Ordering::Relaxed);
+                    st = self.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st.waiting -= 1;
+                    self.waiting.fetch_sub(1, Ordering::Relaxed);
+                }
+            };
+            let Some(task) = task else {
+                self.wake.notify_all();
+                return;
+            };
+            let id = task.segment;
+            let seg = self.walk(task, layers, classifier, stamps);
+            {
+                let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+                if done.len() <= id {
+                    done.resize_with(id + 1, || None);
+                }
+                done[id] = Some(seg);
+            }
+            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.running -= 1;
+            if st.running == 0 && st.tasks.is_empty() {
+                self.wake.notify_all();
+            }
+        }
+    }
+
+    /// Hand `dir` to an idle worker, if the policy says so; gives it back otherwise.
+    fn offer(&self, layer: usize, dir: Dir, prefix: &[u8], depth: usize) -> Result<usize, Dir> {
+        if self.split == Split::WhenIdle && self.waiting.load(Ordering::Relaxed) == 0 {
+            return Err(dir);
+        }
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if self.split == Split::WhenIdle && st.tasks.len() >= st.waiting {
+            return Err(dir);
+        }
+        let segment = st.next_segment;
+        st.next_segment += 1;
+        st.tasks.push_back(Task { layer, segment, dir, prefix: prefix.into(), depth });
+        drop(st);
+        self.wake.notify_one();
+        Ok(segment)
+    }
+
+    fn walk(&self, task: Task, layers: &[LayerStart], classifier: &dyn Classify, want_stamps: bool) -> Segment {
+        let mut seg = Segment::default();
+        let layer = &layers[task.layer];
+        let root = &layer.root;
+        let force_masked = layer.force_masked;
+        let prefix = &task.prefix[..];
+        // (open directory, index of its entry or NO_PARENT for the task's directory)
+        let mut stack: Vec<(nix::dir::OwningIter, u32)> = vec![(task.dir.into_iter(), NO_PARENT)];
+        while let Some((iter, parent)) = stack.last_mut() {
+            let parent = *parent;
+            let item = match iter.next() {
+                None => {
+                    stack.pop();
+                    continue;
+                }
+                Some(Err(e)) => {
+                    let at = crate::escape::bytes(match seg.entries.get(parent as usize) {
+                        Some(p) => &p.path[..],
+                        None if prefix.is_empty() => b"/",
+                        None => prefix,
+                    });
+                    let n = seg.entries.len() as u32;
+                    seg.errors.push((n, format!("cannot list {at} in layer {}: {e}", root.display())));
+                    stack.pop();
+                    continue;
+                }
+                Some(Ok(item)) => item,
+            };
+            let name_c = item.file_name();
+            let name = name_c.to_bytes();
+            if name == b"." || name == b".." {
                 continue;
             }
-        };
-        let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
-        let mut kind = match fmt {
-            SFlag::S_IFREG => Kind::File,
-            SFlag::S_IFDIR => Kind::Dir,
-            SFlag::S_IFLNK => Kind::Symlink,
-            SFlag::S_IFCHR => Kind::CharDevice,
-            SFlag::S_IFBLK => Kind::BlockDevice,
-            SFlag::S_IFIFO => Kind::Fifo,
-            _ => Kind::Socket,
-        };
-        if kind == Kind::CharDevice && st.st_rdev == 0 {
-            kind = Kind::Whiteout;
-        }
-        // fuse-overlayfs and tar-style layers mark deletions with names instead of devices.
-        if name == WH_OPAQUE {
-            if let Some(p) = scan.entries.get_mut(parent as usize) {
-                p.opaque = true;
-            }
-            continue;
-        }
-        if name.starts_with(WH_META_PREFIX) {
-            continue;
-        }
-        let (kind, name) = match name.strip_prefix(WH_PREFIX) {
-            Some(hidden) if !hidden.is_empty() => (Kind::Whiteout, hidden),
-            _ => (kind, name),
-        };
-        let link = if kind == Kind::Symlink {
-            match readlinkat(Some(dirfd), name_c) {
-                Ok(t) => Some(t.as_bytes().into()),
+            let dirfd = iter.as_raw_fd();
+            let depth = task.depth + stack.len();
+            let st = match fstatat(Some(dirfd), name_c, AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
                 Err(e) => {
-                    scan.errors.push(format!(
-                        "cannot read symlink {} in layer {}: {e}",
-                        crate::escape::bytes(&image_path(&scan, parent, name)),
+                    let msg = format!(
+                        "cannot lstat {} in layer {}: {e}",
+                        crate::escape::bytes(&image_path(&seg.entries, prefix, parent, name)),
                         root.display()
-                    ));
-                    None
+                    );
+                    seg.errors.push((seg.entries.len() as u32, msg));
+                    continue;
                 }
+            };
+            let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+            let mut kind = match fmt {
+                SFlag::S_IFREG => Kind::File,
+                SFlag::S_IFDIR => Kind::Dir,
+                SFlag::S_IFLNK => Kind::Symlink,
+                SFlag::S_IFCHR => Kind::CharDevice,
+                SFlag::S_IFBLK => Kind::BlockDevice,
+                SFlag::S_IFIFO => Kind::Fifo,
+                _ => Kind::Socket,
+            };
+            if kind == Kind::CharDevice && st.st_rdev == 0 {
+                kind = Kind::Whiteout;
             }
-        } else {
-            None
-        };
-        let path = image_path(&scan, parent, name).into_boxed_slice();
-        let mut child: Option<Dir> = None;
-        let mut opaque = false;
-        if kind == Kind::Dir {
-            if stack.len() > MAX_DEPTH {
-                scan.errors.push(format!(
-                    "{} in layer {} is nested deeper than {MAX_DEPTH} directories",
-                    crate::escape::bytes(&path),
-                    root.display()
-                ));
-            } else {
-                let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-                match Dir::openat(Some(dirfd), name_c, flags, Mode::empty()) {
-                    Ok(d) => {
-                        opaque = is_opaque_dir(d.as_raw_fd());
-                        child = Some(d);
+            // fuse-overlayfs and tar-style layers mark deletions with names instead of devices.
+            if name == WH_OPAQUE {
+                match seg.entries.get_mut(parent as usize) {
+                    Some(p) => p.opaque = true,
+                    None => seg.root_opaque = true,
+                }
+                continue;
+            }
+            if name.starts_with(WH_META_PREFIX) {
+                continue;
+            }
+            let (kind, name) = match name.strip_prefix(WH_PREFIX) {
+                Some(hidden) if !hidden.is_empty() => (Kind::Whiteout, hidden),
+                _ => (kind, name),
+            };
+            let link = if kind == Kind::Symlink {
+                match readlinkat(Some(dirfd), name_c) {
+                    Ok(t) => Some(t.as_bytes().into()),
+                    Err(e) => {
+                        let msg = format!(
+                            "cannot read symlink {} in layer {}: {e}",
+                            crate::escape::bytes(&image_path(&seg.entries, prefix, parent, name)),
+                            root.display()
+                        );
+                        seg.errors.push((seg.entries.len() as u32, msg));
+                        None
                     }
-                    Err(e) => scan.errors.push(format!(
-                        "cannot open directory {} in layer {}: {e}",
+                }
+            } else {
+                None
+            };
+            let path = image_path(&seg.entries, prefix, parent, name).into_boxed_slice();
+            let mut child: Option<Dir> = None;
+            let mut opaque = false;
+            if kind == Kind::Dir {
+                if depth > MAX_DEPTH {
+                    let msg = format!(
+                        "{} in layer {} is nested deeper than {MAX_DEPTH} directories",
                         crate::escape::bytes(&path),
                         root.display()
-                    )),
+                    );
+                    seg.errors.push((seg.entries.len() as u32, msg));
+                } else {
+                    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                    match Dir::openat(Some(dirfd), name_c, flags, Mode::empty()) {
+                        Ok(d) => {
+                            opaque = is_opaque_dir(d.as_raw_fd());
+                            child = Some(d);
+                        }
+                        Err(e) => {
+                            let msg = format!(
+                                "cannot open directory {} in layer {}: {e}",
+                                crate::escape::bytes(&path),
+                                root.display()
+                            );
+                            seg.errors.push((seg.entries.len() as u32, msg));
+                        }
+                    }
                 }
             }
+            let (uid, gid, mode) = match force_masked.then(|| override_stat(dirfd, name_c)).flatten() {
+                Some(o) => o,
+                None => (st.st_uid, st.st_gid, st.st_mode & 0o7777),
+            };
+            let entry = Entry { path, parent, kind, mode, uid, gid, size: st.st_size as u64, link, opaque };
+            if kind == Kind::File {
+                seg.bytes += entry.size;
+            }
+            let index = seg.entries.len() as u32;
+            let bits = classifier.classify(&entry);
+            if bits != 0 {
+                seg.hits.push((index, bits));
+            }
+            if want_stamps {
+                seg.stamps.push(Stamp { mtime: st.st_mtime, mtime_nsec: st.st_mtime_nsec, rdev: st.st_rdev });
+            }
+            seg.hashes.push(super::overlay::path_hash(&entry.path));
+            if let Some(d) = child {
+                match self.offer(task.layer, d, &entry.path, depth) {
+                    Ok(handed) => seg.splits.push((index, handed)),
+                    Err(d) => stack.push((d.into_iter(), index)),
+                }
+            }
+            seg.entries.push(entry);
         }
-        let (uid, gid, mode) = match force_masked.then(|| override_stat(dirfd, name_c)).flatten() {
-            Some(o) => o,
-            None => (st.st_uid, st.st_gid, st.st_mode & 0o7777),
-        };
-        let entry = Entry {
-            path,
-            parent,
-            kind,
-            mode,
-            uid,
-            gid,
-            size: st.st_size as u64,
-            link,
-            opaque,
-        };
-        if kind == Kind::File {
-            scan.bytes += entry.size;
-        }
-        let index = scan.entries.len() as u32;
-        let bits = classifier.classify(&entry);
-        if bits != 0 {
-            scan.hits.push((index, bits));
-        }
-        if let Some(s) = stamps.as_deref_mut() {
-            s.push(Stamp { mtime: st.st_mtime, mtime_nsec: st.st_mtime_nsec, rdev: st.st_rdev });
-        }
-        scan.entries.push(entry);
-        if let Some(d) = child {
-            stack.push((d.into_iter(), index));
-        }
+        seg
     }
-    // A layer removed while we walk it (`podman rmi` beside the scan) leaves the directories
-    // we hold open reading as empty, without any error: only the root's identity tells.
-    match lstat(root) {
-        Ok(st) if (st.st_dev, st.st_ino) == root_id => {}
-        _ => scan.errors.push(format!("layer directory {} vanished during the walk", root.display())),
-    }
-    scan
 }
 
-fn image_path(scan: &LayerScan, parent: u32, name: &[u8]) -> Vec<u8> {
-    let base: &[u8] = match scan.entries.get(parent as usize) {
+/// Put a layer's segments back together in the order one thread walking depth first would
+/// have produced: each handed-on subtree goes right after its directory's entry.
+fn stitch(layer: usize, segments: &mut [Option<Segment>], scan: &mut LayerScan, stamps: &mut Vec<Stamp>) {
+    let Some(first) = segments.get_mut(layer).and_then(Option::take) else {
+        return;
+    };
+    if first.splits.is_empty() {
+        // Nothing was handed on: already in order, with local indices that are the layer's.
+        scan.entries = first.entries;
+        scan.hashes = first.hashes;
+        scan.hits = first.hits;
+        scan.errors.extend(first.errors.into_iter().map(|(_, m)| m));
+        scan.bytes = first.bytes;
+        *stamps = first.stamps;
+        return;
+    }
+    struct Frame {
+        entries: std::vec::IntoIter<Entry>,
+        hashes: std::vec::IntoIter<u64>,
+        stamps: std::vec::IntoIter<Stamp>,
+        hits: std::iter::Peekable<std::vec::IntoIter<(u32, u64)>>,
+        errors: std::iter::Peekable<std::vec::IntoIter<(u32, String)>>,
+        splits: std::iter::Peekable<std::vec::IntoIter<(u32, usize)>>,
+        /// Local index → index in the layer, for the entries emitted so far.
+        global: Vec<u32>,
+        /// The layer index of the task directory's entry (NO_PARENT for the root).
+        outer_parent: u32,
+    }
+    let frame = |s: Segment, outer_parent: u32, scan: &mut LayerScan| {
+        scan.bytes += s.bytes;
+        if s.root_opaque {
+            if let Some(e) = scan.entries.get_mut(outer_parent as usize) {
+                e.opaque = true;
+            }
+        }
+        Frame {
+            global: Vec::with_capacity(s.entries.len()),
+            entries: s.entries.into_iter(),
+            hashes: s.hashes.into_iter(),
+            stamps: s.stamps.into_iter(),
+            hits: s.hits.into_iter().peekable(),
+            errors: s.errors.into_iter().peekable(),
+            splits: s.splits.into_iter().peekable(),
+            outer_parent,
+        }
+    };
+    let mut stack = vec![frame(first, NO_PARENT, scan)];
+    while let Some(f) = stack.last_mut() {
+        let local = f.global.len() as u32;
+        while let Some((_, m)) = f.errors.next_if(|(at, _)| *at <= local) {
+            scan.errors.push(m);
+        }
+        let Some(mut e) = f.entries.next() else {
+            stack.pop();
+            continue;
+        };
+        let at = scan.entries.len() as u32;
+        e.parent = if e.parent == NO_PARENT { f.outer_parent } else { f.global[e.parent as usize] };
+        f.global.push(at);
+        scan.entries.push(e);
+        scan.hashes.extend(f.hashes.next());
+        stamps.extend(f.stamps.next());
+        if let Some((_, bits)) = f.hits.next_if(|(i, _)| *i == local) {
+            scan.hits.push((at, bits));
+        }
+        if let Some((_, handed)) = f.splits.next_if(|(i, _)| *i == local) {
+            if let Some(s) = segments.get_mut(handed).and_then(Option::take) {
+                let child = frame(s, at, scan);
+                stack.push(child);
+            }
+        }
+    }
+}
+
+fn image_path(entries: &[Entry], prefix: &[u8], parent: u32, name: &[u8]) -> Vec<u8> {
+    let base: &[u8] = match entries.get(parent as usize) {
         Some(p) => &p.path,
-        None => b"",
+        None => prefix,
     };
     let mut v = Vec::with_capacity(base.len() + 1 + name.len());
     v.extend_from_slice(base);
@@ -334,7 +597,12 @@ fn override_stat(dirfd: RawFd, name: &std::ffi::CStr) -> Option<(u32, u32, u32)>
     let mut buf = [0u8; 128];
     // SAFETY: both strings are NUL-terminated and buf outlives the call.
     let n = unsafe {
-        libc::lgetxattr(c.as_ptr(), OVERRIDE_STAT.as_ptr() as *const libc::c_char, buf.as_mut_ptr() as *mut libc::c_void, buf.len())
+        libc::lgetxattr(
+            c.as_ptr(),
+            OVERRIDE_STAT.as_ptr() as *const libc::c_char,
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+        )
     };
     let v = (n >= 0).then(|| &buf[..n as usize])?;
     let mut f = std::str::from_utf8(v).ok()?.split(':');
@@ -351,4 +619,60 @@ fn fd_xattr<'b>(fd: RawFd, name: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
         libc::fgetxattr(fd, name.as_ptr() as *const libc::c_char, buf.as_mut_ptr() as *mut libc::c_void, buf.len())
     };
     (n >= 0).then(|| &buf[..n as usize])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, parent: u32, kind: Kind) -> Entry {
+        Entry {
+            path: path.as_bytes().into(),
+            parent,
+            kind,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 1,
+            link: None,
+            opaque: false,
+        }
+    }
+
+    /// Segments put back in walk order: a handed-on subtree right after its directory,
+    /// parents and hits renumbered, and each error where a single walk would have met it.
+    #[test]
+    fn stitching_restores_walk_order() {
+        let root = Segment {
+            entries: vec![entry("/a", NO_PARENT, Kind::Dir), entry("/b", NO_PARENT, Kind::File)],
+            hashes: vec![10, 11],
+            hits: vec![(1, 4)],
+            // Met after /a's subtree was (in a single walk) finished, before /b.
+            errors: vec![(1, "after a".into())],
+            bytes: 1,
+            splits: vec![(0, 2)],
+            ..Segment::default()
+        };
+        let under_a = Segment {
+            entries: vec![entry("/a/x", NO_PARENT, Kind::Dir), entry("/a/x/y", 0, Kind::File)],
+            hashes: vec![20, 21],
+            hits: vec![(1, 8)],
+            errors: vec![(0, "before x".into()), (2, "end of a".into())],
+            bytes: 1,
+            root_opaque: true,
+            ..Segment::default()
+        };
+        let mut segments = vec![Some(root), None, Some(under_a)];
+        let mut scan = LayerScan::default();
+        let mut stamps = Vec::new();
+        stitch(0, &mut segments, &mut scan, &mut stamps);
+        let got: Vec<(&[u8], u32)> = scan.entries.iter().map(|e| (&e.path[..], e.parent)).collect();
+        assert_eq!(got, [(&b"/a"[..], NO_PARENT), (b"/a/x", 0), (b"/a/x/y", 1), (b"/b", NO_PARENT)]);
+        assert_eq!(scan.hashes, [10, 20, 21, 11]);
+        assert_eq!(scan.hits, [(2, 8), (3, 4)]);
+        assert_eq!(scan.errors, ["before x", "end of a", "after a"]);
+        assert_eq!(scan.bytes, 2);
+        assert!(scan.entries[0].opaque, "a marker file inside /a makes /a opaque");
+        assert!(segments.iter().all(Option::is_none), "every segment used");
+    }
 }
