@@ -81,8 +81,30 @@ impl ImageFs {
 
     /// The entry the final image shows at exactly this path (no symlink resolution).
     pub fn lookup(&self, path: &[u8]) -> Option<Loc> {
-        let slot = self.index.get(path, |l| &self.entry(l).path)?;
-        self.is_visible(slot.top).then_some(slot.top)
+        let top = self.top_entry(path)?;
+        self.is_visible(top).then_some(top)
+    }
+
+    /// The topmost entry of any layer at this path, visible or not.
+    fn top_entry(&self, path: &[u8]) -> Option<Loc> {
+        if let Some(slot) = self.index.get(path, |l| &self.entry(l).path) {
+            return Some(slot.top);
+        }
+        // Not in the index: then only below a directory that one layer alone has, if at
+        // all. The nearest indexed ancestor tells which.
+        let mut dir = path;
+        while let Some(i) = dir.iter().rposition(|&b| b == b'/').filter(|&i| i > 0) {
+            dir = &dir[..i];
+            if let Some(slot) = self.index.get(dir, |l| &self.entry(l).path) {
+                if !slot.private_below {
+                    return None;
+                }
+                let layer = slot.top.layer;
+                let idx = self.index.private_entry(layer, path, &self.layers[layer as usize].scan)?;
+                return Some(Loc { layer, idx });
+            }
+        }
+        None
     }
 
     /// Resolve `path` component by component inside the image. Intermediate symlinks are

@@ -5,7 +5,11 @@
 //! below; a whiteout, a non-directory or an opaque directory in an upper layer also hides
 //! everything *under* that path below it. Because a diff directory always contains the
 //! parent directories of its entries, "hidden by an ancestor" is inherited from the parent
-//! entry in the same layer, so each entry costs one hash lookup.
+//! entry in the same layer, so each entry costs at most one hash lookup.
+//!
+//! For the same reason, below a directory that only one layer has, no other layer can have
+//! anything: such "private" entries (most of a big application layer) need no lookup at
+//! all, and are indexed only if a lookup ever reaches into them.
 
 use super::walk::{Kind, LayerScan, NO_PARENT};
 use super::Loc;
@@ -54,6 +58,8 @@ pub struct Slot {
     blocks_below: u16,
     /// Nearest layer (so far, going down) with an entry at this path.
     last_layer: u16,
+    /// The top entry is a directory that no other layer has: what is below it is private.
+    pub private_below: bool,
 }
 
 /// Path → slot, keyed by `path_hash`; the full path is compared on lookup, so a collision
@@ -63,15 +69,37 @@ pub struct PathIndex {
     first: HashTable<u32>,
     more: HashTable<Vec<u32>>,
     pub slots: Vec<Slot>,
+    /// Per layer and entry: below a directory only that layer has, so not in the slots.
+    private: Vec<Vec<bool>>,
+    /// Per layer, made on first use: (path hash, entry) of its private entries, sorted.
+    private_index: Vec<OnceLock<Vec<(u64, u32)>>>,
 }
 
 impl PathIndex {
-    fn with_capacity(n: usize) -> Self {
+    fn with_capacity(n: usize, layers: usize) -> Self {
         PathIndex {
             first: HashTable::with_capacity_and_hasher(n, Default::default()),
             more: HashTable::default(),
             slots: Vec::with_capacity(n),
+            private: vec![Vec::new(); layers],
+            private_index: (0..layers).map(|_| OnceLock::new()).collect(),
         }
+    }
+
+    /// The private entry of `layer` at `path`, if there is one.
+    pub fn private_entry(&self, layer: u16, path: &[u8], scan: &LayerScan) -> Option<u32> {
+        let private = self.private.get(layer as usize)?;
+        let sorted = self.private_index[layer as usize].get_or_init(|| {
+            let mut v: Vec<(u64, u32)> = (0..scan.entries.len())
+                .filter(|&i| private.get(i) == Some(&true))
+                .map(|i| (path_hash(&scan.entries[i].path), i as u32))
+                .collect();
+            v.sort_unstable();
+            v
+        });
+        let h = path_hash(path);
+        let start = sorted.partition_point(|&(x, _)| x < h);
+        sorted[start..].iter().take_while(|&&(x, _)| x == h).map(|&(_, i)| i).find(|&i| &scan.entries[i as usize].path[..] == path)
     }
 
     /// The slot of `path`; `path_of` gives the path of an entry.
@@ -116,9 +144,17 @@ impl PathIndex {
 /// or replaced it; and the index of the topmost entry at every path.
 pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
     let total: usize = layers.iter().map(|l| l.entries.len()).sum();
-    let mut index = PathIndex::with_capacity(total);
+    let mut index = PathIndex::with_capacity(total, layers.len());
     let mut hidden: Vec<Vec<u16>> = layers.iter().map(|l| vec![VISIBLE; l.entries.len()]).collect();
     let path_of = |l: Loc| -> &[u8] { &layers[l.layer as usize].entries[l.idx as usize].path };
+    // How many layers have a directory at each path (directories are few).
+    let mut dir_layers: HashMap<&[u8], u16> = HashMap::new();
+    for l in layers {
+        for e in l.entries.iter().filter(|e| e.kind == Kind::Dir) {
+            let n = dir_layers.entry(&e.path[..]).or_insert(0);
+            *n = n.saturating_add(1);
+        }
+    }
 
     for li in (0..layers.len()).rev() {
         let here = li as u16;
@@ -126,26 +162,43 @@ pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
         let hashes = &layers[li].hashes;
         // For each directory: the layer that hides its children from this layer, if any.
         let mut child_block: Vec<u16> = vec![VISIBLE; entries.len()];
+        // For each entry: it is private; for each directory: what is below it is.
+        let mut private = vec![false; entries.len()];
+        let mut private_below = vec![false; entries.len()];
         for (i, e) in entries.iter().enumerate() {
-            let parent_block = if e.parent == NO_PARENT { VISIBLE } else { child_block[e.parent as usize] };
+            let parent = (e.parent != NO_PARENT).then_some(e.parent as usize);
+            let parent_block = parent.map_or(VISIBLE, |p| child_block[p]);
             let hides_below = e.kind != Kind::Dir || e.opaque;
-            // Layers built other than by a walk (vfs diffs, tests) may come without hashes.
-            let h = match hashes.get(i) {
-                Some(&h) if hashes.len() == entries.len() => h,
-                _ => path_hash(&e.path),
-            };
-            let top = Loc { layer: here, idx: i as u32 };
-            let fresh = Slot { top, blocks_below: if hides_below { here } else { VISIBLE }, last_layer: here };
-            let (shadow, from_above) = match index.find_or_insert(h, &e.path, path_of, fresh) {
-                (_, true) => (VISIBLE, VISIBLE),
-                (s, false) => {
-                    let slot = &mut index.slots[s as usize];
-                    let seen = (slot.last_layer, slot.blocks_below);
-                    slot.last_layer = here;
-                    if hides_below {
-                        slot.blocks_below = here;
+            let (shadow, from_above) = if parent.is_some_and(|p| private_below[p]) {
+                // Nothing of another layer is at this path, so nothing above shadows or hides it
+                // (other than through its ancestors) and nothing below needs to know about it.
+                private[i] = true;
+                private_below[i] = e.kind == Kind::Dir;
+                (VISIBLE, VISIBLE)
+            } else {
+                // Layers built other than by a walk (vfs diffs, tests) may come without hashes.
+                let h = match hashes.get(i) {
+                    Some(&h) if hashes.len() == entries.len() => h,
+                    _ => path_hash(&e.path),
+                };
+                private_below[i] = e.kind == Kind::Dir && dir_layers.get(&e.path[..]) == Some(&1);
+                let fresh = Slot {
+                    top: Loc { layer: here, idx: i as u32 },
+                    blocks_below: if hides_below { here } else { VISIBLE },
+                    last_layer: here,
+                    private_below: private_below[i],
+                };
+                match index.find_or_insert(h, &e.path, path_of, fresh) {
+                    (_, true) => (VISIBLE, VISIBLE),
+                    (s, false) => {
+                        let slot = &mut index.slots[s as usize];
+                        let seen = (slot.last_layer, slot.blocks_below);
+                        slot.last_layer = here;
+                        if hides_below {
+                            slot.blocks_below = here;
+                        }
+                        seen
                     }
-                    seen
                 }
             };
             hidden[li][i] = if parent_block != VISIBLE {
@@ -159,6 +212,7 @@ pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
             };
             child_block[i] = if parent_block != VISIBLE { parent_block } else { from_above };
         }
+        index.private[li] = private;
     }
     (hidden, index)
 }

@@ -471,15 +471,18 @@ impl Rng {
     }
 }
 
-/// A small random layer over three names and three levels, so that layers collide a lot:
+/// A small random layer over four names and three levels, so that layers collide a lot:
 /// files (some setuid), directories, opaque directories (xattr or marker file) and
 /// whiteouts (device or `.wh.` file). Kept consistent the way a real layer is: a path is
 /// made once, and only below directories.
-fn random_layer(t: &crate::testutil::Tree, rng: &mut Rng) {
+fn random_layer(t: &crate::testutil::Tree, layer: usize, rng: &mut Rng) {
+    // A name of this layer's own gives directories no other layer has (private subtrees).
+    let own = format!("/u{layer}");
+    let names = ["/a", "/b", "/c", own.as_str()];
     let mut is_dir: std::collections::BTreeMap<String, bool> = Default::default();
     for _ in 0..rng.below(12) + 2 {
         let depth = rng.below(3) + 1;
-        let path: String = (0..depth).map(|_| ["/a", "/b", "/c"][rng.below(3) as usize]).collect();
+        let path: String = (0..depth).map(|_| names[rng.below(4) as usize]).collect();
         let ancestors: Vec<String> = path.match_indices('/').skip(1).map(|(i, _)| path[..i].to_string()).collect();
         if ancestors.iter().any(|a| is_dir.get(a) == Some(&false)) {
             continue;
@@ -561,7 +564,7 @@ fn merge_agrees_with_a_naive_model_on_random_layers() {
         let layers = 2 + rng.below(3) as usize;
         let img = Image::new(layers);
         for l in 0..layers {
-            random_layer(img.layer(l), &mut rng);
+            random_layer(img.layer(l), l, &mut rng);
         }
         let fs = img.fs();
         let want = model(&fs);
@@ -583,6 +586,7 @@ fn merge_agrees_with_a_naive_model_on_random_layers() {
                     assert!(by >= li, "round {round}: hidden by a lower layer");
                 }
                 paths.insert(e.path.to_vec());
+                paths.insert([&e.path[..], b"/zz"].concat());
             }
         }
         for p in &paths {

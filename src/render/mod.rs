@@ -79,24 +79,34 @@ pub const HTML_LIMITS: Limits = Limits { findings_per_check: 500 };
 pub const MARKDOWN_LIMITS: Limits = Limits { findings_per_check: 50 };
 
 pub struct Renderer {
-    templates: Templates,
+    /// Compiled when first needed, unless overridden: a scan that writes only JSON (the
+    /// default) never pays the ~8 ms of compiling the built-in templates.
+    templates: std::sync::OnceLock<Templates>,
 }
 
 impl std::fmt::Debug for Renderer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.templates.fmt(f)
+        match self.templates.get() {
+            Some(t) => t.fmt(f),
+            None => f.write_str("built-in templates (not compiled yet)"),
+        }
     }
 }
 
 impl Renderer {
-    /// Compile the templates (embedded, or overridden from `templates_dir`). An error here is
-    /// a configuration error: a broken or misnamed user template.
+    /// Compile user templates from `templates_dir` now: an error here is a configuration
+    /// error (a broken or misnamed user template), reported before any podman call. The
+    /// built-in ones are known to compile (tested) and wait until a format needs them.
     pub fn new(templates_dir: Option<&Path>) -> Result<Renderer, String> {
-        Ok(Renderer { templates: Templates::load(templates_dir)? })
+        let templates = std::sync::OnceLock::new();
+        if templates_dir.is_some() {
+            let _ = templates.set(Templates::load(templates_dir)?);
+        }
+        Ok(Renderer { templates })
     }
 
     pub fn templates(&self) -> &Templates {
-        &self.templates
+        self.templates.get_or_init(|| Templates::load(None).expect("the built-in templates compile (tested)"))
     }
 
     /// One image's report in `format`.
@@ -131,7 +141,7 @@ impl Renderer {
     }
 
     fn text(&self, template: &str, data: &impl Serialize) -> Result<Vec<u8>, String> {
-        self.templates.render(template, data).map(String::into_bytes)
+        self.templates().render(template, data).map(String::into_bytes)
     }
 }
 

@@ -219,6 +219,17 @@ impl HelperDef for CodeSpan {
 mod tests {
     use super::*;
 
+    /// The renderer compiles these only when a format first needs them, and panics if they
+    /// do not compile: this is what makes that safe.
+    #[test]
+    fn every_built_in_template_compiles() {
+        let t = Templates::load(None).expect("built-in templates compile");
+        assert_eq!(t.overridden().count(), 0);
+        for e in EMBEDDED {
+            assert!(t.registry(e.family).get_template(name_of(e.file)).is_some(), "{}", e.file);
+        }
+    }
+
     #[test]
     fn bytes_for_people() {
         assert_eq!(human_bytes(0), "0 B");
