@@ -434,7 +434,7 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
         let rules = rules::all();
         let classifier = Arc::new(Classifier::new(rules, &rule_settings));
         let fs = layers::scan_layout(layout, classifier.as_ref(), threads);
-        timing("walk+merge", t);
+        timing("walk and merge", t);
         let mut checks = report::run_checks(&r, &image, &fs, &policy, &rule_settings, rules);
         timing("rules", t);
         let waivers = report::apply_waivers(&mut checks, &policy, &r, crate::time::today());

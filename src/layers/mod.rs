@@ -146,10 +146,8 @@ pub fn scan_snapshots(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs
 /// Walk every layer (one pass each, `jobs` threads sharing the layers and, when one is
 /// left, its directories) and merge them.
 pub fn scan(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs: usize) -> ImageFs {
-    let t = std::time::Instant::now();
     let roots: Vec<&std::path::Path> = sources.iter().map(|s| s.dir.as_path()).collect();
     let scans = walk::walk_layers(&roots, classifier, jobs, false, walk::Split::WhenIdle);
-    crate::time::timing("walk", t);
     ImageFs::new(sources.into_iter().zip(scans.into_iter().map(|(s, _)| s)).collect())
 }
 
