@@ -147,7 +147,7 @@ pub fn scan_snapshots(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs
 /// left, its directories) and merge them.
 pub fn scan(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs: usize) -> ImageFs {
     let roots: Vec<&std::path::Path> = sources.iter().map(|s| s.dir.as_path()).collect();
-    let scans = walk::walk_layers(&roots, classifier, jobs, false, walk::Split::WhenIdle);
+    let scans = walk::walk_layers(&roots, classifier, jobs, false, walk::Split::Balanced);
     ImageFs::new(sources.into_iter().zip(scans.into_iter().map(|(s, _)| s)).collect())
 }
 

@@ -23,7 +23,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Walk snapshots with up to `jobs` threads, results in order.
     pub fn walk_all(roots: &[&Path], classifier: &dyn Classify, jobs: usize) -> Vec<Snapshot> {
-        let walked = super::walk::walk_layers(roots, classifier, jobs, true, super::walk::Split::WhenIdle);
+        let walked = super::walk::walk_layers(roots, classifier, jobs, true, super::walk::Split::Balanced);
         roots
             .iter()
             .zip(walked)

@@ -434,7 +434,7 @@ fn threads_sharing_directories_give_exactly_the_single_thread_walk() {
         assert_eq!(a.0.bytes, s.0.bytes);
         assert_eq!(a.1, s.1);
     }
-    let idle = walk::walk_layers(&roots, &classifier, 2, true, walk::Split::WhenIdle);
+    let idle = walk::walk_layers(&roots, &classifier, 2, true, walk::Split::Balanced);
     assert!(alone.iter().zip(&idle).all(|(a, i)| a == i));
 
     // And what that walk is: parents before children, the marker's directory opaque, the
@@ -593,4 +593,31 @@ fn merge_agrees_with_a_naive_model_on_random_layers() {
             assert_eq!(fs.lookup(p), want.get(p).copied(), "round {round}: lookup {}", String::from_utf8_lossy(p));
         }
     }
+}
+
+/// Records which threads classified entries.
+struct Threads(std::sync::Mutex<std::collections::HashSet<std::thread::ThreadId>>);
+
+impl Classify for Threads {
+    fn classify(&self, _: &Entry) -> u64 {
+        self.0.lock().unwrap().insert(std::thread::current().id());
+        0
+    }
+}
+
+#[test]
+fn one_big_layer_is_shared_between_threads() {
+    let img = Image::new(1);
+    for d in 0..200 {
+        for f in 0..20 {
+            img.layer(0).file(format!("/app/m{}/d{d}/f{f}", d % 10), 0o644);
+        }
+    }
+    let root = img.layer(0).root.clone();
+    let threads = Threads(Default::default());
+    let shared = walk::walk_layers(&[root.as_path()], &threads, 2, false, walk::Split::Balanced);
+    assert_eq!(threads.0.lock().unwrap().len(), 2, "both threads walked part of the layer");
+    let alone = walk::walk_layer(&root, &Threads(Default::default()));
+    assert_eq!(shared[0].0, alone);
+    assert_eq!(alone.entries.len(), 1 + 10 + 200 + 4000);
 }

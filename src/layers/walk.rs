@@ -123,15 +123,17 @@ pub const MAX_DEPTH: usize = 2048;
 /// entry, no symlink ever followed, and no walk of the long storage prefix for every file
 /// (which also serialises parallel walks on the shared ancestors' dentries).
 pub fn walk_layer(root: &Path, classifier: &dyn Classify) -> LayerScan {
-    walk_layers(&[root], classifier, 1, false, Split::WhenIdle).pop().map(|(s, _)| s).unwrap_or_default()
+    walk_layers(&[root], classifier, 1, false, Split::Balanced).pop().map(|(s, _)| s).unwrap_or_default()
 }
 
 /// When a walker hands a subdirectory to another thread instead of descending into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
-    /// Only while another worker has nothing to do: a pool of layers keeps every thread
-    /// busy, and one big layer is shared out directory by directory.
-    WhenIdle,
+    /// While fewer than two directories per worker wait in the queue: a pool of layers
+    /// keeps every thread busy by itself, and one big layer is shared out directory by
+    /// directory without a worker that runs out ever waiting for another to reach the
+    /// next subdirectory.
+    Balanced,
     /// Every subdirectory (tests: the most stitching there can be).
     Always,
 }
@@ -156,10 +158,14 @@ pub fn walk_layers(
         layers.push(start);
     }
     let pool = Pool {
-        state: Mutex::new(PoolState { tasks, running: 0, waiting: 0, next_segment: roots.len() }),
+        queued: AtomicUsize::new(tasks.len()),
+        state: Mutex::new(PoolState { tasks, running: 0, next_segment: roots.len() }),
         wake: Condvar::new(),
-        waiting: AtomicUsize::new(0),
-        split,
+        spare: match split {
+            Split::Balanced if jobs > 1 => 2 * jobs.min(64),
+            Split::Balanced => 0,
+            Split::Always => usize::MAX,
+        },
         done: Mutex::new((0..roots.len()).map(|_| None).collect()),
     };
     let workers = jobs.clamp(1, 64);
@@ -266,16 +272,16 @@ struct Segment {
 struct PoolState {
     tasks: VecDeque<Task>,
     running: usize,
-    waiting: usize,
     next_segment: usize,
 }
 
 struct Pool {
     state: Mutex<PoolState>,
     wake: Condvar,
-    /// Mirrors `state.waiting`, read without the lock on every subdirectory.
-    waiting: AtomicUsize,
-    split: Split,
+    /// Mirrors `state.tasks.len()`, read without the lock on every subdirectory.
+    queued: AtomicUsize,
+    /// How many directories may wait in the queue.
+    spare: usize,
     done: Mutex<Vec<Option<Segment>>>,
 }
 
@@ -286,17 +292,14 @@ impl Pool {
                 let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 loop {
                     if let Some(t) = st.tasks.pop_front() {
+                        self.queued.store(st.tasks.len(), Ordering::Relaxed);
                         st.running += 1;
                         break Some(t);
                     }
                     if st.running == 0 {
                         break None;
                     }
-                    st.waiting += 1;
-                    self.waiting.fetch_add(1, Ordering::Relaxed);
                     st = self.wake.wait(st).unwrap_or_else(|p| p.into_inner());
-                    st.waiting -= 1;
-                    self.waiting.fetch_sub(1, Ordering::Relaxed);
                 }
             };
             let Some(task) = task else {
@@ -320,18 +323,19 @@ impl Pool {
         }
     }
 
-    /// Hand `dir` to an idle worker, if the policy says so; gives it back otherwise.
+    /// Queue `dir` for any worker if the queue is short; gives it back otherwise.
     fn offer(&self, layer: usize, dir: Dir, prefix: &[u8], depth: usize) -> Result<usize, Dir> {
-        if self.split == Split::WhenIdle && self.waiting.load(Ordering::Relaxed) == 0 {
+        if self.queued.load(Ordering::Relaxed) >= self.spare {
             return Err(dir);
         }
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if self.split == Split::WhenIdle && st.tasks.len() >= st.waiting {
+        if st.tasks.len() >= self.spare {
             return Err(dir);
         }
         let segment = st.next_segment;
         st.next_segment += 1;
         st.tasks.push_back(Task { layer, segment, dir, prefix: prefix.into(), depth });
+        self.queued.store(st.tasks.len(), Ordering::Relaxed);
         drop(st);
         self.wake.notify_one();
         Ok(segment)
