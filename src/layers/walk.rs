@@ -269,6 +269,14 @@ struct Segment {
     root_opaque: bool,
 }
 
+impl Segment {
+    /// Record an error about `path`, at the place in the walk where it was met.
+    fn error(&mut self, what: &str, path: &[u8], root: &Path, e: impl std::fmt::Display) {
+        let msg = format!("{what} {} in layer {}: {e}", crate::escape::bytes(path), root.display());
+        self.errors.push((self.entries.len() as u32, msg));
+    }
+}
+
 struct PoolState {
     tasks: VecDeque<Task>,
     running: usize,
@@ -379,12 +387,8 @@ impl Pool {
             let st = match fstatat(Some(dirfd), name_c, AtFlags::AT_SYMLINK_NOFOLLOW) {
                 Ok(st) => st,
                 Err(e) => {
-                    let msg = format!(
-                        "cannot lstat {} in layer {}: {e}",
-                        crate::escape::bytes(&image_path(&seg.entries, prefix, parent, name)),
-                        root.display()
-                    );
-                    seg.errors.push((seg.entries.len() as u32, msg));
+                    let path = image_path(&seg.entries, prefix, parent, name);
+                    seg.error("cannot lstat", &path, root, e);
                     continue;
                 }
             };
@@ -420,12 +424,8 @@ impl Pool {
                 match readlinkat(Some(dirfd), name_c) {
                     Ok(t) => Some(t.as_bytes().into()),
                     Err(e) => {
-                        let msg = format!(
-                            "cannot read symlink {} in layer {}: {e}",
-                            crate::escape::bytes(&image_path(&seg.entries, prefix, parent, name)),
-                            root.display()
-                        );
-                        seg.errors.push((seg.entries.len() as u32, msg));
+                        let path = image_path(&seg.entries, prefix, parent, name);
+                        seg.error("cannot read symlink", &path, root, e);
                         None
                     }
                 }
@@ -450,14 +450,7 @@ impl Pool {
                             opaque = is_opaque_dir(d.as_raw_fd());
                             child = Some(d);
                         }
-                        Err(e) => {
-                            let msg = format!(
-                                "cannot open directory {} in layer {}: {e}",
-                                crate::escape::bytes(&path),
-                                root.display()
-                            );
-                            seg.errors.push((seg.entries.len() as u32, msg));
-                        }
+                        Err(e) => seg.error("cannot open directory", &path, root, e),
                     }
                 }
             }
