@@ -433,6 +433,15 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
     let report = tokio::task::spawn_blocking(move || {
         let rules = rules::all();
         let classifier = Arc::new(Classifier::new(rules, &rule_settings));
+        // Held while layer files are read (walk and file checks), as podman holds it.
+        let dirs: Vec<&std::path::Path> = layout.layers.iter().map(|l| l.dir.as_path()).collect();
+        let store_lock = layers::store_lock::StoreLock::shared(&dirs, |p| {
+            eprintln!(
+                "oci-compliance: waiting for {} (podman or buildah is changing the image store)",
+                crate::escape::bytes(p.as_os_str().as_encoded_bytes())
+            )
+        });
+        drop(dirs);
         let fs = layers::scan_layout(layout, classifier.as_ref(), threads);
         timing("walk and merge", t);
         let mut checks = report::run_checks(&r, &image, &fs, &policy, &rule_settings, rules);
@@ -444,6 +453,7 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
         timing("model", t);
         report.tree = Some(crate::filetree::from_image(&fs, crate::filetree::TreeLimits::default()));
         timing("tree", t);
+        drop(store_lock);
         // Half a million entries take ~10 ms to free: not on the way to the report.
         std::thread::spawn(move || drop(fs));
         report

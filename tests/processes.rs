@@ -1,5 +1,6 @@
 //! What the scan runs: a scan of an image already in storage starts podman once (inspect)
-//! and nothing else — no find, no shell, no process per name in the lists.
+//! and nothing else — no find, no shell, no process per name in the lists. And what it
+//! holds: containers/storage's shared layer-store lock while it reads layer files.
 
 mod common;
 
@@ -52,4 +53,91 @@ fn a_local_scan_runs_one_podman_and_no_find_or_shell() {
         );
     }
     assert!(log.contains("\"image\", \"inspect\""), "the one podman call is the inspect:\n{log}");
+}
+
+/// The scan reads layer directories under the shared lock podman takes to read them, so a
+/// `podman rmi` beside it waits instead of deleting files from under the walk.
+#[test]
+fn layer_files_are_read_under_the_layer_store_read_lock() {
+    let store = Storage::new("lock");
+    let spec = ImageSpec::new(vec![
+        layer("ADD base", vec![file("/usr/bin/su", 0o4755, "x"), exe("/bin/sh")]),
+        layer("ADD app", vec![file("/app/run", 0o755, "y")]),
+    ]);
+    build_scratch(&store, "localhost/lock:1", &spec);
+    let lock_file = store.graphroot.join("overlay-layers/layers.lock");
+    assert!(lock_file.is_file(), "containers/storage keeps {}", lock_file.display());
+
+    // The premise: podman 4's rmi waits while another process holds the read lock.
+    build_scratch(&store, "localhost/lock-victim:1", &ImageSpec::new(vec![layer("ADD v", vec![exe("/v")])]));
+    let mut holder = Command::new("python3")
+        .arg("-c")
+        .arg("import fcntl,sys,time\nf=open(sys.argv[1],'rb')\nfcntl.lockf(f,fcntl.LOCK_SH)\nprint('held',flush=True)\nsys.stdin.read()\n")
+        .arg(&lock_file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().unwrap()), &mut line).unwrap();
+    assert_eq!(line.trim(), "held");
+    let mut rmi = Command::new("podman");
+    rmi.args(["rmi", "localhost/lock-victim:1"]).envs(store.envs()).stdout(std::process::Stdio::null());
+    let mut rmi = rmi.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(rmi.try_wait().unwrap().is_none(), "podman rmi went ahead under a read lock");
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+    assert!(rmi.wait().unwrap().success());
+
+    // The scan: the lock file is opened and read-locked before any layer directory is
+    // opened, and closed (unlocked) only after the last one is read.
+    let work = temp_dir("lock-trace");
+    let trace = work.path().join("trace");
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-e", "trace=openat,fcntl,close,getdents64", "-e", "signal=none", "-o"])
+        .arg(&trace)
+        .arg(BIN)
+        .args(["scan", "--pull", "never", "--color", "never", "--reports-dir"])
+        .arg(work.path().join("reports"))
+        .arg("containers-storage:localhost/lock:1")
+        .env_clear()
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (k, v) in store.envs() {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("strace runs the scanner");
+    assert_eq!(out.status.code(), Some(12), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = std::fs::read_to_string(&trace).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    // podman (traced too) locks the file as well, opened read-write; the scanner opens it
+    // read-only, and locks and closes it on the same thread.
+    let lock_path = lock_file.to_str().unwrap();
+    let opened: Vec<(usize, &str, String)> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("openat(") && l.contains(lock_path) && l.contains("O_RDONLY") && !l.contains("= -1"))
+        .filter_map(|(i, l)| {
+            let pid = l.split_whitespace().next()?;
+            let fd = l.rsplit("= ").next()?.trim().to_string();
+            Some((i, pid, fd))
+        })
+        .collect();
+    let layer_opens: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("openat(") && l.contains("/overlay/") && l.contains("/diff\"") && !l.contains("= -1"))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!layer_opens.is_empty(), "the scan opened no layer directory:\n{log}");
+    let (first_layer, last_read) = (layer_opens[0], lines.iter().rposition(|l| l.contains("getdents64(")).unwrap());
+    let held = opened.iter().find_map(|(i, pid, fd)| {
+        let locked = lines[*i..].iter().position(|l| {
+            l.starts_with(pid) && l.contains(&format!("fcntl({fd}, F_SETLK")) && l.contains("F_RDLCK") && l.trim_end().ends_with("= 0")
+        })? + i;
+        let closed = lines[locked..].iter().position(|l| l.starts_with(pid) && l.contains(&format!("close({fd})")))? + locked;
+        (locked < first_layer).then_some((locked, closed))
+    });
+    let (locked, closed) = held.unwrap_or_else(|| panic!("no read lock on {lock_path} before the layers were opened:\n{log}"));
+    assert!(locked < first_layer && closed > last_read, "lock {locked}, first layer {first_layer}, last read {last_read}, unlock {closed}");
 }

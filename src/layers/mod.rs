@@ -6,6 +6,7 @@ pub mod image_fs;
 pub mod overlay;
 pub mod snapshot;
 pub mod storage;
+pub mod store_lock;
 pub mod walk;
 
 pub use image_fs::{ImageFs, Loc, ResolveError};
