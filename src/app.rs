@@ -441,7 +441,6 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
                 crate::escape::bytes(p.as_os_str().as_encoded_bytes())
             )
         });
-        drop(dirs);
         let fs = layers::scan_layout(layout, classifier.as_ref(), threads);
         timing("walk and merge", t);
         let mut checks = report::run_checks(&r, &image, &fs, &policy, &rule_settings, rules);

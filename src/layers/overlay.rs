@@ -119,21 +119,12 @@ impl PathIndex {
     /// one probe of the table for the common case of a path seen for the first time.
     fn find_or_insert<'a>(&mut self, h: u64, path: &[u8], path_of: impl Fn(Loc) -> &'a [u8], new: Slot) -> (u32, bool) {
         let id = self.slots.len() as u32;
-        match self.first.entry(h) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(id);
-            }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                let s = *o.get();
-                if path_of(self.slots[s as usize].top) == path {
-                    return (s, false);
-                }
-                let more = self.more.entry(h).or_default();
-                if let Some(&s) = more.iter().find(|&&s| path_of(self.slots[s as usize].top) == path) {
-                    return (s, false);
-                }
-                more.push(id);
-            }
+        if let std::collections::hash_map::Entry::Vacant(v) = self.first.entry(h) {
+            v.insert(id);
+        } else if let Some(s) = self.find(h, path, &path_of) {
+            return (s, false);
+        } else {
+            self.more.entry(h).or_default().push(id);
         }
         self.slots.push(new);
         (id, true)
