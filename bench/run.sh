@@ -102,8 +102,10 @@ stat_floor() {
     find $(layer_dirs "$img") -printf '%m' >/dev/null
 }
 
+# scan IMAGE [FLAG...]
 scan() {
-    "$BIN" scan --pull never --color never --reports-dir "$WORK/reports" "containers-storage:$1" >/dev/null 2>&1 || true
+    "$BIN" scan --pull never --color never --reports-dir "$WORK/reports" "${@:2}" "containers-storage:$1" \
+        >/dev/null 2>&1 || true
 }
 
 now() { date +%s.%N; }
@@ -174,8 +176,7 @@ for lists_img in localhost/bench-debian:1 localhost/bench-synth-500k:2; do
     : >"$WORK/lists"
     for ((i = 0; i < RUNS; i++)); do
         t0=$(now); scan "$lists_img"; t1=$(now)
-        "$BIN" scan --pull never --color never --policy "$WORK/lists.toml" --reports-dir "$WORK/reports" \
-            "containers-storage:$lists_img" >/dev/null 2>&1 || true
+        scan "$lists_img" --policy "$WORK/lists.toml"
         t2=$(now)
         echo "$t0 $t1 $t2" >>"$WORK/lists"
     done

@@ -7,6 +7,27 @@ mod common;
 use common::*;
 use std::process::Command;
 
+/// Scan `image` (already in `store`, exit 12 expected) under `strace -f -e FILTER`; the log.
+fn traced_scan(store: &Storage, image: &str, filter: &str) -> String {
+    let work = temp_dir("trace");
+    let trace = work.path().join("trace");
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-e", filter, "-e", "signal=none", "-o"])
+        .arg(&trace)
+        .arg(BIN)
+        .args(["scan", "--pull", "never", "--color", "never", "--reports-dir"])
+        .arg(work.path().join("reports"))
+        .arg(format!("containers-storage:{image}"))
+        .env_clear()
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (k, v) in store.envs() {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("strace (apt-get install strace) runs the scanner");
+    assert_eq!(out.status.code(), Some(12), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(&trace).unwrap()
+}
+
 #[test]
 fn a_local_scan_runs_one_podman_and_no_find_or_shell() {
     let store = Storage::new("procs");
@@ -16,25 +37,7 @@ fn a_local_scan_runs_one_podman_and_no_find_or_shell() {
     )]);
     build_scratch(&store, "localhost/procs:1", &spec);
 
-    let work = temp_dir("procs-trace");
-    let trace = work.path().join("trace");
-    let reports = work.path().join("reports");
-    let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-qq", "-e", "trace=execve,execveat", "-e", "signal=none", "-o"])
-        .arg(&trace)
-        .arg(BIN)
-        .args(["scan", "--pull", "never", "--color", "never", "--reports-dir"])
-        .arg(&reports)
-        .arg("containers-storage:localhost/procs:1")
-        .env_clear()
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    for (k, v) in store.envs() {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("strace (apt-get install strace) runs the scanner");
-    assert_eq!(out.status.code(), Some(12), "{}", String::from_utf8_lossy(&out.stderr));
-
-    let log = std::fs::read_to_string(&trace).unwrap();
+    let log = traced_scan(&store, "localhost/procs:1", "trace=execve,execveat");
     // Successful execs only: "… execve("/usr/bin/podman", [...], ...) = 0".
     let programs: Vec<String> = log
         .lines()
@@ -92,23 +95,7 @@ fn layer_files_are_read_under_the_layer_store_read_lock() {
 
     // The scan: the lock file is opened and read-locked before any layer directory is
     // opened, and closed (unlocked) only after the last one is read.
-    let work = temp_dir("lock-trace");
-    let trace = work.path().join("trace");
-    let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-qq", "-e", "trace=openat,fcntl,close,getdents64", "-e", "signal=none", "-o"])
-        .arg(&trace)
-        .arg(BIN)
-        .args(["scan", "--pull", "never", "--color", "never", "--reports-dir"])
-        .arg(work.path().join("reports"))
-        .arg("containers-storage:localhost/lock:1")
-        .env_clear()
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    for (k, v) in store.envs() {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("strace runs the scanner");
-    assert_eq!(out.status.code(), Some(12), "{}", String::from_utf8_lossy(&out.stderr));
-    let log = std::fs::read_to_string(&trace).unwrap();
+    let log = traced_scan(&store, "localhost/lock:1", "trace=openat,fcntl,close,getdents64");
     let lines: Vec<&str> = log.lines().collect();
     // podman (traced too) locks the file as well, opened read-write; the scanner opens it
     // read-only, and locks and closes it on the same thread.
