@@ -24,6 +24,15 @@ pub fn path_hash(path: &[u8]) -> u64 {
     KEY.get_or_init(Default::default).hash_one(path)
 }
 
+/// `path_hash` of entry `i`, as its walker computed it. Layers built other than by a walk
+/// (vfs diffs, tests) may come without hashes.
+fn entry_hash(scan: &LayerScan, i: usize) -> u64 {
+    match scan.hashes.get(i) {
+        Some(&h) if scan.hashes.len() == scan.entries.len() => h,
+        _ => path_hash(&scan.entries[i].path),
+    }
+}
+
 /// The tables below are keyed by `path_hash`, already a keyed hash: hashing it again
 /// would only cost time.
 #[derive(Default)]
@@ -92,7 +101,7 @@ impl PathIndex {
         let sorted = self.private_index[layer as usize].get_or_init(|| {
             let mut v: Vec<(u64, u32)> = (0..scan.entries.len())
                 .filter(|&i| private.get(i) == Some(&true))
-                .map(|i| (path_hash(&scan.entries[i].path), i as u32))
+                .map(|i| (entry_hash(scan, i), i as u32))
                 .collect();
             v.sort_unstable();
             v
@@ -150,7 +159,6 @@ pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
     for li in (0..layers.len()).rev() {
         let here = li as u16;
         let entries = &layers[li].entries;
-        let hashes = &layers[li].hashes;
         // For each directory: the layer that hides its children from this layer, if any.
         let mut child_block: Vec<u16> = vec![VISIBLE; entries.len()];
         // For each entry: it is private; for each directory: what is below it is.
@@ -167,11 +175,7 @@ pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
                 private_below[i] = e.kind == Kind::Dir;
                 (VISIBLE, VISIBLE)
             } else {
-                // Layers built other than by a walk (vfs diffs, tests) may come without hashes.
-                let h = match hashes.get(i) {
-                    Some(&h) if hashes.len() == entries.len() => h,
-                    _ => path_hash(&e.path),
-                };
+                let h = entry_hash(layers[li], i);
                 private_below[i] = e.kind == Kind::Dir && dir_layers.get(&e.path[..]) == Some(&1);
                 let fresh = Slot {
                     top: Loc { layer: here, idx: i as u32 },
