@@ -2,7 +2,18 @@
 //! insignificant whitespace, strings and numbers as serde_json writes them. Used where a
 //! digest of a JSON value must not depend on field order or formatting.
 
+use serde::Serialize;
 use serde_json::Value;
+
+/// The canonical JSON of anything serialisable (a report's settings, say).
+pub fn json_of<T: Serialize>(value: &T) -> String {
+    to_string(&serde_json::to_value(value).expect("report data always serialises"))
+}
+
+/// `sha256:` of `json_of(value)`: the same for equal values, whatever their field order.
+pub fn digest_of<T: Serialize>(value: &T) -> String {
+    format!("sha256:{}", crate::sha256::hex(json_of(value).as_bytes()))
+}
 
 pub fn to_string(v: &Value) -> String {
     let mut out = String::new();

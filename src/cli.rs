@@ -107,7 +107,7 @@ pub struct ScanArgs {
     /// Failed checks below this severity are reported but do not fail the gate
     /// (overrides the policy's fail_on).
     #[arg(long, env = "COMPLIANCE_FAIL_ON", value_parser = parse_severity, value_name = "SEVERITY")]
-    pub fail_on: Option<crate::rules::Severity>,
+    pub fail_on: Option<crate::model::Severity>,
 
     /// The podman executable (default: podman from PATH).
     #[arg(long, env = "COMPLIANCE_PODMAN", value_name = "PATH")]
@@ -236,8 +236,8 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
-pub fn parse_severity(s: &str) -> Result<crate::rules::Severity, String> {
-    crate::rules::Severity::parse(s.trim())
+pub fn parse_severity(s: &str) -> Result<crate::model::Severity, String> {
+    crate::model::Severity::parse(s.trim())
         .ok_or_else(|| format!("{s:?} is not a severity (critical, high, medium, low, informational)"))
 }
 

@@ -3,14 +3,17 @@
 //! (22) and an unwritable reports directory (23).
 
 use crate::cli::{Color, ScanArgs};
-use crate::exit::{ExitCodes, Failure, Operational};
+use crate::exit::Failure;
+use crate::model::{ErrorKind, ExitCodes};
 use crate::podman::auth::{self, AuthEntry, Credentials, Secret};
 use crate::platform::Platform;
-use crate::podman::{AcquireOptions, PullPolicy, StoreOptions};
+use crate::model::StoreOptions;
+use crate::podman::{AcquireOptions, PullPolicy};
 use crate::reference::ImageRef;
-use crate::policy::Policy;
+use crate::model::Policy;
 use crate::render::{Format, Renderer};
-use crate::rules::{RuleSettings, Severity};
+use crate::model::Severity;
+use crate::rules::RuleSettings;
 use std::path::PathBuf;
 
 #[derive(Debug)]
@@ -54,6 +57,14 @@ impl Env for ProcessEnv {
 }
 
 impl ScanConfig {
+    /// The podman to run, with this run's store options as global flags.
+    pub fn podman_program(&self) -> Result<crate::podman::command::Program, Failure> {
+        let mut program = crate::podman::command::Program::locate("podman", self.podman.clone())
+            .map_err(|e| Failure::new(ErrorKind::PullFailed, e))?;
+        program.global = self.storage.globals();
+        Ok(program)
+    }
+
     pub fn from_args(args: ScanArgs, env: &dyn Env) -> Result<ScanConfig, Failure> {
         let mut names: Vec<String> = args.images.iter().flat_map(|s| s.split_whitespace()).map(String::from).collect();
         if let Some(f) = &args.images_file {
@@ -71,7 +82,7 @@ impl ScanConfig {
             .collect::<Result<Vec<_>, _>>()?;
         if images.is_empty() {
             return Err(Failure::new(
-                Operational::NoImage,
+                ErrorKind::NoImage,
                 "no image given: pass IMAGE arguments, --images-file, or set COMPLIANCE_IMAGE_FULL_REF",
             ));
         }
@@ -98,7 +109,7 @@ impl ScanConfig {
         }
         let credentials = credentials(env)?;
         let policy = match &args.policy {
-            Some(p) => Policy::load(p).map_err(Failure::config)?,
+            Some(p) => crate::engine::policy::load(p).map_err(Failure::config)?,
             None => Policy::default(),
         };
         let fail_on = args.fail_on.or(policy.fail_on).unwrap_or(Severity::Informational);
@@ -154,14 +165,14 @@ impl ScanConfig {
                 low: args.low_exit_code,
                 informational: args.informational_exit_code,
             },
-            rules: policy.rule_settings(),
+            rules: crate::engine::policy::rule_settings(&policy),
             policy,
             policy_file: args.policy,
             fail_on,
             formats: extra_formats(&crate::cli::flatten_formats(&args.formats)),
             renderer,
         };
-        crate::fsutil::ensure_writable_dir(&cfg.reports_dir).map_err(|e| Failure::new(Operational::ReportsDir, e))?;
+        crate::fsutil::ensure_writable_dir(&cfg.reports_dir).map_err(|e| Failure::new(ErrorKind::ReportsDir, e))?;
         Ok(cfg)
     }
 
@@ -282,7 +293,7 @@ mod tests {
         std::fs::write(&list, "x.io/a:1\nx.io/b:1\nx.io/c:1\n").unwrap();
         let f = list.to_str().unwrap();
         let e = build(&["--images-file", f, "--shard-index", "3", "--shard-total", "2"], &[]).unwrap_err();
-        assert_eq!(e.kind, Operational::InvalidConfig);
+        assert_eq!(e.kind, ErrorKind::InvalidConfig);
         let c = build(&["--images-file", f, "--shard-index", "2", "--shard-total", "2"], &[]).unwrap();
         assert_eq!(c.images.iter().map(|i| i.original.as_str()).collect::<Vec<_>>(), ["x.io/b:1"]);
         assert_eq!(c.total_images, 3);
@@ -295,14 +306,14 @@ mod tests {
 
     #[test]
     fn no_image_is_22() {
-        assert_eq!(build(&[], &[]).unwrap_err().kind, Operational::NoImage);
+        assert_eq!(build(&[], &[]).unwrap_err().kind, ErrorKind::NoImage);
     }
 
     #[test]
     fn bad_reference_and_bad_auth_are_24() {
-        assert_eq!(build(&["Bad:Ref:"], &[]).unwrap_err().kind, Operational::InvalidConfig);
+        assert_eq!(build(&["Bad:Ref:"], &[]).unwrap_err().kind, ErrorKind::InvalidConfig);
         let e = build(&["x.io/a:1"], &[("DOCKER_AUTH_CONFIG", "{not json")]).unwrap_err();
-        assert_eq!(e.kind, Operational::InvalidConfig);
+        assert_eq!(e.kind, ErrorKind::InvalidConfig);
         assert!(e.message.contains("DOCKER_AUTH_CONFIG"));
     }
 
@@ -325,7 +336,7 @@ mod tests {
         assert_eq!(c.fail_on, Severity::Low);
         std::fs::write(&p, "fail_on = 3\n").unwrap();
         let e = build(&["x.io/a:1", "--policy", p.to_str().unwrap()], &[]).unwrap_err();
-        assert_eq!(e.kind, Operational::InvalidConfig);
+        assert_eq!(e.kind, ErrorKind::InvalidConfig);
         assert!(e.message.contains(p.to_str().unwrap()), "{}", e.message);
     }
 }

@@ -1,28 +1,36 @@
 //! oci-compliance: audit finished container images against build best practices.
 //!
 //! The pipeline runs in one direction:
-//! reference → acquire (podman) → inspect → walk layers → rules → report → render → exit code.
+//! reference → acquire (podman) → layers → rules (engine) → report model → render → exit code.
+//!
+//! - `model`: the report and its vocabulary (a leaf: serde only);
+//! - `engine`: an image with its layers read → a report (rules, waivers, summary, policy);
+//! - `commands`: `scan`, `merge`, `checks`/`explain`; `pipeline` runs one image;
+//! - `output`: every file and message a run writes; `render`: report → bytes.
 
-pub mod app;
+pub mod aggregate;
 pub mod canonical;
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod engine;
 pub mod escape;
 pub mod etc_files;
 pub mod exit;
-pub mod filetree;
 pub mod fsutil;
+pub mod glob;
 pub mod inspect;
 pub mod layers;
-pub mod merge;
-pub mod podman;
+pub mod model;
+pub mod output;
+pub mod pipeline;
 pub mod platform;
-pub mod policy;
+pub mod podman;
 pub mod reference;
 pub mod render;
-pub mod report;
 pub mod rules;
 pub mod sha256;
+pub mod text;
 pub mod time;
 pub mod userns;
 #[cfg(test)]

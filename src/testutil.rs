@@ -5,7 +5,7 @@
 use crate::inspect::{ImageConfig, ImageInspect};
 use crate::layers::{self, ImageFs, LayerSource};
 use crate::reference::ImageRef;
-use crate::report::{self, CheckResult};
+use crate::model::CheckResult;
 use crate::rules::{self, Classifier, RuleSettings};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -90,7 +90,7 @@ pub struct Image {
     pub inspect: ImageInspect,
     pub reference: ImageRef,
     pub settings: RuleSettings,
-    pub policy: crate::policy::Policy,
+    pub policy: crate::model::Policy,
 }
 
 impl Image {
@@ -126,8 +126,8 @@ impl Image {
 
     pub fn checks(&self) -> Vec<CheckResult> {
         let fs = self.fs();
-        let mut checks = report::run_checks(&self.reference, &self.inspect, &fs, &self.policy, &self.settings, rules::all());
-        report::apply_waivers(&mut checks, &self.policy, &self.reference, crate::time::today());
+        let mut checks = crate::engine::run_checks(&self.reference, &self.inspect, &fs, &self.policy, &self.settings, rules::all());
+        crate::engine::apply_waivers(&mut checks, &self.policy, &self.reference, crate::time::today());
         checks
     }
 

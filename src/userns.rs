@@ -6,7 +6,8 @@
 //! argv or environment: they are written to its standard input.
 
 use crate::config::{Env, ProcessEnv, ScanConfig};
-use crate::exit::{Failure, Operational};
+use crate::exit::Failure;
+use crate::model::ErrorKind;
 use crate::podman::command::{argv, Program, SECRET_VARS};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -23,7 +24,7 @@ pub fn needed(cfg: &ScanConfig) -> bool {
 /// Run this same scan command again under `podman unshare`, with the terminal attached,
 /// and return its exit code.
 pub async fn reexec(cfg: &ScanConfig, podman: &Program) -> Result<u8, Failure> {
-    let fail = |m: String| Failure::new(Operational::CheckError, m);
+    let fail = |m: String| Failure::new(ErrorKind::CheckError, m);
     let exe = std::env::current_exe().map_err(|e| fail(format!("cannot find this program's path for podman unshare: {e}")))?;
     let mut args = argv(["unshare", "--"]);
     args.push(exe.into());
@@ -37,7 +38,7 @@ pub async fn reexec(cfg: &ScanConfig, podman: &Program) -> Result<u8, Failure> {
         let e = &cfg.exit_codes;
         c == 0
             || [e.critical, e.high, e.medium, e.low, e.informational].iter().any(|&x| i32::from(x) == c)
-            || Operational::ALL.iter().any(|o| i32::from(o.code()) == c)
+            || ErrorKind::ALL.iter().any(|o| i32::from(o.code()) == c)
             || c == 130
             || c == 143
     };
@@ -63,7 +64,7 @@ fn child_args(args: Vec<OsString>) -> Vec<OsString> {
 /// In the re-executed scan: stop when the podman process that started us goes away (an
 /// interrupted parent must not leave a scan running), then take the secrets from stdin.
 pub fn child_setup() -> Result<BTreeMap<String, String>, Failure> {
-    let fail = |m: String| Failure::new(Operational::CheckError, m);
+    let fail = |m: String| Failure::new(ErrorKind::CheckError, m);
     if !nix::unistd::geteuid().is_root() {
         return Err(fail(format!("{CHILD_FLAG} is internal: it is only valid inside podman's user namespace")));
     }

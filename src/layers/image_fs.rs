@@ -2,21 +2,16 @@
 //! image root* (an absolute link target means the image's `/`, never the host's), and read
 //! a small file from the layer that provides it.
 
+use super::entry::{Entry, LayerScan, Loc};
 use super::overlay::{self, PathIndex, VISIBLE};
-use super::walk::{Entry, Kind, LayerScan};
-use super::LayerSource;
+use super::source::LayerSource;
+use crate::model::EntryKind;
 use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Loc {
-    /// 0-based layer index, bottom to top.
-    pub layer: u16,
-    pub idx: u32,
-}
 
 pub struct Layer {
     pub source: LayerSource,
@@ -130,7 +125,7 @@ impl ImageFs {
             let e = self.entry(loc);
             let last = pending.is_empty();
             match e.kind {
-                Kind::Symlink if !last || follow_last => {
+                EntryKind::Symlink if !last || follow_last => {
                     links += 1;
                     if links > MAX_LINKS {
                         return Err(ResolveError::TooManyLinks);
@@ -142,7 +137,7 @@ impl ImageFs {
                     pending.extend(components(target).rev().map(<[u8]>::to_vec));
                     found = None;
                 }
-                Kind::Dir => {
+                EntryKind::Dir => {
                     current.push(c);
                     found = Some(loc);
                 }
@@ -168,7 +163,7 @@ impl ImageFs {
             return Some(b"/".to_vec());
         }
         match self.resolve(path, true) {
-            Ok((p, l)) if self.entry(l).kind == Kind::Dir => Some(p),
+            Ok((p, l)) if self.entry(l).kind == EntryKind::Dir => Some(p),
             _ => None,
         }
     }
@@ -185,7 +180,7 @@ impl ImageFs {
             Err(ResolveError::NotFound | ResolveError::NotADirectory | ResolveError::TooManyLinks) => return Ok(None),
         };
         let e = self.entry(loc);
-        if e.kind != Kind::File {
+        if e.kind != EntryKind::File {
             return Err(format!("{shown} is not a regular file in the image"));
         }
         let host = self.host_path(loc);
@@ -222,7 +217,7 @@ impl ImageFs {
     pub fn visible_entries(&self) -> impl Iterator<Item = (Loc, &Entry)> {
         self.layers.iter().enumerate().flat_map(|(li, layer)| {
             layer.scan.entries.iter().enumerate().filter_map(move |(i, e)| {
-                (layer.hidden_by[i] == VISIBLE && e.kind != Kind::Whiteout)
+                (layer.hidden_by[i] == VISIBLE && e.kind != EntryKind::Whiteout)
                     .then_some((Loc { layer: li as u16, idx: i as u32 }, e))
             })
         })

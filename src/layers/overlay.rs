@@ -11,18 +11,11 @@
 //! anything: such "private" entries (most of a big application layer) need no lookup at
 //! all, and are indexed only if a lookup ever reaches into them.
 
-use super::walk::{Kind, LayerScan, NO_PARENT};
-use super::Loc;
+use super::entry::{path_hash, LayerScan, Loc, NO_PARENT};
+use crate::model::EntryKind;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
-
-/// The keyed hash of an image path, one random key per process. Walkers compute it while
-/// they still hold the path in cache and in parallel, so the (serial) merge only probes.
-pub fn path_hash(path: &[u8]) -> u64 {
-    static KEY: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
-    KEY.get_or_init(Default::default).hash_one(path)
-}
 
 /// `path_hash` of entry `i`, as its walker computed it. Layers built other than by a walk
 /// (vfs diffs, tests) may come without hashes.
@@ -150,7 +143,7 @@ pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
     // How many layers have a directory at each path (directories are few).
     let mut dir_layers: HashMap<&[u8], u16> = HashMap::new();
     for l in layers {
-        for e in l.entries.iter().filter(|e| e.kind == Kind::Dir) {
+        for e in l.entries.iter().filter(|e| e.kind == EntryKind::Dir) {
             let n = dir_layers.entry(&e.path[..]).or_insert(0);
             *n = n.saturating_add(1);
         }
@@ -167,16 +160,16 @@ pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
         for (i, e) in entries.iter().enumerate() {
             let parent = (e.parent != NO_PARENT).then_some(e.parent as usize);
             let parent_block = parent.map_or(VISIBLE, |p| child_block[p]);
-            let hides_below = e.kind != Kind::Dir || e.opaque;
+            let hides_below = e.kind != EntryKind::Dir || e.opaque;
             let (shadow, from_above) = if parent.is_some_and(|p| private_below[p]) {
                 // Nothing of another layer is at this path, so nothing above shadows or hides it
                 // (other than through its ancestors) and nothing below needs to know about it.
                 private[i] = true;
-                private_below[i] = e.kind == Kind::Dir;
+                private_below[i] = e.kind == EntryKind::Dir;
                 (VISIBLE, VISIBLE)
             } else {
                 let h = entry_hash(layers[li], i);
-                private_below[i] = e.kind == Kind::Dir && dir_layers.get(&e.path[..]) == Some(&1);
+                private_below[i] = e.kind == EntryKind::Dir && dir_layers.get(&e.path[..]) == Some(&1);
                 let fresh = Slot {
                     top: Loc { layer: here, idx: i as u32 },
                     blocks_below: if hides_below { here } else { VISIBLE },
@@ -200,7 +193,7 @@ pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
                 parent_block
             } else if shadow != VISIBLE {
                 shadow
-            } else if e.kind == Kind::Whiteout {
+            } else if e.kind == EntryKind::Whiteout {
                 here
             } else {
                 VISIBLE
@@ -215,7 +208,8 @@ pub fn merge(layers: &[&LayerScan]) -> (Vec<Vec<u16>>, PathIndex) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::walk::{walk_layer, Classify, Entry};
+    use crate::layers::entry::{Classify, Entry};
+    use crate::layers::walk::walk_layer;
     use crate::testutil::Image;
 
     struct NoRules;

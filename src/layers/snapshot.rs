@@ -4,7 +4,8 @@
 //! and a whiteout where something was deleted. The merge, the rules and the report then
 //! work exactly as for overlay.
 
-use super::walk::{Classify, Entry, Kind, LayerScan, Stamp, NO_PARENT};
+use super::entry::{Classify, Entry, LayerScan, Stamp, NO_PARENT};
+use crate::model::EntryKind;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::Read;
@@ -55,7 +56,7 @@ pub fn diff(lower: Option<&Snapshot>, upper: &Snapshot, classifier: &dyn Classif
                     let (le, ls) = (&lower.scan.entries[j as usize], &lower.stamps[j as usize]);
                     if !same_metadata(le, ls, e, &upper.stamps[i]) {
                         true
-                    } else if e.kind == Kind::File && hit_bits.contains_key(&(i as u32)) {
+                    } else if e.kind == EntryKind::File && hit_bits.contains_key(&(i as u32)) {
                         match same_content(&lower.root, &upper.root, &e.path) {
                             Ok(same) => !same,
                             Err(err) => {
@@ -80,7 +81,7 @@ pub fn diff(lower: Option<&Snapshot>, upper: &Snapshot, classifier: &dyn Classif
                 NO_PARENT
             } else {
                 match above.get(&lower.scan.entries[le.parent as usize].path[..]) {
-                    Some(&p) if entries[p as usize].kind == Kind::Dir => p,
+                    Some(&p) if entries[p as usize].kind == EntryKind::Dir => p,
                     _ => continue,
                 }
             };
@@ -111,7 +112,7 @@ pub fn diff(lower: Option<&Snapshot>, upper: &Snapshot, classifier: &dyn Classif
         entry.parent = if e.parent == NO_PARENT { NO_PARENT } else { new_index[e.parent as usize] };
         // Deletions are explicit whiteouts here; nothing in a snapshot is opaque.
         entry.opaque = false;
-        if entry.kind == Kind::File {
+        if entry.kind == EntryKind::File {
             out.bytes += entry.size;
         }
         if let Some(&bits) = hit_bits.get(&(i as u32)) {
@@ -123,7 +124,7 @@ pub fn diff(lower: Option<&Snapshot>, upper: &Snapshot, classifier: &dyn Classif
         let entry = Entry {
             path,
             parent: if parent == NO_PARENT { NO_PARENT } else { new_index[parent as usize] },
-            kind: Kind::Whiteout,
+            kind: EntryKind::Whiteout,
             mode: 0,
             uid: 0,
             gid: 0,
@@ -149,7 +150,7 @@ fn same_metadata(a: &Entry, sa: &Stamp, b: &Entry, sb: &Stamp) -> bool {
         && a.link == b.link
         && sa == sb
         // A directory's own size is the filesystem's business, not the image's.
-        && (a.kind == Kind::Dir || a.size == b.size)
+        && (a.kind == EntryKind::Dir || a.size == b.size)
 }
 
 fn same_content(lower_root: &Path, upper_root: &Path, path: &[u8]) -> Result<bool, String> {

@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::testutil::Image;
+use source::layer_sources;
+use crate::model::EntryKind;
 
 fn visible(fs: &ImageFs, path: &str) -> bool {
     fs.lookup(path.as_bytes()).is_some()
@@ -81,7 +83,7 @@ fn a_file_replacing_a_directory_hides_the_directory_contents() {
     let fs = img.fs();
     assert!(visible(&fs, "/x"));
     assert!(!visible(&fs, "/x/inside"));
-    assert_eq!(fs.entry(fs.lookup(b"/x").unwrap()).kind, Kind::File);
+    assert_eq!(fs.entry(fs.lookup(b"/x").unwrap()).kind, EntryKind::File);
 }
 
 #[test]
@@ -250,7 +252,7 @@ fn vfs_snapshots_become_layer_diffs() {
 
     let fs = s.fs();
     assert_eq!(copies(&fs, "/a/del"), vec![(1, false), (2, false)]);
-    assert_eq!(fs.entry(fs.layers[1].scan.entries.iter().position(|e| &e.path[..] == b"/a/del").map(|i| Loc { layer: 1, idx: i as u32 }).unwrap()).kind, Kind::Whiteout);
+    assert_eq!(fs.entry(fs.layers[1].scan.entries.iter().position(|e| &e.path[..] == b"/a/del").map(|i| Loc { layer: 1, idx: i as u32 }).unwrap()).kind, EntryKind::Whiteout);
     // Where overlay would mark /d opaque, the comparison says "x and sub went away".
     assert_eq!(copies(&fs, "/d/x"), vec![(1, false), (2, false), (3, true)]);
     assert_eq!(copies(&fs, "/d/sub"), vec![(1, false), (2, false)]);
@@ -295,7 +297,7 @@ fn vfs_and_overlay_forms_of_one_image_agree() {
     };
     // Directory copy-ups differ by nature (overlay records /usr/bin in layer 2 only as a
     // parent, vfs too); files and their layers must not.
-    let files = |fs: &ImageFs| visible(fs).into_iter().filter(|(p, _, _)| fs.lookup(p).map(|l| fs.entry(l).kind) == Some(Kind::File)).collect::<Vec<_>>();
+    let files = |fs: &ImageFs| visible(fs).into_iter().filter(|(p, _, _)| fs.lookup(p).map(|l| fs.entry(l).kind) == Some(EntryKind::File)).collect::<Vec<_>>();
     assert_eq!(files(&vfs), files(&ovl));
     assert_eq!(copies(&vfs, "/usr/bin/sudo"), copies(&ovl, "/usr/bin/sudo"));
 }
@@ -419,7 +421,7 @@ fn threads_sharing_directories_give_exactly_the_single_thread_walk() {
     let sources = img.sources();
     let roots: Vec<&std::path::Path> = sources.iter().map(|s| s.dir.as_path()).collect();
     let classifier = crate::rules::Classifier::new(crate::rules::all(), &img.settings);
-    let alone: Vec<(LayerScan, Vec<walk::Stamp>)> = roots
+    let alone: Vec<(LayerScan, Vec<entry::Stamp>)> = roots
         .iter()
         .map(|r| walk::walk_layers(&[r], &classifier, 1, true, walk::Split::Always).pop().unwrap())
         .collect();
@@ -441,15 +443,15 @@ fn threads_sharing_directories_give_exactly_the_single_thread_walk() {
     // deep chain cut at MAX_DEPTH with one error, hits for su and the setuid files.
     let scan = &shared[0].0;
     for (i, e) in scan.entries.iter().enumerate() {
-        if e.parent != walk::NO_PARENT {
+        if e.parent != entry::NO_PARENT {
             let p = &scan.entries[e.parent as usize];
-            assert!((e.parent as usize) < i && p.kind == Kind::Dir, "{:?}", e);
+            assert!((e.parent as usize) < i && p.kind == EntryKind::Dir, "{:?}", e);
             assert_eq!(&e.path[..p.path.len()], &p.path[..]);
         }
     }
     let find = |p: &[u8]| scan.entries.iter().find(|e| &e.path[..] == p).unwrap();
     assert!(find(b"/var/marked").opaque && find(b"/opt/replaced").opaque && !find(b"/var").opaque);
-    assert_eq!(find(b"/usr/lib/gone").kind, Kind::Whiteout);
+    assert_eq!(find(b"/usr/lib/gone").kind, EntryKind::Whiteout);
     assert_eq!(scan.errors.len(), 1, "{:?}", scan.errors);
     assert!(scan.errors[0].contains("nested deeper than 2048"));
     let hit_paths: Vec<&[u8]> = scan.hits.iter().map(|&(i, _)| &scan.entries[i as usize].path[..]).collect();
@@ -541,13 +543,13 @@ fn model(fs: &ImageFs) -> std::collections::BTreeMap<Vec<u8>, Loc> {
             let loc = Loc { layer: li as u16, idx: i as u32 };
             let p = e.path.to_vec();
             let replaces_below = match m.get(&p) {
-                Some(&below) => e.kind != Kind::Dir || fs.entry(below).kind != Kind::Dir,
-                None => e.kind != Kind::Dir,
+                Some(&below) => e.kind != EntryKind::Dir || fs.entry(below).kind != EntryKind::Dir,
+                None => e.kind != EntryKind::Dir,
             };
             if replaces_below || e.opaque {
                 remove_below(&mut m, &p);
             }
-            if e.kind == Kind::Whiteout {
+            if e.kind == EntryKind::Whiteout {
                 m.remove(&p);
             } else {
                 m.insert(p, loc);

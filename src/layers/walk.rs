@@ -3,6 +3,8 @@
 //! opaque markers decoded on the way. Every entry is
 //! offered to the classifier once, so all file checks are fed by this single walk.
 
+use super::entry::{path_hash, Classify, Entry, LayerScan, Stamp, NO_PARENT};
+use crate::model::EntryKind;
 use nix::dir::Dir;
 use nix::fcntl::{readlinkat, AtFlags, OFlag};
 use nix::sys::stat::{fstatat, lstat, Mode, SFlag};
@@ -12,104 +14,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
-
-pub const NO_PARENT: u32 = u32::MAX;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    File,
-    Dir,
-    Symlink,
-    CharDevice,
-    BlockDevice,
-    Fifo,
-    Socket,
-    /// An overlay whiteout: the path is deleted from the layers below.
-    Whiteout,
-}
-
-impl Kind {
-    pub fn symbol(self) -> char {
-        match self {
-            Kind::File => '-',
-            Kind::Dir => 'd',
-            Kind::Symlink => 'l',
-            Kind::CharDevice => 'c',
-            Kind::BlockDevice => 'b',
-            Kind::Fifo => 'p',
-            Kind::Socket => 's',
-            Kind::Whiteout => 'w',
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Absolute path inside the image, as raw bytes.
-    pub path: Box<[u8]>,
-    /// Index of the parent directory's entry in the same layer, or NO_PARENT at the top.
-    pub parent: u32,
-    pub kind: Kind,
-    /// Permission bits including setuid/setgid/sticky (st_mode & 0o7777).
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub size: u64,
-    pub link: Option<Box<[u8]>>,
-    /// This directory hides everything below it in lower layers.
-    pub opaque: bool,
-}
-
-impl Entry {
-    pub fn name(&self) -> &[u8] {
-        let p = &self.path[..];
-        match p.iter().rposition(|&b| b == b'/') {
-            Some(i) => &p[i + 1..],
-            None => p,
-        }
-    }
-
-    pub fn dir(&self) -> &[u8] {
-        let p = &self.path[..];
-        match p.iter().rposition(|&b| b == b'/') {
-            Some(0) => b"/",
-            Some(i) => &p[..i],
-            None => b"/",
-        }
-    }
-
-    pub fn is_executable(&self) -> bool {
-        self.kind == Kind::File && self.mode & 0o111 != 0
-    }
-}
-
-/// Decides, once per entry, which rules want to see it (a bit per rule slot).
-pub trait Classify: Sync {
-    fn classify(&self, entry: &Entry) -> u64;
-}
-
-/// What comparing two vfs snapshots needs beyond an Entry: when the inode last changed
-/// content-wise and which device it names. Recorded only when walking snapshots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stamp {
-    pub mtime: i64,
-    pub mtime_nsec: i64,
-    pub rdev: u64,
-}
-
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct LayerScan {
-    pub entries: Vec<Entry>,
-    /// `overlay::path_hash` of each entry's path, same order as `entries`.
-    pub hashes: Vec<u64>,
-    /// (entry index, rule-slot bits) for every entry some rule asked for.
-    pub hits: Vec<(u32, u64)>,
-    /// Everything that could not be read. Any error makes file checks unprovable.
-    pub errors: Vec<String>,
-    /// Sum of regular file sizes (apparent), for the layer table.
-    pub bytes: u64,
-}
 
 const WH_PREFIX: &[u8] = b".wh.";
 const WH_OPAQUE: &[u8] = b".wh..wh..opq";
@@ -394,16 +298,16 @@ impl Pool {
             };
             let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
             let mut kind = match fmt {
-                SFlag::S_IFREG => Kind::File,
-                SFlag::S_IFDIR => Kind::Dir,
-                SFlag::S_IFLNK => Kind::Symlink,
-                SFlag::S_IFCHR => Kind::CharDevice,
-                SFlag::S_IFBLK => Kind::BlockDevice,
-                SFlag::S_IFIFO => Kind::Fifo,
-                _ => Kind::Socket,
+                SFlag::S_IFREG => EntryKind::File,
+                SFlag::S_IFDIR => EntryKind::Dir,
+                SFlag::S_IFLNK => EntryKind::Symlink,
+                SFlag::S_IFCHR => EntryKind::CharDevice,
+                SFlag::S_IFBLK => EntryKind::BlockDevice,
+                SFlag::S_IFIFO => EntryKind::Fifo,
+                _ => EntryKind::Socket,
             };
-            if kind == Kind::CharDevice && st.st_rdev == 0 {
-                kind = Kind::Whiteout;
+            if kind == EntryKind::CharDevice && st.st_rdev == 0 {
+                kind = EntryKind::Whiteout;
             }
             // fuse-overlayfs and tar-style layers mark deletions with names instead of devices.
             if name == WH_OPAQUE {
@@ -417,10 +321,10 @@ impl Pool {
                 continue;
             }
             let (kind, name) = match name.strip_prefix(WH_PREFIX) {
-                Some(hidden) if !hidden.is_empty() => (Kind::Whiteout, hidden),
+                Some(hidden) if !hidden.is_empty() => (EntryKind::Whiteout, hidden),
                 _ => (kind, name),
             };
-            let link = if kind == Kind::Symlink {
+            let link = if kind == EntryKind::Symlink {
                 match readlinkat(Some(dirfd), name_c) {
                     Ok(t) => Some(t.as_bytes().into()),
                     Err(e) => {
@@ -435,7 +339,7 @@ impl Pool {
             let path = image_path(&seg.entries, prefix, parent, name).into_boxed_slice();
             let mut child: Option<Dir> = None;
             let mut opaque = false;
-            if kind == Kind::Dir {
+            if kind == EntryKind::Dir {
                 if depth > MAX_DEPTH {
                     let msg = format!(
                         "{} in layer {} is nested deeper than {MAX_DEPTH} directories",
@@ -459,7 +363,7 @@ impl Pool {
                 None => (st.st_uid, st.st_gid, st.st_mode & 0o7777),
             };
             let entry = Entry { path, parent, kind, mode, uid, gid, size: st.st_size as u64, link, opaque };
-            if kind == Kind::File {
+            if kind == EntryKind::File {
                 seg.bytes += entry.size;
             }
             let index = seg.entries.len() as u32;
@@ -470,7 +374,7 @@ impl Pool {
             if want_stamps {
                 seg.stamps.push(Stamp { mtime: st.st_mtime, mtime_nsec: st.st_mtime_nsec, rdev: st.st_rdev });
             }
-            seg.hashes.push(super::overlay::path_hash(&entry.path));
+            seg.hashes.push(path_hash(&entry.path));
             if let Some(d) = child {
                 match self.offer(task.layer, d, &entry.path, depth) {
                     Ok(handed) => seg.splits.push((index, handed)),
@@ -622,7 +526,7 @@ fn fd_xattr<'b>(fd: RawFd, name: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
 mod tests {
     use super::*;
 
-    fn entry(path: &str, parent: u32, kind: Kind) -> Entry {
+    fn entry(path: &str, parent: u32, kind: EntryKind) -> Entry {
         Entry {
             path: path.as_bytes().into(),
             parent,
@@ -641,7 +545,7 @@ mod tests {
     #[test]
     fn stitching_restores_walk_order() {
         let root = Segment {
-            entries: vec![entry("/a", NO_PARENT, Kind::Dir), entry("/b", NO_PARENT, Kind::File)],
+            entries: vec![entry("/a", NO_PARENT, EntryKind::Dir), entry("/b", NO_PARENT, EntryKind::File)],
             hashes: vec![10, 11],
             hits: vec![(1, 4)],
             // Met after /a's subtree was (in a single walk) finished, before /b.
@@ -651,7 +555,7 @@ mod tests {
             ..Segment::default()
         };
         let under_a = Segment {
-            entries: vec![entry("/a/x", NO_PARENT, Kind::Dir), entry("/a/x/y", 0, Kind::File)],
+            entries: vec![entry("/a/x", NO_PARENT, EntryKind::Dir), entry("/a/x/y", 0, EntryKind::File)],
             hashes: vec![20, 21],
             hits: vec![(1, 8)],
             errors: vec![(0, "before x".into()), (2, "end of a".into())],

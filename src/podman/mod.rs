@@ -6,7 +6,8 @@ pub mod command;
 pub mod info;
 pub mod private_store;
 
-use crate::exit::{Failure, Operational};
+use crate::exit::Failure;
+use crate::model::{ErrorKind, StoreOptions};
 use crate::inspect::{self, ImageInspect};
 use crate::reference::{ImageRef, Transport};
 use crate::platform::Platform;
@@ -48,15 +49,8 @@ pub struct AcquireOptions {
 /// characters").
 pub const MAX_RUNROOT: usize = 50;
 
-/// Which containers/storage store podman works on. Unset fields leave podman's own
-/// configuration (CONTAINERS_STORAGE_CONF, storage.conf) in charge.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StoreOptions {
-    pub root: Option<PathBuf>,
-    pub runroot: Option<PathBuf>,
-    pub driver: Option<String>,
-}
-
+// The store options are report data (the model states them); how podman is told them is
+// podman's business, so their methods live here.
 impl StoreOptions {
     /// These options with what a `containers-storage:[…]` reference names instead.
     pub fn overridden_by(&self, spec: &crate::reference::StoreSpec) -> StoreOptions {
@@ -136,7 +130,7 @@ impl Podman {
             return self.pull_and_inspect(r, opts).await;
         }
         let name = local.ok_or_else(|| {
-            Failure::new(Operational::PullFailed, format!("{} cannot be scanned with --pull never: it names no image in local storage", r.original))
+            Failure::new(ErrorKind::PullFailed, format!("{} cannot be scanned with --pull never: it names no image in local storage", r.original))
         })?;
         let why = if must_be_local { "the reference points at local storage" } else { "--pull never" };
         // One podman call: the inspect establishes presence, and turns "not there" into a
@@ -148,7 +142,7 @@ impl Podman {
                     return self.pull_and_inspect(r, opts).await;
                 }
                 Err(Failure::new(
-                    Operational::PullFailed,
+                    ErrorKind::PullFailed,
                     format!(
                         "image {name} in local storage is {}, not the requested {p}, and it was not pulled ({why})",
                         crate::platform::describe(&image.os, &image.architecture, &image.variant)
@@ -166,7 +160,7 @@ impl Podman {
             // podman only warns when the image it found is another platform.
             if !p.matches(&image.os, &image.architecture, &image.variant) {
                 return Err(Failure::new(
-                    Operational::PullFailed,
+                    ErrorKind::PullFailed,
                     format!(
                         "podman pull --platform {p} {} gave a {} image: the image has no {p} variant",
                         r.pull_arg(),
@@ -180,11 +174,11 @@ impl Podman {
 
     pub async fn exists(&self, name: &str) -> Result<bool, Failure> {
         let args = argv(["image", "exists", name]);
-        let out = self.run(&args, None, Operational::PullFailed).await?;
+        let out = self.run(&args, None, ErrorKind::PullFailed).await?;
         match out.code {
             Some(0) => Ok(true),
             Some(1) => Ok(false),
-            _ => Err(self.failed(Operational::PullFailed, &args, &out)),
+            _ => Err(self.failed(ErrorKind::PullFailed, &args, &out)),
         }
     }
 
@@ -193,7 +187,7 @@ impl Podman {
         let tls = opts.tls_verify.map(|v| OsString::from(format!("--tls-verify={v}")));
         // The authfile lives until the end of this function, on every path.
         let authfile = if r.transport == Transport::Docker && !opts.credentials.is_empty() {
-            Some(AuthFile::create(&opts.credentials).map_err(|e| Failure::new(Operational::PullFailed, e))?)
+            Some(AuthFile::create(&opts.credentials).map_err(|e| Failure::new(ErrorKind::PullFailed, e))?)
         } else {
             None
         };
@@ -206,10 +200,10 @@ impl Podman {
                     args.extend(argv(["--username", username.as_str(), "--password-stdin"]));
                     args.extend(tls.clone());
                     args.push(registry.into());
-                    let out = self.run(&args, Some(password.as_bytes()), Operational::PullFailed).await?;
+                    let out = self.run(&args, Some(password.as_bytes()), ErrorKind::PullFailed).await?;
                     if !out.success() {
                         return Err(Failure::new(
-                            Operational::PullFailed,
+                            ErrorKind::PullFailed,
                             format!("podman login to {registry} as {username} failed: {}", out.reason()),
                         ));
                     }
@@ -227,17 +221,17 @@ impl Podman {
             args.push(p.to_string().into());
         }
         args.push(r.pull_arg().into());
-        let out = self.run(&args, None, Operational::PullFailed).await?;
+        let out = self.run(&args, None, ErrorKind::PullFailed).await?;
         if !out.success() {
-            return Err(Failure::new(Operational::PullFailed, format!("podman pull {} failed: {}", r.pull_arg(), out.reason())));
+            return Err(Failure::new(ErrorKind::PullFailed, format!("podman pull {} failed: {}", r.pull_arg(), out.reason())));
         }
         let stdout = String::from_utf8_lossy(&out.stdout);
         let ids: Vec<&str> = stdout.lines().map(str::trim).filter(|l| is_image_id(l)).collect();
         match ids.as_slice() {
             [id] => Ok((id.to_string(), authfile)),
-            [] => Err(Failure::new(Operational::PullFailed, format!("podman pull {} printed no image ID", r.pull_arg()))),
+            [] => Err(Failure::new(ErrorKind::PullFailed, format!("podman pull {} printed no image ID", r.pull_arg()))),
             _ => Err(Failure::new(
-                Operational::PullFailed,
+                ErrorKind::PullFailed,
                 format!("{} holds {} images; name the one to scan", r.original, ids.len()),
             )),
         }
@@ -264,35 +258,35 @@ impl Podman {
 
     pub async fn inspect(&self, name: &str) -> Result<ImageInspect, Failure> {
         let args = argv(["image", "inspect", name]);
-        let out = self.run(&args, None, Operational::InspectFailed).await?;
+        let out = self.run(&args, None, ErrorKind::InspectFailed).await?;
         if !out.success() {
             // A missing image is an acquisition failure (20), anything else an inspect failure.
             if !self.exists(name).await? {
                 return Err(Failure::new(
-                    Operational::PullFailed,
+                    ErrorKind::PullFailed,
                     format!("image {name} is not in local storage and was not pulled (--pull never, or a local-storage reference)"),
                 ));
             }
-            return Err(self.failed(Operational::InspectFailed, &args, &out));
+            return Err(self.failed(ErrorKind::InspectFailed, &args, &out));
         }
-        inspect::parse(&out.stdout).map_err(|e| Failure::new(Operational::InspectFailed, format!("podman image inspect {name}: {e}")))
+        inspect::parse(&out.stdout).map_err(|e| Failure::new(ErrorKind::InspectFailed, format!("podman image inspect {name}: {e}")))
     }
 
     /// The store podman uses, for drivers whose layer directories inspect does not give.
     pub async fn store_info(&self) -> Result<info::StoreInfo, Failure> {
         let args = argv(["info", "--format", "json"]);
-        let out = self.run(&args, None, Operational::CheckError).await?;
+        let out = self.run(&args, None, ErrorKind::CheckError).await?;
         if !out.success() {
-            return Err(self.failed(Operational::CheckError, &args, &out));
+            return Err(self.failed(ErrorKind::CheckError, &args, &out));
         }
-        info::parse(&out.stdout).map_err(|e| Failure::new(Operational::CheckError, e))
+        info::parse(&out.stdout).map_err(|e| Failure::new(ErrorKind::CheckError, e))
     }
 
-    async fn run(&self, args: &[OsString], stdin: Option<&[u8]>, kind: Operational) -> Result<command::Output, Failure> {
+    async fn run(&self, args: &[OsString], stdin: Option<&[u8]>, kind: ErrorKind) -> Result<command::Output, Failure> {
         self.program.run(args, stdin).await.map_err(|e| Failure::new(kind, e))
     }
 
-    fn failed(&self, kind: Operational, args: &[OsString], out: &command::Output) -> Failure {
+    fn failed(&self, kind: ErrorKind, args: &[OsString], out: &command::Output) -> Failure {
         // A signal is named by reason() itself.
         let code = out.code.map(|c| format!(" (exit {c})")).unwrap_or_default();
         Failure::new(kind, format!("{} failed{code}: {}", self.program.display(args), out.reason()))

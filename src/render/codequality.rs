@@ -12,8 +12,7 @@
 //!   about the image as a whole (tag, user, labels, …) point at `Dockerfile`, where they are
 //!   fixed. `lines.begin` is always 1.
 
-use crate::report::{Finding, Report};
-use crate::rules::{Severity, Status};
+use crate::model::{Finding, Report, Severity, Status};
 use serde::Serialize;
 use std::collections::HashSet;
 

@@ -1,8 +1,7 @@
 //! The console report: one line per check, findings grouped by layer, colour only when
 //! asked for. Every image-controlled string reaching here is already escaped.
 
-use crate::report::{CheckResult, Finding, Report};
-use crate::rules::Status;
+use crate::model::{CheckResult, Finding, Report, SeverityCounts, Status, Verdict};
 use std::fmt::Write;
 
 /// How many findings per check the console shows; the JSON report has them all.
@@ -43,20 +42,15 @@ pub fn render(report: &Report, style: &Style) -> String {
         esc(&img.architecture),
         if img.variant.is_empty() { String::new() } else { format!("/{}", esc(&img.variant)) },
         report.layers.len(),
-        if report.layers.len() == 1 { "" } else { "s" },
+        crate::text::plural(report.layers.len(), "", "s"),
     );
     let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &report.checks {
         check_line(&mut out, c, width, style);
     }
     let s = &report.summary;
-    let by_sev: Vec<String> =
-        s.failed_by_severity.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
-    let verdict = match s.verdict.as_str() {
-        "pass" => style.paint("32;1", "PASS"),
-        "fail" => style.paint("31;1", "FAIL"),
-        _ => style.paint("33;1", "ERROR"),
-    };
+    let by_sev = severity_counts(&s.failed_by_severity);
+    let verdict = verdict_word(s.verdict, style);
     let _ = writeln!(
         out,
         "Result: {verdict}: {} failed{}, {} passed, {} skipped, {} error{}; exit code {}",
@@ -65,7 +59,7 @@ pub fn render(report: &Report, style: &Style) -> String {
         s.passed,
         s.skipped,
         s.errors,
-        if s.errors == 1 { "" } else { "s" },
+        crate::text::plural(s.errors, "", "s"),
         s.exit_code
     );
     out
@@ -83,7 +77,7 @@ fn check_line(out: &mut String, c: &CheckResult, width: usize, style: &Style) {
     for f in c.findings.iter().take(MAX_SHOWN) {
         if f.layer != last_layer {
             last_layer = f.layer;
-            let _ = writeln!(out, "        layer {} {}{}", f.layer, short_digest(&f.layer_digest), created_by(f));
+            let _ = writeln!(out, "        layer {} {}{}", f.layer, crate::escape::text(&crate::text::short_digest(&f.layer_digest)), created_by(f));
         }
         let _ = writeln!(out, "          {}", finding_line(f));
     }
@@ -105,14 +99,6 @@ fn finding_line(f: &Finding) -> String {
     s
 }
 
-/// `sha256:` and 12 digits; cut on a character boundary and escaped, since the layer
-/// digest comes from the image's config.
-fn short_digest(d: &str) -> String {
-    let keep = d.find(':').map(|i| i + 13).unwrap_or(12);
-    let cut = d.char_indices().map(|(i, _)| i).find(|&i| i >= keep).unwrap_or(d.len());
-    crate::escape::text(&d[..cut])
-}
-
 fn created_by(f: &Finding) -> String {
     if f.created_by.is_empty() {
         return String::new();
@@ -125,11 +111,11 @@ fn created_by(f: &Finding) -> String {
 }
 
 /// The merged summary: one line per image, then the overall result.
-pub fn render_merged(s: &crate::merge::MergedSummary, style: &Style) -> String {
+pub fn render_merged(s: &crate::model::MergedSummary, style: &Style) -> String {
     let mut out = String::new();
     let width = s.images.iter().map(|i| i.reference.chars().count()).max().unwrap_or(0);
     for img in &s.images {
-        let verdict = verdict_word(&img.verdict, style);
+        let verdict = verdict_cell(img.verdict, style);
         let failed: Vec<&str> = s
             .checks
             .iter()
@@ -145,18 +131,13 @@ pub fn render_merged(s: &crate::merge::MergedSummary, style: &Style) -> String {
         let _ = writeln!(out, "{verdict} {:<width$}  exit {:<3} {detail}", img.reference, img.exit_code);
     }
     let t = &s.totals;
-    let by_sev: Vec<String> =
-        t.failed_by_severity.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
+    let by_sev = severity_counts(&t.failed_by_severity);
     let _ = writeln!(
         out,
         "Summary: {}: {} image{}: {} passed, {} failed, {} in error{}; exit code {}",
-        match s.verdict.as_str() {
-            "pass" => style.paint("32;1", "PASS"),
-            "fail" => style.paint("31;1", "FAIL"),
-            _ => style.paint("33;1", "ERROR"),
-        },
+        verdict_word(s.verdict, style),
         t.images,
-        if t.images == 1 { "" } else { "s" },
+        crate::text::plural(t.images, "", "s"),
         t.passed,
         t.failed,
         t.errors,
@@ -166,26 +147,39 @@ pub fn render_merged(s: &crate::merge::MergedSummary, style: &Style) -> String {
     out
 }
 
-fn verdict_word(v: &str, style: &Style) -> String {
+fn verdict_word(v: Verdict, style: &Style) -> String {
+    style.paint(verdict_colour(v), v.label())
+}
+
+/// The verdict padded to one width, for a column.
+fn verdict_cell(v: Verdict, style: &Style) -> String {
+    style.paint(verdict_colour(v), &format!("{:<5}", v.label()))
+}
+
+fn verdict_colour(v: Verdict) -> &'static str {
     match v {
-        "pass" => style.paint("32;1", "PASS "),
-        "fail" => style.paint("31;1", "FAIL "),
-        _ => style.paint("33;1", "ERROR"),
+        Verdict::Pass => "32;1",
+        Verdict::Fail => "31;1",
+        Verdict::Error => "33;1",
     }
+}
+
+/// "2 critical, 1 medium": the non-zero counts, most severe first.
+fn severity_counts(c: &SeverityCounts) -> Vec<String> {
+    c.iter().filter(|&(_, n)| n > 0).map(|(s, n)| format!("{n} {}", s.name())).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{ImageInfo, LayerInfo, SettingsInfo};
-    use crate::rules::{Severity, Status};
+    use crate::model::{ImageInfo, LayerInfo, Severity, Status};
 
     #[test]
     fn image_controlled_header_and_layer_digests_are_escaped_and_never_split_a_character() {
         // Found by fuzz/fuzz_targets/inspect.rs: a RootFS layer "sha\u{8}…" reached the
         // console raw; a multi-byte character at the cut made the slice panic.
         let settings =
-            SettingsInfo::new("never", None, Default::default(), Severity::Informational, None, Default::default());
+            crate::engine::settings::settings_info("never", None, Default::default(), Severity::Informational, None, Default::default());
         let image = ImageInfo {
             reference: "a/b:1".into(),
             id: "\u{1b}[2Jéééééééééééééé".into(),
@@ -200,7 +194,7 @@ mod tests {
             layer,
             layer_digest: digest.into(),
             created_by: String::new(),
-            kind: crate::layers::Kind::File,
+            kind: crate::model::EntryKind::File,
             mode: "4755".into(),
             permissions: "-rwsr-xr-x".into(),
             uid: 0,
@@ -225,7 +219,7 @@ mod tests {
             waiver: None,
         };
         let layer = LayerInfo { number: 1, diff_id: String::new(), created_by: String::new(), entries: 1, size: 1, whiteouts: 0, findings: 1, errors: vec![] };
-        let r = Report::new(settings, image, vec![layer], vec![check], Vec::new(), None);
+        let r = crate::engine::new_report(settings, image, vec![layer], vec![check], Vec::new(), None);
         let out = render(&r, &Style { color: false });
         assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out}");
         assert!(out.contains("linux\\x1b[31m/amd64\\x0a/v8\\u{009b}"), "{out}");

@@ -5,7 +5,7 @@
 //! history) may hold them, and the JSON is also printed to CI logs (--json-stdout), so
 //! those are written as \uXXXX escapes too: the same JSON value, nothing raw on a terminal.
 
-use crate::report::Report;
+use crate::model::Report;
 use serde::Serialize;
 use serde_json::ser::{Formatter, PrettyFormatter};
 use std::io::{self, Write};

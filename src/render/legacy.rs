@@ -10,8 +10,7 @@
 //! - A scan that stopped early (pull, inspect…) becomes one failing entry titled
 //!   "Scan error", so an old consumer cannot mistake it for a clean image.
 
-use crate::report::Report;
-use crate::rules::Status;
+use crate::model::{Report, Status};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -57,7 +56,7 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
                 .collect();
             entries.push(Entry {
                 title: c.title.clone(),
-                severity: super::view::severity_label(c.severity),
+                severity: c.severity.title(),
                 pass: c.status == Status::Pass,
                 description: c.description.clone(),
                 mitigation: c.mitigation.clone(),

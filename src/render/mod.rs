@@ -15,11 +15,9 @@ pub mod templates;
 pub mod view;
 
 #[doc(hidden)]
-pub mod fixture;
 
-use crate::merge::MergedSummary;
-use crate::report::Report;
-use crate::rules::Status;
+use crate::model::MergedSummary;
+use crate::model::{Report, Status};
 use serde::Serialize;
 use std::path::Path;
 use templates::Templates;
@@ -206,7 +204,7 @@ struct MergeRow {
     anchor: String,
     reference: String,
     source: String,
-    verdict: String,
+    verdict: crate::model::Verdict,
     verdict_label: &'static str,
     exit_code: u8,
     error: Option<String>,
@@ -232,8 +230,8 @@ fn merge_view<'a>(summary: &'a MergedSummary, reports: &[&'a Report], limits: Li
             MergeRow {
                 reference: img.reference.clone(),
                 source: img.source.clone(),
-                verdict: img.verdict.clone(),
-                verdict_label: view::verdict_label(&img.verdict),
+                verdict: img.verdict,
+                verdict_label: img.verdict.label(),
                 exit_code: img.exit_code,
                 error: img.error.clone(),
                 cells: summary
@@ -242,13 +240,7 @@ fn merge_view<'a>(summary: &'a MergedSummary, reports: &[&'a Report], limits: Li
                     .zip(&img.statuses)
                     .map(|(col, st)| MergeCell {
                         id: col.id.clone(),
-                        status: match st {
-                            Some(Status::Pass) => "pass",
-                            Some(Status::Fail) => "fail",
-                            Some(Status::Skipped) => "skipped",
-                            Some(Status::Error) => "error",
-                            None => "none",
-                        },
+                        status: st.map_or("none", Status::name),
                         label: st.map(|s| s.label()).unwrap_or("—"),
                         anchor: format!("{anchor}-{}", col.id),
                     })
@@ -258,14 +250,14 @@ fn merge_view<'a>(summary: &'a MergedSummary, reports: &[&'a Report], limits: Li
         })
         .collect();
     MergeView {
-        verdict_label: view::verdict_label(&summary.verdict),
-        worst: summary.worst_failed_severity.map(view::severity_label).unwrap_or(""),
-        by_severity: crate::rules::Severity::ALL
+        verdict_label: summary.verdict.label(),
+        worst: summary.worst_failed_severity.map(crate::model::Severity::title).unwrap_or(""),
+        by_severity: crate::model::Severity::ALL
             .iter()
             .map(|&s| view::SeverityCount {
                 name: s.name(),
-                label: view::severity_label(s),
-                failed: summary.totals.failed_by_severity.get(s.name()).copied().unwrap_or(0),
+                label: s.title(),
+                failed: summary.totals.failed_by_severity.get(s),
             })
             .collect(),
         rows,

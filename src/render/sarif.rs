@@ -7,8 +7,7 @@
 //! false. A violation covered by a policy waiver is a result with an accepted external
 //! suppression carrying the waiver's reason (SARIF viewers hide suppressed results). Produced with serde, so the output is valid JSON whatever the image contains.
 
-use crate::report::{AppliedWaiver, CheckResult, Finding, Report};
-use crate::rules::{Severity, Status};
+use crate::model::{AppliedWaiver, CheckResult, Finding, Report, Severity, Status};
 use serde_json::{json, Value};
 
 pub const SCHEMA_URI: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";

@@ -3,9 +3,9 @@
 //! rows, labels made printable). Pure functions of the model; nothing here decides a verdict.
 //! The field names are the template API documented in docs/reports.md.
 
-use crate::filetree::{FileTree, TreeDir};
-use crate::report::{AppliedWaiver, CheckResult, Finding, Report, WaiverUse};
-use crate::rules::{Severity, Status};
+use crate::model::{
+    AppliedWaiver, CheckResult, ErrorKind, FileTree, Finding, Report, Severity, Status, TreeDir, Verdict, WaiverUse,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -100,7 +100,7 @@ pub struct KeyValue {
 
 #[derive(Serialize)]
 pub struct SummaryView {
-    pub verdict: String,
+    pub verdict: Verdict,
     pub verdict_label: &'static str,
     pub worst: String,
     /// Failed checks below this severity do not count ("" when every failure counts).
@@ -123,7 +123,7 @@ pub struct SeverityCount {
 
 #[derive(Serialize)]
 pub struct ErrorView {
-    pub kind: String,
+    pub kind: ErrorKind,
     pub message: String,
     pub exit_code: u8,
 }
@@ -265,7 +265,7 @@ pub fn image<'a>(report: &'a Report, index: usize, limits: Limits, with_tree: bo
             number: l.number,
             anchor: format!("{anchor}-layer-{}", l.number),
             diff_id: l.diff_id.clone(),
-            short_digest: short_digest(&l.diff_id),
+            short_digest: crate::text::short_digest(&l.diff_id),
             created_by: l.created_by.clone(),
             entries: l.entries,
             size: l.size,
@@ -301,7 +301,7 @@ pub fn image<'a>(report: &'a Report, index: usize, limits: Limits, with_tree: bo
         tool_version: report.tool.version.clone(),
         settings: settings(report),
         summary: summary(report),
-        error: report.error.as_ref().map(|e| ErrorView { kind: e.kind.clone(), message: e.message.clone(), exit_code: e.exit_code }),
+        error: report.error.as_ref().map(|e| ErrorView { kind: e.kind, message: e.message.clone(), exit_code: e.exit_code }),
         has_checks: !checks.is_empty(),
         checks,
         chart: chart(&layers),
@@ -325,7 +325,7 @@ fn check<'a>(c: &'a CheckResult, anchor: &str, limits: Limits, fail_on: Severity
             .or_insert_with(|| LayerGroup {
                 layer: f.layer,
                 digest: &f.layer_digest,
-                short_digest: short_digest(&f.layer_digest),
+                short_digest: crate::text::short_digest(&f.layer_digest),
                 created_by: &f.created_by,
                 findings: Vec::new(),
             })
@@ -337,8 +337,8 @@ fn check<'a>(c: &'a CheckResult, anchor: &str, limits: Limits, fail_on: Severity
         anchor: format!("{anchor}-{}", c.id),
         title: &c.title,
         severity: c.severity,
-        severity_label: severity_label(c.severity),
-        default_severity_label: if c.default_severity != c.severity { severity_label(c.default_severity) } else { "" },
+        severity_label: c.severity.title(),
+        default_severity_label: if c.default_severity != c.severity { c.default_severity.title() } else { "" },
         status: c.status,
         status_label: c.status.label(),
         failed: c.status == Status::Fail,
@@ -356,31 +356,14 @@ fn check<'a>(c: &'a CheckResult, anchor: &str, limits: Limits, fail_on: Severity
     }
 }
 
-pub fn severity_label(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "Critical",
-        Severity::High => "High",
-        Severity::Medium => "Medium",
-        Severity::Low => "Low",
-        Severity::Informational => "Informational",
-    }
-}
-
-pub fn verdict_label(verdict: &str) -> &'static str {
-    match verdict {
-        "pass" => "PASS",
-        "fail" => "FAIL",
-        _ => "ERROR",
-    }
-}
 
 fn summary(r: &Report) -> SummaryView {
     let s = &r.summary;
     SummaryView {
-        verdict: s.verdict.clone(),
-        verdict_label: verdict_label(&s.verdict),
-        worst: s.worst_failed_severity.map(severity_label).unwrap_or("").to_string(),
-        fail_on: if r.settings.fail_on > Severity::Informational { severity_label(r.settings.fail_on) } else { "" },
+        verdict: s.verdict,
+        verdict_label: s.verdict.label(),
+        worst: s.worst_failed_severity.map(Severity::title).unwrap_or("").to_string(),
+        fail_on: if r.settings.fail_on > Severity::Informational { r.settings.fail_on.title() } else { "" },
         exit_code: s.exit_code,
         total: r.checks.len(),
         passed: s.passed,
@@ -391,8 +374,8 @@ fn summary(r: &Report) -> SummaryView {
             .iter()
             .map(|&sev| SeverityCount {
                 name: sev.name(),
-                label: severity_label(sev),
-                failed: s.failed_by_severity.get(sev.name()).copied().unwrap_or(0),
+                label: sev.title(),
+                failed: s.failed_by_severity.get(sev),
             })
             .collect(),
     }
@@ -423,7 +406,7 @@ fn settings(r: &Report) -> SettingsView<'_> {
             kv("Low", e.low.to_string()),
             kv("nothing above Informational", e.informational.to_string()),
         ],
-        fail_on: severity_label(s.fail_on),
+        fail_on: s.fail_on.title(),
         fail_on_active: s.fail_on > Severity::Informational,
         policy_file: s.policy_file.as_deref().map(crate::escape::text).unwrap_or_default(),
         platform: s.platform.as_deref().map(crate::escape::text).unwrap_or_default(),
@@ -443,8 +426,8 @@ fn settings(r: &Report) -> SettingsView<'_> {
                 SeverityRow {
                     id: id.clone(),
                     severity: sev,
-                    label: severity_label(sev),
-                    default_label: severity_label(default),
+                    label: sev.title(),
+                    default_label: default.title(),
                     overridden: default != sev,
                 }
             })
@@ -456,7 +439,7 @@ fn settings(r: &Report) -> SettingsView<'_> {
             .map(|(id, c)| OverrideRow {
                 id: id.clone(),
                 enabled: c.enabled.unwrap_or(true),
-                severity: c.severity.map(severity_label).unwrap_or(""),
+                severity: c.severity.map(Severity::title).unwrap_or(""),
                 reason: c.reason.as_deref().map(crate::escape::text).unwrap_or_default(),
             })
             .collect(),
@@ -475,8 +458,8 @@ fn settings(r: &Report) -> SettingsView<'_> {
             kv("admin ports", s.rule_lists.admin_ports.join(", ")),
             kv("max layers", s.rule_lists.max_layers.to_string()),
         ],
-        canonical_json: s.canonical_json(),
-        digest: if r.settings_digest.is_empty() { s.digest() } else { r.settings_digest.clone() },
+        canonical_json: crate::canonical::json_of(s),
+        digest: if r.settings_digest.is_empty() { crate::canonical::digest_of(s) } else { r.settings_digest.clone() },
     }
 }
 
@@ -520,13 +503,6 @@ pub fn scale(value: u64, max: u64, width: u64) -> u32 {
         return 0;
     }
     ((value as u128 * width as u128 / max as u128) as u64).clamp(1, width) as u32
-}
-
-pub fn short_digest(d: &str) -> String {
-    match d.split_once(':') {
-        Some((algo, hex)) => format!("{algo}:{}", &hex[..hex.len().min(12)]),
-        None => d.chars().take(12).collect(),
-    }
 }
 
 fn tree(t: &FileTree) -> TreeView {

@@ -1,7 +1,7 @@
 //! Who the container runs as: the image's USER resolved the way runtimes do, against the
 //! image's own /etc/passwd and /etc/group.
 
-use super::Context;
+use super::context::Context;
 use crate::etc_files::id;
 
 /// The effective user and group of the image's USER setting.

@@ -1,11 +1,9 @@
-use super::{Context, Evaluation, RuleMeta, Severity};
+use crate::model::Severity;
+use super::context::Context;
+use super::rule::{Evaluation, RuleMeta};
 use crate::layers::Loc;
 
 pub struct Rule;
-
-/// SSH, telnet, SNMP, the Docker daemon (plain and TLS), RDP.
-pub const DEFAULT_PORTS: &[(u16, &str)] =
-    &[(22, "tcp"), (23, "tcp"), (161, "udp"), (2375, "tcp"), (2376, "tcp"), (3389, "tcp")];
 
 static META: RuleMeta = RuleMeta {
     id: "admin-ports-exposed",
@@ -28,7 +26,7 @@ pub fn parse_port(spec: &str) -> Option<(u16, String)> {
     Some((port.trim().parse().ok()?, proto))
 }
 
-impl super::Rule for Rule {
+impl super::rule::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }

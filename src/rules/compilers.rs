@@ -1,4 +1,7 @@
-use super::{Context, Evaluation, Needs, RuleMeta, RuleSettings, Severity};
+use crate::model::Severity;
+use super::context::Context;
+use super::rule::{Evaluation, Needs, RuleMeta};
+use super::settings::RuleSettings;
 use crate::layers::Loc;
 
 pub struct Rule;
@@ -15,7 +18,7 @@ static META: RuleMeta = RuleMeta {
     reads_layers: true,
 };
 
-impl super::Rule for Rule {
+impl super::rule::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }

@@ -1,4 +1,6 @@
-use super::{Context, Evaluation, RuleMeta, Severity};
+use crate::model::Severity;
+use super::context::Context;
+use super::rule::{Evaluation, RuleMeta};
 use crate::layers::Loc;
 
 pub struct Rule;
@@ -15,7 +17,7 @@ static META: RuleMeta = RuleMeta {
     reads_layers: false,
 };
 
-impl super::Rule for Rule {
+impl super::rule::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }

@@ -1,6 +1,8 @@
-use super::{Context, Evaluation, RuleMeta, Severity};
+use crate::model::Severity;
+use super::context::Context;
+use super::rule::{Evaluation, RuleMeta};
 use crate::layers::Loc;
-use crate::policy::glob_match;
+use crate::glob;
 
 pub struct Rule;
 
@@ -86,7 +88,7 @@ fn label_keys(created_by: &str) -> Vec<String> {
     keys
 }
 
-impl super::Rule for Rule {
+impl super::rule::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
@@ -105,7 +107,7 @@ impl super::Rule for Rule {
                 None => problems.push(format!("{shown} is missing")),
                 Some(v) => {
                     if let Some(p) = pattern {
-                        if !glob_match(p, v) {
+                        if !glob::matches(p, v) {
                             problems.push(format!("{shown}={:?} does not match {p:?}", crate::escape::text(v)));
                             continue;
                         }

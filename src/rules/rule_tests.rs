@@ -1,6 +1,6 @@
 //! Rules on real layer trees built in temp dirs (root needed for whiteouts and xattrs).
 
-use super::Status;
+use crate::model::Status;
 use crate::testutil::Image;
 
 fn passwd(img: &Image, layer: usize, passwd: &str, group: &str) {
@@ -260,7 +260,7 @@ fn an_unreadable_layer_makes_file_checks_errors_never_passes() {
     sources[1].dir = img.dir.path().join("vanished");
     let classifier = super::Classifier::new(super::all(), &img.settings);
     let fs = crate::layers::scan(sources, &classifier, 2);
-    let checks = crate::report::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
+    let checks = crate::engine::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
     for c in &checks {
         let reads = super::find(&c.id).unwrap().meta().reads_layers;
         if reads {
@@ -275,7 +275,7 @@ fn an_unreadable_layer_makes_file_checks_errors_never_passes() {
     let mut sources = named.sources();
     sources[0].dir = named.dir.path().join("vanished");
     let fs = crate::layers::scan(sources, &classifier, 1);
-    let checks = crate::report::run_checks(&named.reference, &named.inspect, &fs, &named.policy, &named.settings, super::all());
+    let checks = crate::engine::run_checks(&named.reference, &named.inspect, &fs, &named.policy, &named.settings, super::all());
     assert_eq!(checks.iter().find(|c| c.id == "root-user").unwrap().status, Status::Error);
 }
 
@@ -310,8 +310,8 @@ fn config_checks() {
 }
 
 fn with_policy(img: &mut Image, toml: &str) {
-    img.policy = crate::policy::Policy::parse(toml).unwrap();
-    img.settings = img.policy.rule_settings();
+    img.policy = crate::engine::policy::parse(toml).unwrap();
+    img.settings = crate::engine::policy::rule_settings(&img.policy);
 }
 
 #[test]
@@ -355,9 +355,9 @@ reason = "another image"
 "#,
     );
     let fs = img.fs();
-    let mut checks = crate::report::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
-    let uses = crate::report::apply_waivers(&mut checks, &img.policy, &img.reference, crate::time::today());
-    let statuses: Vec<&str> = uses.iter().map(|u| u.status.as_str()).collect();
+    let mut checks = crate::engine::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
+    let uses = crate::engine::apply_waivers(&mut checks, &img.policy, &img.reference, crate::time::today());
+    let statuses: Vec<&str> = uses.iter().map(|u| u.status.name()).collect();
     assert_eq!(statuses, ["expired", "unused", "unused"]);
     let s = checks.iter().find(|c| c.id == "suid-files").unwrap();
     assert_eq!(s.status, Status::Fail);
@@ -388,8 +388,8 @@ reason = "agent needs root"
     let get = |id: &str| c.iter().find(|x| x.id == id).unwrap();
     assert_eq!(get("labels-missing").status, Status::Skipped);
     assert!(get("labels-missing").description.contains("required-labels"));
-    assert_eq!(get("startup-command-missing").severity, crate::rules::Severity::High);
-    assert_eq!(get("startup-command-missing").default_severity, crate::rules::Severity::Low);
+    assert_eq!(get("startup-command-missing").severity, crate::model::Severity::High);
+    assert_eq!(get("startup-command-missing").default_severity, crate::model::Severity::Low);
     let root = get("root-user");
     assert_eq!(root.status, Status::Pass);
     assert_eq!(root.waiver.as_ref().unwrap().reason, "agent needs root");

@@ -1,4 +1,7 @@
-use super::{Context, Evaluation, Needs, RuleMeta, RuleSettings, Severity};
+use crate::model::Severity;
+use super::context::Context;
+use super::rule::{Evaluation, Needs, RuleMeta};
+use super::settings::RuleSettings;
 use crate::layers::Loc;
 
 pub struct Rule;
@@ -16,7 +19,7 @@ static META: RuleMeta = RuleMeta {
     reads_layers: true,
 };
 
-impl super::Rule for Rule {
+impl super::rule::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
@@ -26,6 +29,6 @@ impl super::Rule for Rule {
     }
 
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
-        super::suid_files::special_bit(ctx, hits, "setgid")
+        super::mode_bits::special_bit(ctx, hits, "setgid")
     }
 }

@@ -1,5 +1,8 @@
-use super::{Context, Evaluation, Needs, RuleMeta, RuleSettings, Severity, Status};
-use crate::layers::{Kind, Loc};
+use crate::model::Severity;
+use super::context::Context;
+use super::rule::{Evaluation, Needs, RuleMeta};
+use super::settings::RuleSettings;
+use crate::layers::Loc;
 
 pub struct Rule;
 
@@ -18,7 +21,7 @@ static META: RuleMeta = RuleMeta {
     reads_layers: true,
 };
 
-impl super::Rule for Rule {
+impl super::rule::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
@@ -28,39 +31,6 @@ impl super::Rule for Rule {
     }
 
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
-        special_bit(ctx, hits, "setuid")
+        super::mode_bits::special_bit(ctx, hits, "setuid")
     }
-}
-
-/// Shared by suid-files and sgid-files: regular files with the bit fail when visible;
-/// setgid directories are information.
-pub(super) fn special_bit(ctx: &Context, hits: &[Loc], what: &str) -> Evaluation {
-    let mut findings = Vec::new();
-    let mut failing = 0;
-    for &loc in hits {
-        let e = ctx.fs.entry(loc);
-        let visible = ctx.fs.is_visible(loc);
-        match e.kind {
-            Kind::File => {
-                if visible {
-                    failing += 1;
-                }
-                findings.push(ctx.finding(loc, visible, None));
-            }
-            Kind::Dir => findings.push(ctx.finding(loc, false, Some(format!("{what} directory, listed for information")))),
-            _ => {}
-        }
-    }
-    super::tools::sort_findings(&mut findings);
-    let status = if failing > 0 { Status::Fail } else { Status::Pass };
-    let hidden = findings.iter().filter(|f| !f.visible).count();
-    let mut description = match failing {
-        0 => format!("no {what} files in the final image"),
-        1 => format!("1 {what} file"),
-        n => format!("{n} {what} files"),
-    };
-    if hidden > 0 {
-        description.push_str(&format!(" ({hidden} more in layers but not in the final image)"));
-    }
-    Evaluation { status, description, findings }
 }

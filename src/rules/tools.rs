@@ -5,9 +5,12 @@
 //! bin/sbin directory. The same name elsewhere is not a tool; an executable match outside
 //! PATH is listed as information.
 
-use super::{Context, Evaluation, Status};
-use crate::layers::{Kind, Loc};
-use crate::report::Finding;
+use crate::model::Status;
+use super::context::Context;
+use super::rule::Evaluation;
+use crate::layers::Loc;
+use crate::model::EntryKind;
+use crate::model::Finding;
 
 /// CPU names that start a GNU target triplet (x86_64-linux-gnu-gcc).
 const TRIPLET_ARCHES: &[&[u8]] = &[
@@ -74,14 +77,14 @@ pub fn evaluate(ctx: &Context, hits: &[Loc], noun: (&str, &str)) -> Evaluation {
         let e = ctx.fs.entry(loc);
         if !ctx.fs.is_visible(loc) {
             // Still shipped in the layer blob: report it, but the verdict rests on the final image.
-            if e.is_executable() || e.kind == Kind::Symlink {
+            if e.is_executable() || e.kind == EntryKind::Symlink {
                 findings.push(ctx.finding(loc, false, None));
             }
             continue;
         }
         let target_note = match e.kind {
-            Kind::File if e.is_executable() => None,
-            Kind::Symlink => match ctx.fs.resolve(&e.path, true) {
+            EntryKind::File if e.is_executable() => None,
+            EntryKind::Symlink => match ctx.fs.resolve(&e.path, true) {
                 Ok((target, t)) if ctx.fs.entry(t).is_executable() => {
                     Some(format!("resolves to {}", crate::escape::bytes(&target)))
                 }

@@ -10,90 +10,14 @@
 //!
 //! So a 500k-file image costs at most `max_dirs` + `max_files` nodes in the report.
 
-use crate::layers::{ImageFs, Kind};
-use serde::{Deserialize, Serialize};
+use crate::layers::ImageFs;
+use crate::model::{EntryKind, FileTree, TreeDir, TreeFile, TreeLimits};
 use std::collections::{HashMap, VecDeque};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TreeLimits {
-    pub max_dirs: usize,
-    pub max_files: usize,
-    pub max_files_per_dir: usize,
-    pub max_depth: usize,
-}
-
-impl Default for TreeLimits {
-    fn default() -> Self {
-        TreeLimits { max_dirs: 1500, max_files: 2500, max_files_per_dir: 40, max_depth: 16 }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FileTree {
-    pub limits: TreeLimits,
-    /// Directories in the final image (the root not counted).
-    pub total_dirs: u64,
-    /// Non-directory entries in the final image.
-    pub total_files: u64,
-    /// Apparent size of all regular files.
-    pub total_size: u64,
-    pub shown_dirs: u64,
-    pub shown_files: u64,
-    /// Something was left out because of the limits.
-    pub truncated: bool,
-    /// The shown directories depth first (a directory before its subdirectories, siblings by
-    /// name), the root first. A flat list keeps the JSON shallow whatever the image's depth.
-    pub dirs: Vec<TreeDir>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TreeDir {
-    /// Escaped absolute path ("/" for the root).
-    pub path: String,
-    /// 0 for the root.
-    pub depth: usize,
-    /// The layer whose entry the final image shows (0: implied, no entry of its own).
-    pub layer: usize,
-    /// Subdirectories below, recursively.
-    pub dirs: u64,
-    /// Non-directory entries below, recursively.
-    pub files: u64,
-    /// Bytes of regular files below, recursively.
-    pub size: u64,
-    /// Direct subdirectories not shown.
-    pub hidden_dirs: u64,
-    /// Direct non-directory entries not listed.
-    pub hidden_files: u64,
-    /// The directory's own non-directory entries, when listed.
-    pub entries: Vec<TreeFile>,
-}
-
-impl TreeDir {
-    /// The last path component ("/" for the root).
-    pub fn name(&self) -> &str {
-        if self.path == "/" {
-            return "/";
-        }
-        self.path.rsplit('/').next().unwrap_or(&self.path)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TreeFile {
-    pub name: String,
-    pub kind: Kind,
-    /// `ls -l` style, e.g. `-rwxr-xr-x`.
-    pub permissions: String,
-    pub size: u64,
-    pub layer: usize,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link_target: Option<String>,
-}
 
 /// One visible entry of the final image, as the tree builder needs it.
 pub struct TreeEntry<'a> {
     pub path: &'a [u8],
-    pub kind: Kind,
+    pub kind: EntryKind,
     pub mode: u32,
     pub size: u64,
     pub layer: usize,
@@ -159,11 +83,11 @@ pub fn build<'a>(entries: impl Iterator<Item = TreeEntry<'a>>, limits: TreeLimit
         if path.is_empty() {
             continue;
         }
-        if e.kind == Kind::Dir {
+        if e.kind == EntryKind::Dir {
             let n = dir_node(&mut nodes, &mut by_path, path);
             // Entries come bottom layer first: the last one seen is the one shown.
             nodes[n].layer = e.layer;
-        } else if e.kind != Kind::Whiteout {
+        } else if e.kind != EntryKind::Whiteout {
             let dir = match path.iter().rposition(|&b| b == b'/') {
                 Some(i) => &path[..i],
                 None => &path[..0],
@@ -263,7 +187,7 @@ fn emit(nodes: &[Node], files: &[TreeEntry], shown: &[bool], listed: &[bool], ou
                     TreeFile {
                         name: crate::escape::bytes(name_of(e.path)),
                         kind: e.kind,
-                        permissions: permissions(e.kind, e.mode),
+                        permissions: e.kind.permissions(e.mode),
                         size: e.size,
                         layer: e.layer,
                         link_target: e.link.map(crate::escape::bytes),
@@ -320,46 +244,31 @@ fn name_of(p: &[u8]) -> &[u8] {
 }
 
 fn regular_size(e: &TreeEntry) -> u64 {
-    if e.kind == Kind::File {
+    if e.kind == EntryKind::File {
         e.size
     } else {
         0
     }
 }
 
-fn permissions(kind: Kind, mode: u32) -> String {
-    let e = crate::layers::Entry {
-        path: Box::new([]),
-        parent: 0,
-        kind,
-        mode,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        link: None,
-        opaque: false,
-    };
-    crate::rules::permissions(&e)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn entry(path: &'static str, kind: Kind, size: u64) -> TreeEntry<'static> {
+    fn entry(path: &'static str, kind: EntryKind, size: u64) -> TreeEntry<'static> {
         TreeEntry { path: path.as_bytes(), kind, mode: 0o644, size, layer: 1, link: None }
     }
 
     fn sample() -> Vec<TreeEntry<'static>> {
         vec![
-            entry("/etc", Kind::Dir, 0),
-            entry("/etc/passwd", Kind::File, 100),
-            entry("/etc/group", Kind::File, 50),
-            entry("/usr", Kind::Dir, 0),
-            entry("/usr/bin", Kind::Dir, 0),
-            entry("/usr/bin/sh", Kind::File, 1000),
-            entry("/usr/bin/bash", Kind::Symlink, 2),
-            entry("/usr/share/doc/a/copyright", Kind::File, 10),
+            entry("/etc", EntryKind::Dir, 0),
+            entry("/etc/passwd", EntryKind::File, 100),
+            entry("/etc/group", EntryKind::File, 50),
+            entry("/usr", EntryKind::Dir, 0),
+            entry("/usr/bin", EntryKind::Dir, 0),
+            entry("/usr/bin/sh", EntryKind::File, 1000),
+            entry("/usr/bin/bash", EntryKind::Symlink, 2),
+            entry("/usr/share/doc/a/copyright", EntryKind::File, 10),
         ]
     }
 
@@ -397,11 +306,11 @@ mod tests {
     fn a_directory_over_the_per_dir_limit_is_counted_not_listed() {
         // Files of one directory interleaved with another's, and more of them than can be listed.
         let e = [
-            entry("/a/3", Kind::File, 30),
-            entry("/b/1", Kind::File, 7),
-            entry("/a/1", Kind::File, 10),
-            entry("/a/2", Kind::File, 20),
-            entry("/b/0", Kind::Symlink, 2),
+            entry("/a/3", EntryKind::File, 30),
+            entry("/b/1", EntryKind::File, 7),
+            entry("/a/1", EntryKind::File, 10),
+            entry("/a/2", EntryKind::File, 20),
+            entry("/b/0", EntryKind::Symlink, 2),
         ];
         let limits = TreeLimits { max_files_per_dir: 2, ..TreeLimits::default() };
         let t = build(e.into_iter(), limits);
@@ -416,7 +325,7 @@ mod tests {
     #[test]
     fn half_a_million_files_stay_small() {
         let paths: Vec<String> = (0..500_000).map(|i| format!("/data/d{}/e{}/f{i}", i % 700, i % 13)).collect();
-        let entries = paths.iter().map(|p| TreeEntry { path: p.as_bytes(), kind: Kind::File, mode: 0o644, size: 1, layer: 2, link: None });
+        let entries = paths.iter().map(|p| TreeEntry { path: p.as_bytes(), kind: EntryKind::File, mode: 0o644, size: 1, layer: 2, link: None });
         let t = build(entries, TreeLimits::default());
         assert_eq!(t.total_files, 500_000);
         assert_eq!(t.total_size, 500_000);
@@ -428,7 +337,7 @@ mod tests {
     #[test]
     fn depth_is_capped() {
         let deep: String = (0..40).map(|i| format!("/d{i}")).collect();
-        let t = build([TreeEntry { path: deep.as_bytes(), kind: Kind::File, mode: 0o644, size: 5, layer: 1, link: None }].into_iter(), TreeLimits::default());
+        let t = build([TreeEntry { path: deep.as_bytes(), kind: EntryKind::File, mode: 0o644, size: 5, layer: 1, link: None }].into_iter(), TreeLimits::default());
         let d = t.dirs.last().unwrap();
         assert_eq!(d.depth, TreeLimits::default().max_depth);
         assert_eq!(d.hidden_dirs, 1);
@@ -455,7 +364,7 @@ mod tests {
     #[test]
     fn names_are_escaped() {
         let t = build(
-            [TreeEntry { path: b"/x/<b>\n\xff", kind: Kind::File, mode: 0o644, size: 1, layer: 1, link: Some(b"\x1b") }].into_iter(),
+            [TreeEntry { path: b"/x/<b>\n\xff", kind: EntryKind::File, mode: 0o644, size: 1, layer: 1, link: Some(b"\x1b") }].into_iter(),
             TreeLimits::default(),
         );
         let f = &t.dirs[1].entries[0];

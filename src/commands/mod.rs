@@ -1,0 +1,32 @@
+//! The subcommands. Each returns the process exit code its run decided, or the failure
+//! that stopped it.
+
+mod checks;
+mod merge;
+mod scan;
+
+use crate::cli::{Cli, Command};
+use crate::config::{ProcessEnv, ScanConfig};
+use crate::exit::Failure;
+
+pub use checks::{checks_table, explain};
+
+pub async fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Checks { policy } => checks::checks(policy.as_deref()),
+        Command::Explain { id } => checks::explain_id(&id),
+        Command::Scan(args) => {
+            let cfg = if args.userns_child {
+                let env = crate::userns::ChildEnv(crate::userns::child_setup()?);
+                ScanConfig::from_args(*args, &env)?
+            } else {
+                ScanConfig::from_args(*args, &ProcessEnv)?
+            };
+            if crate::userns::needed(&cfg) {
+                return crate::userns::reexec(&cfg, &cfg.podman_program()?).await;
+            }
+            scan::scan(cfg).await
+        }
+        Command::Merge(args) => merge::merge(args, &ProcessEnv),
+    }
+}

@@ -1,0 +1,104 @@
+//! Where an image's layers are on disk, bottom to top, and what made each: read from what
+//! podman reports about a stored image.
+
+use crate::inspect::ImageInspect;
+use crate::podman::info::StoreInfo;
+use std::path::PathBuf;
+
+/// Where one layer's files are, and what made it.
+#[derive(Debug, Clone)]
+pub struct LayerSource {
+    /// 1-based, bottom to top.
+    pub number: usize,
+    pub dir: PathBuf,
+    pub diff_id: String,
+    pub created_by: String,
+}
+
+/// How a storage driver keeps an image's layers on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerFormat {
+    /// Each directory holds what its layer changed, with overlay whiteouts (overlay, with or
+    /// without fuse-overlayfs).
+    Diff,
+    /// Each directory holds the whole filesystem up to its layer (vfs).
+    Snapshot,
+}
+
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub format: LayerFormat,
+    pub layers: Vec<LayerSource>,
+}
+
+/// Drivers whose layer directories must be found in the store's records (see `locate`).
+pub fn needs_store_records(image: &ImageInspect) -> bool {
+    image.graph_driver.name == "vfs"
+}
+
+/// Where the image's layers are, bottom to top. overlay reports its directories in
+/// GraphDriver.Data; vfs does not, so `store` (from podman info) is needed to read them
+/// from the store's records. Any other driver is an error: its layers cannot be read.
+pub fn locate(image: &ImageInspect, store: Option<&StoreInfo>) -> Result<Layout, String> {
+    match image.graph_driver.name.as_str() {
+        "overlay" => Ok(Layout { format: LayerFormat::Diff, layers: layer_sources(image)? }),
+        "vfs" => {
+            let store = store.ok_or("vfs layer directories need the store's location (podman info)")?;
+            let dirs = super::storage::layer_dirs("vfs", &store.stores(), &image.id, &image.root_fs.layers)?;
+            Ok(Layout { format: LayerFormat::Snapshot, layers: attribute(image, dirs)? })
+        }
+        other => Err(unsupported(other)),
+    }
+}
+
+fn unsupported(driver: &str) -> String {
+    format!("storage driver {driver:?} is not supported (only overlay and vfs layer directories can be read)")
+}
+
+/// Order the layer directories of an overlay-stored image bottom to top and tie each to its
+/// RootFS diff digest and the History entry that made it.
+pub fn layer_sources(image: &ImageInspect) -> Result<Vec<LayerSource>, String> {
+    let driver = image.graph_driver.name.as_str();
+    if driver != "overlay" {
+        return Err(unsupported(driver));
+    }
+    let data = &image.graph_driver.data;
+    let upper = data
+        .get("UpperDir")
+        .filter(|s| !s.is_empty())
+        .ok_or("podman image inspect gave no GraphDriver.Data.UpperDir")?;
+    // LowerDir lists the uppermost lower layer first.
+    let mut dirs: Vec<PathBuf> = data
+        .get("LowerDir")
+        .map(|l| l.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+        .unwrap_or_default();
+    dirs.reverse();
+    dirs.push(PathBuf::from(upper));
+    attribute(image, dirs)
+}
+
+/// Tie layer directories (bottom to top) to RootFS diff digests and History.
+fn attribute(image: &ImageInspect, dirs: Vec<PathBuf>) -> Result<Vec<LayerSource>, String> {
+    let diff_ids = &image.root_fs.layers;
+    if !diff_ids.is_empty() && diff_ids.len() != dirs.len() {
+        return Err(format!(
+            "the image has {} RootFS layers but storage lists {} layer directories",
+            diff_ids.len(),
+            dirs.len()
+        ));
+    }
+    let history = image.layer_history();
+    // History is only trusted for attribution when it lines up one to one with the layers.
+    let history_fits = history.len() == dirs.len();
+    Ok(dirs
+        .into_iter()
+        .enumerate()
+        .map(|(i, dir)| LayerSource {
+            number: i + 1,
+            dir,
+            diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
+            created_by: if history_fits { history[i].created_by.clone() } else { String::new() },
+        })
+        .collect())
+}
+

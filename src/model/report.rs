@@ -1,0 +1,254 @@
+//! One image's report: the typed data every renderer and `merge` read. Serialised, it is the
+//! JSON report (docs/report-v1.schema.json); fields are only ever added within a schema
+//! version.
+
+use super::outcome::{ExitCodes, Outcome};
+use super::policy::Policy;
+use super::tree::FileTree;
+use super::vocab::{EntryKind, ErrorKind, Severity, SeverityCounts, Status, Verdict, WaiverStatus};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Bumped on any incompatible change to the JSON layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub scanned_at: String,
+    pub settings: SettingsInfo,
+    /// `sha256:` of the canonical JSON of `settings` (keys sorted, no whitespace): two
+    /// reports with the same digest were judged by the same settings.
+    #[serde(default)]
+    pub settings_digest: String,
+    pub image: ImageInfo,
+    pub layers: Vec<LayerInfo>,
+    pub checks: Vec<CheckResult>,
+    /// Every waiver of the policy and what became of it on this image.
+    pub waivers: Vec<WaiverUse>,
+    pub summary: Summary,
+    /// Set when the scan stopped before the checks could run (pull, inspect, storage).
+    pub error: Option<ScanError>,
+    /// A bounded summary of the final image's file tree (absent when the scan stopped early).
+    #[serde(default)]
+    pub tree: Option<FileTree>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for ToolInfo {
+    fn default() -> Self {
+        ToolInfo { name: env!("CARGO_PKG_NAME").to_string(), version: env!("CARGO_PKG_VERSION").to_string() }
+    }
+}
+
+/// The effective settings of a scan: everything that can change a verdict or an exit code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SettingsInfo {
+    pub pull: String,
+    pub tls_verify: Option<bool>,
+    /// The platform asked for with --platform (the scanned one is image.os/architecture/variant).
+    pub platform: Option<String>,
+    /// --root / --runroot / --storage-driver, when given.
+    pub storage: StoreOptions,
+    pub exit_codes: ExitCodes,
+    /// Failed checks below this severity do not count towards the exit code.
+    pub fail_on: Severity,
+    /// The policy file, if one was given.
+    pub policy_file: Option<String>,
+    /// The policy in effect (defaults when no file was given).
+    #[serde(default)]
+    pub policy: Policy,
+    /// The severity each check was judged with (after the policy), by check id.
+    #[serde(default)]
+    pub severities: BTreeMap<String, Severity>,
+    /// The name lists and limits the checks used (defaults plus the policy's additions).
+    #[serde(default)]
+    pub rule_lists: RuleLists,
+}
+
+/// Which containers/storage store podman works on. Unset fields leave podman's own
+/// configuration (CONTAINERS_STORAGE_CONF, storage.conf) in charge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreOptions {
+    pub root: Option<PathBuf>,
+    pub runroot: Option<PathBuf>,
+    pub driver: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleLists {
+    pub privilege_tools: Vec<String>,
+    pub remote_access_tools: Vec<String>,
+    pub compilers: Vec<String>,
+    /// `port/protocol`, e.g. `22/tcp`.
+    pub admin_ports: Vec<String>,
+    pub max_layers: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// The reference exactly as given.
+    pub reference: String,
+    pub transport: String,
+    pub registry: Option<String>,
+    pub repository: Option<String>,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+    pub id: String,
+    pub architecture: String,
+    pub os: String,
+    pub variant: String,
+    pub created: String,
+    pub size: u64,
+    pub user: String,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub exposed_ports: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub storage_driver: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// 1-based, bottom to top.
+    pub number: usize,
+    pub diff_id: String,
+    pub created_by: String,
+    pub entries: usize,
+    /// Sum of the apparent sizes of the layer's regular files.
+    pub size: u64,
+    pub whiteouts: usize,
+    pub findings: usize,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub id: String,
+    pub title: String,
+    /// The effective severity (after policy overrides).
+    pub severity: Severity,
+    pub default_severity: Severity,
+    pub status: Status,
+    pub description: String,
+    /// Why the check matters (the same text as `explain`).
+    #[serde(default)]
+    pub rationale: String,
+    pub mitigation: String,
+    pub findings: Vec<Finding>,
+    /// A waiver that covers the whole check (one with no path), when it applied.
+    #[serde(default)]
+    pub waiver: Option<AppliedWaiver>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AppliedWaiver {
+    /// Index into the policy's waivers.
+    pub index: usize,
+    pub reason: String,
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaiverUse {
+    pub index: usize,
+    pub check: String,
+    pub path: Option<String>,
+    pub image: Option<String>,
+    pub reason: String,
+    pub expires: Option<String>,
+    pub status: WaiverStatus,
+    pub matched: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Finding {
+    /// Absolute path inside the image; non-UTF-8 bytes and controls escaped losslessly.
+    pub path: String,
+    /// 1-based number of the layer that added this entry.
+    pub layer: usize,
+    pub layer_digest: String,
+    pub created_by: String,
+    pub kind: EntryKind,
+    /// Octal permission bits including setuid/setgid/sticky, e.g. "4755".
+    pub mode: String,
+    pub permissions: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub link_target: Option<String>,
+    /// Still present in the final image (false: deleted or replaced by a later layer).
+    pub visible: bool,
+    /// This finding is what makes the check fail (false: listed for information).
+    pub violation: bool,
+    pub note: Option<String>,
+    /// Set when a policy waiver covers this violation; it then no longer fails the check.
+    #[serde(default)]
+    pub waiver: Option<AppliedWaiver>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub verdict: Verdict,
+    pub exit_code: u8,
+    pub worst_failed_severity: Option<Severity>,
+    pub fail_on: Severity,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub errors: usize,
+    /// Failed checks per severity.
+    pub failed_by_severity: SeverityCounts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanError {
+    pub kind: ErrorKind,
+    pub exit_code: u8,
+    pub message: String,
+}
+
+impl Report {
+    /// The decision: an operational error outranks the policy verdict; failed checks below
+    /// `fail_on` do not count.
+    pub fn outcome(&self) -> Outcome {
+        outcome_of(&self.checks, self.error.as_ref(), self.settings.fail_on)
+    }
+}
+
+fn outcome_of(checks: &[CheckResult], error: Option<&ScanError>, fail_on: Severity) -> Outcome {
+    if let Some(e) = error {
+        return Outcome::Operational(e.kind);
+    }
+    if checks.iter().any(|c| c.status == Status::Error) {
+        return Outcome::Operational(ErrorKind::CheckError);
+    }
+    Outcome::Policy(checks.iter().filter(|c| c.status == Status::Fail && c.severity >= fail_on).map(|c| c.severity).max())
+}
+
+impl Summary {
+    /// The summary that checks, an error and the settings imply.
+    pub fn of(checks: &[CheckResult], error: Option<&ScanError>, settings: &SettingsInfo) -> Summary {
+        let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
+        let failed = || checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.severity);
+        let outcome = outcome_of(checks, error, settings.fail_on);
+        Summary {
+            verdict: outcome.verdict(),
+            exit_code: outcome.code(&settings.exit_codes),
+            worst_failed_severity: failed().max(),
+            fail_on: settings.fail_on,
+            passed: count(Status::Pass),
+            failed: count(Status::Fail),
+            skipped: count(Status::Skipped),
+            errors: count(Status::Error),
+            failed_by_severity: SeverityCounts::of(failed()),
+        }
+    }
+}

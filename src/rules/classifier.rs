@@ -1,0 +1,57 @@
+//! Routes each walked entry to the rules that asked for it, so one walk feeds them all.
+
+use super::rule::Rule;
+use super::settings::RuleSettings;
+use crate::layers::{Classify, Entry};
+use crate::model::EntryKind;
+use std::collections::HashMap;
+
+/// Matches walk entries to the rules that asked for them: one hash lookup per entry for
+/// names (plus a bounded few for versioned forms), one mask test for mode bits.
+pub struct Classifier {
+    exact: HashMap<Vec<u8>, u64>,
+    versioned: HashMap<Vec<u8>, u64>,
+    mode_rules: Vec<(u32, u64)>,
+}
+
+impl Classifier {
+    pub fn new(rules: &[&dyn Rule], settings: &RuleSettings) -> Classifier {
+        let mut c = Classifier { exact: HashMap::new(), versioned: HashMap::new(), mode_rules: Vec::new() };
+        for (slot, rule) in rules.iter().enumerate() {
+            let bit = 1u64 << slot;
+            let needs = rule.needs(settings);
+            for n in &needs.names {
+                *c.exact.entry(n.as_bytes().to_vec()).or_default() |= bit;
+                if needs.versioned_names {
+                    *c.versioned.entry(n.as_bytes().to_vec()).or_default() |= bit;
+                }
+            }
+            if needs.mode_bits != 0 {
+                c.mode_rules.push((needs.mode_bits, bit));
+            }
+        }
+        c
+    }
+}
+
+impl Classify for Classifier {
+    fn classify(&self, e: &Entry) -> u64 {
+        let mut bits = 0;
+        if matches!(e.kind, EntryKind::File | EntryKind::Dir) {
+            for &(mask, bit) in &self.mode_rules {
+                if e.mode & mask != 0 {
+                    bits |= bit;
+                }
+            }
+        }
+        if matches!(e.kind, EntryKind::File | EntryKind::Symlink) {
+            let name = e.name();
+            bits |= self.exact.get(name).copied().unwrap_or(0);
+            if !self.versioned.is_empty() {
+                super::tools::versioned_forms(name, |form| bits |= self.versioned.get(form).copied().unwrap_or(0));
+            }
+        }
+        bits
+    }
+}
+

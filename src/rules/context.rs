@@ -1,0 +1,108 @@
+//! Everything a rule may look at: the reference, the image's config and its files as the
+//! layers show them. Rules never run podman or read outside this view.
+
+use super::settings::RuleSettings;
+use crate::inspect::ImageInspect;
+use crate::layers::{ImageFs, Loc};
+use crate::model::Finding;
+use crate::reference::ImageRef;
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+pub struct Context<'a> {
+    pub reference: &'a ImageRef,
+    pub image: &'a ImageInspect,
+    pub fs: &'a ImageFs,
+    pub settings: &'a RuleSettings,
+    tool_dirs: OnceLock<HashSet<Vec<u8>>>,
+    passwd: OnceLock<FileRead<Vec<crate::etc_files::PasswdEntry>>>,
+    group: OnceLock<FileRead<Vec<crate::etc_files::GroupEntry>>>,
+}
+
+/// A file read from the image: absent, parsed, or unreadable (with why).
+pub type FileRead<T> = Result<Option<T>, String>;
+
+/// Files this tool reads from images are small; anything bigger is suspicious.
+const MAX_ETC_FILE: u64 = 16 << 20;
+
+impl<'a> Context<'a> {
+    pub fn new(reference: &'a ImageRef, image: &'a ImageInspect, fs: &'a ImageFs, settings: &'a RuleSettings) -> Self {
+        Context {
+            reference,
+            image,
+            fs,
+            settings,
+            tool_dirs: OnceLock::new(),
+            passwd: OnceLock::new(),
+            group: OnceLock::new(),
+        }
+    }
+
+    /// Read and parse a file of the final image. If any layer could not be walked, the
+    /// file's presence cannot be trusted either way.
+    pub fn read_parsed<T>(&self, path: &str, parse: impl Fn(&[u8]) -> T) -> FileRead<T> {
+        if let Some(e) = self.fs.walk_errors().next() {
+            return Err(format!("cannot trust {path}: a layer could not be read completely ({e})"));
+        }
+        Ok(self.fs.read_file(path.as_bytes(), MAX_ETC_FILE)?.map(|d| parse(&d)))
+    }
+
+    pub fn passwd(&self) -> &FileRead<Vec<crate::etc_files::PasswdEntry>> {
+        self.passwd.get_or_init(|| self.read_parsed("/etc/passwd", crate::etc_files::parse_passwd))
+    }
+
+    pub fn group(&self) -> &FileRead<Vec<crate::etc_files::GroupEntry>> {
+        self.group.get_or_init(|| self.read_parsed("/etc/group", crate::etc_files::parse_group))
+    }
+
+    /// Canonical directories where an executable counts as an installed tool: the image's
+    /// PATH (from its config, else the standard one) plus the standard bin/sbin
+    /// directories, each resolved through the image's own symlinks (/bin -> usr/bin).
+    pub fn tool_dirs(&self) -> &HashSet<Vec<u8>> {
+        self.tool_dirs.get_or_init(|| {
+            let path = self.image.config.env_var("PATH").unwrap_or(STANDARD_PATH);
+            path.split(':')
+                .chain(STANDARD_PATH.split(':'))
+                .filter(|d| d.starts_with('/'))
+                .filter_map(|d| self.fs.resolve_dir(d.as_bytes()))
+                .collect()
+        })
+    }
+
+    /// A finding about one entry, with its layer attribution and visibility.
+    pub fn finding(&self, loc: Loc, violation: bool, note: Option<String>) -> Finding {
+        let e = self.fs.entry(loc);
+        let layer = &self.fs.layers[loc.layer as usize].source;
+        let hidden_by = self.fs.hidden_by(loc);
+        let note = match (note, hidden_by) {
+            (n, None) => n,
+            (n, Some(h)) => {
+                let what = format!("not in the final image: deleted or replaced by layer {}", h + 1);
+                Some(match n {
+                    Some(n) => format!("{n}; {what}"),
+                    None => what,
+                })
+            }
+        };
+        Finding {
+            path: crate::escape::bytes(&e.path),
+            layer: layer.number,
+            layer_digest: layer.diff_id.clone(),
+            created_by: crate::escape::text(&layer.created_by),
+            kind: e.kind,
+            mode: format!("{:04o}", e.mode),
+            permissions: e.kind.permissions(e.mode),
+            uid: e.uid,
+            gid: e.gid,
+            size: e.size,
+            link_target: e.link.as_deref().map(crate::escape::bytes),
+            visible: hidden_by.is_none(),
+            violation,
+            note,
+            waiver: None,
+        }
+    }
+}
+
+pub const STANDARD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
