@@ -4,18 +4,19 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oci_compliance::layers::{self, walk::Classify, Entry, ImageFs, Kind, LayerScan, LayerSource};
+use oci_compliance::engine;
+use oci_compliance::exit::Failure;
+use oci_compliance::layers::{self, entry::NO_PARENT, Classify, Entry, ImageFs, LayerScan, LayerSource};
+use oci_compliance::model::{EntryKind as Kind, ErrorKind, ImageInfo, Report, SettingsInfo, Severity};
 use oci_compliance::reference::ImageRef;
-use oci_compliance::exit::{Failure, Operational};
-use oci_compliance::report::{self, ImageInfo, Report, SettingsInfo};
-use oci_compliance::rules::{self, Classifier, RuleSettings, Severity};
+use oci_compliance::rules::{self, Classifier, RuleSettings};
 
 fn entry(path: &str, parent: u32, kind: Kind, mode: u32) -> Entry {
     Entry { path: path.as_bytes().into(), parent, kind, mode, uid: 0, gid: 0, size: 1, link: None, opaque: false }
 }
 
 fn settings_info() -> SettingsInfo {
-    SettingsInfo::new("never", None, Default::default(), Severity::Informational, None, Default::default())
+    engine::settings::settings_info("never", None, Default::default(), Severity::Informational, None, Default::default())
 }
 
 fn assert_printable(r: &Report) {
@@ -30,14 +31,14 @@ fuzz_target!(|data: &[u8]| {
         Ok(i) => i,
         Err(e) => {
             // The parse error becomes the report's error (exit 21), printed on the console.
-            let f = Failure::new(Operational::InspectFailed, format!("podman image inspect x: {e}"));
+            let f = Failure::new(ErrorKind::InspectFailed, format!("podman image inspect x: {e}"));
             let info = ImageInfo { reference: "x".into(), ..Default::default() };
-            assert_printable(&Report::new(settings_info(), info, Vec::new(), Vec::new(), Vec::new(), Some(&f)));
+            assert_printable(&engine::new_report(settings_info(), info, Vec::new(), Vec::new(), Vec::new(), Some(&f)));
             return;
         }
     };
     let _ = (image.digest_for(Some("ns/app")), image.digest_for(None), image.config.env_var("PATH"));
-    if let Ok(sources) = layers::layer_sources(&image) {
+    if let Ok(sources) = layers::source::layer_sources(&image) {
         assert!(sources.iter().enumerate().all(|(i, s)| s.number == i + 1));
     }
     // One in-memory layer with a setuid su on PATH, so findings carry the fuzzed layer
@@ -47,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
     let classifier = Classifier::new(rules::all(), &settings);
     let mut scan = LayerScan::default();
     scan.entries = vec![
-        entry("/usr", layers::walk::NO_PARENT, Kind::Dir, 0o755),
+        entry("/usr", NO_PARENT, Kind::Dir, 0o755),
         entry("/usr/bin", 0, Kind::Dir, 0o755),
         entry("/usr/bin/su", 1, Kind::File, 0o4755),
     ];
@@ -61,8 +62,8 @@ fuzz_target!(|data: &[u8]| {
     let fs = ImageFs::new(vec![(source, scan)]);
     let reference = ImageRef::parse("registry.example:5000/ns/app:1").unwrap();
     let policy = Default::default();
-    let checks = report::run_checks(&reference, &image, &fs, &policy, &settings, rules::all());
-    let layers = report::layer_info(&fs, &checks);
-    let r = Report::new(settings_info(), report::image_info(&reference, &image, None), layers, checks, Vec::new(), None);
+    let checks = engine::run_checks(&reference, &image, &fs, &policy, &settings, rules::all());
+    let layers = engine::layer_info(&fs, &checks);
+    let r = engine::new_report(settings_info(), engine::image_info(&reference, &image, None), layers, checks, Vec::new(), None);
     assert_printable(&r);
 });

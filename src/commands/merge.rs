@@ -51,10 +51,16 @@ pub fn merge(args: MergeArgs, env: &dyn Env) -> Result<u8, Failure> {
 /// A report file read back. Ok(None) for a summary (skipped); anything unreadable,
 /// unparsable or from a newer schema is invalid input (exit 24) naming the file.
 fn read_report(path: &std::path::Path) -> Result<Option<Report>, Failure> {
-    let shown = path.display();
+    let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| Failure::config(format!("cannot read report {shown}: {e}")))?;
+    parse_report(&bytes, &shown)
+}
+
+/// A report file's bytes, as `merge` takes them: Ok(None) for a summary; anything
+/// unparsable or from a newer schema is invalid input naming `shown`.
+pub fn parse_report(bytes: &[u8], shown: &str) -> Result<Option<Report>, Failure> {
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| Failure::config(format!("report {shown} is not JSON: {e}")))?;
+        serde_json::from_slice(bytes).map_err(|e| Failure::config(format!("report {shown} is not JSON: {e}")))?;
     // A merged summary, or the summary.json index a multi-image scan writes.
     let is_summary = value.get("kind").and_then(|k| k.as_str()) == Some(MERGED_KIND)
         || (value.get("images").is_some_and(|i| i.is_array()) && value.get("checks").is_none());

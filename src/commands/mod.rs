@@ -2,7 +2,7 @@
 //! that stopped it.
 
 mod checks;
-mod merge;
+pub mod merge;
 mod scan;
 
 use crate::cli::{Cli, Command};

@@ -75,7 +75,7 @@ pub fn parse_docker_auth_config(value: &str) -> Result<Vec<AuthEntry>, String> {
 pub fn parse_docker_auth_json(json: &str, source: &str) -> Result<Vec<AuthEntry>, String> {
     let cfg: DockerConfig = serde_json::from_str(json).map_err(|e| {
         // serde's message carries only a position and a category, never the input.
-        format!("{source} is not valid Docker config JSON: {}", e.classify_message())
+        format!("{source} is not valid Docker config JSON: {}", json_error_message(&e))
     })?;
     let mut out = Vec::new();
     for (raw_key, raw) in cfg.auths.unwrap_or_default() {
@@ -103,20 +103,15 @@ pub fn parse_docker_auth_json(json: &str, source: &str) -> Result<Vec<AuthEntry>
     Ok(out)
 }
 
-trait Classify {
-    fn classify_message(&self) -> String;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_message(&self) -> String {
-        let what = match self.classify() {
-            serde_json::error::Category::Io => "I/O error",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "unexpected structure",
-            serde_json::error::Category::Eof => "unexpected end of input",
-        };
-        format!("{what} at line {} column {}", self.line(), self.column())
-    }
+/// Where and what kind of JSON error, without quoting the input (it holds secrets).
+fn json_error_message(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "I/O error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected structure",
+        serde_json::error::Category::Eof => "unexpected end of input",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
 }
 
 fn decode_basic(b64: &str) -> Result<Secret, String> {

@@ -88,8 +88,6 @@ pub struct Podman {
 /// any) until dropped, so a follow-up registry query can use the same credentials.
 pub struct Acquired {
     pub image: ImageInspect,
-    /// True when this run pulled the image from a registry.
-    pub pulled: bool,
     authfile: Option<AuthFile>,
 }
 
@@ -149,7 +147,7 @@ impl Podman {
                     ),
                 ))
             }
-            _ => Ok(Acquired { image, pulled: false, authfile: None }),
+            _ => Ok(Acquired { image, authfile: None }),
         }
     }
 
@@ -169,7 +167,7 @@ impl Podman {
                 ));
             }
         }
-        Ok(Acquired { image, pulled: true, authfile })
+        Ok(Acquired { image, authfile })
     }
 
     pub async fn exists(&self, name: &str) -> Result<bool, Failure> {

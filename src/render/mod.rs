@@ -7,7 +7,7 @@
 
 pub mod codequality;
 pub mod console;
-pub mod escaping;
+pub mod markup;
 pub mod json;
 pub mod legacy;
 pub mod sarif;

@@ -2,7 +2,7 @@
 //! (each with its own escape function), strict mode on, and any template replaceable by a
 //! file of the same name in a user directory (`--templates DIR`).
 
-use super::escaping;
+use super::markup;
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError, RenderErrorReason,
 };
@@ -84,9 +84,9 @@ impl Templates {
             }
         }
         let mut t = Templates {
-            html: registry(escaping::html),
-            markdown: registry(escaping::markdown),
-            xml: registry(escaping::xml),
+            html: registry(markup::html),
+            markdown: registry(markup::markdown),
+            xml: registry(markup::xml),
             overridden: BTreeMap::new(),
         };
         t.markdown.register_helper("code", Box::new(CodeSpan { cell: false }));
@@ -209,7 +209,7 @@ impl HelperDef for CodeSpan {
             serde_json::Value::Null => String::new(),
             v => v.to_string(),
         };
-        let span = if self.cell { escaping::markdown_code_cell(&s) } else { escaping::markdown_code(&s) };
+        let span = if self.cell { markup::markdown_code_cell(&s) } else { markup::markdown_code(&s) };
         out.write(&span)?;
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! image's own /etc/passwd and /etc/group.
 
 use super::context::Context;
+use super::rule::Evaluation;
 use crate::etc_files::id;
 
 /// The effective user and group of the image's USER setting.
@@ -99,8 +100,7 @@ fn unknown(spec: String, why: &str) -> Identity {
 
 /// The verdict on a resolved id: `what` is "uid" or "gid"; id 0 fails, a name the image does
 /// not define fails (the container would not start), an unreadable file is an error.
-pub fn verdict(resolved: Resolved, what: &str, user_spec: &str) -> super::Evaluation {
-    use super::Evaluation;
+pub fn verdict(resolved: Resolved, what: &str, user_spec: &str) -> Evaluation {
     match resolved {
         Resolved::Id { id: 0, how } => Evaluation::fail(format!("{how}: {what} 0 (root)")),
         Resolved::Id { id, how } if how.ends_with(&format!("{what} {id}")) => Evaluation::pass(how),
