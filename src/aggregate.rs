@@ -36,7 +36,8 @@ pub fn summarize(sources: &[(String, Report)], codes: ExitCodes, generated_at: S
             statuses: checks.iter().map(|k| r.checks.iter().find(|c| c.id == k.id).map(|c| c.status)).collect(),
         })
         .collect();
-    let failed = || sources.iter().flat_map(|(_, r)| &r.checks).filter(|c| c.status == Status::Fail).map(|c| c.severity);
+    let failed =
+        || sources.iter().flat_map(|(_, r)| &r.checks).filter(|c| c.status == Status::Fail).map(|c| c.severity);
     let count = |v: Verdict| images.iter().filter(|i| i.verdict == v).count();
     MergedSummary {
         kind: MERGED_KIND.to_string(),

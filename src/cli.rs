@@ -270,11 +270,24 @@ mod tests {
 
     #[test]
     fn formats_repeat_or_split_on_commas() {
-        let cli = Cli::try_parse_from(["oci-compliance", "scan", "--format", "html,junit", "--format", "sarif", "--format", "md", "x"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "oci-compliance",
+            "scan",
+            "--format",
+            "html,junit",
+            "--format",
+            "sarif",
+            "--format",
+            "md",
+            "x",
+        ])
+        .unwrap();
         let Command::Scan(a) = cli.command else { panic!() };
         assert_eq!(flatten_formats(&a.formats), [Format::Html, Format::Junit, Format::Sarif, Format::Markdown]);
         assert!(Cli::try_parse_from(["oci-compliance", "scan", "--format", "pdf", "x"]).is_err());
-        let cli = Cli::try_parse_from(["oci-compliance", "merge", "a.json", "b.json", "--format", "legacy-json,codequality"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["oci-compliance", "merge", "a.json", "b.json", "--format", "legacy-json,codequality"])
+                .unwrap();
         let Command::Merge(m) = cli.command else { panic!() };
         assert_eq!(flatten_formats(&m.formats), [Format::LegacyJson, Format::Codequality]);
         assert_eq!(parse_formats(" html, JUnit ,,").unwrap().0, [Format::Html, Format::Junit]);

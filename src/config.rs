@@ -4,15 +4,15 @@
 
 use crate::cli::{Color, ScanArgs};
 use crate::exit::Failure;
-use crate::model::{ErrorKind, ExitCodes};
-use crate::podman::auth::{self, AuthEntry, Credentials, Secret};
-use crate::platform::Platform;
+use crate::model::Policy;
+use crate::model::Severity;
 use crate::model::StoreOptions;
+use crate::model::{ErrorKind, ExitCodes};
+use crate::platform::Platform;
+use crate::podman::auth::{self, AuthEntry, Credentials, Secret};
 use crate::podman::{AcquireOptions, PullPolicy};
 use crate::reference::ImageRef;
-use crate::model::Policy;
 use crate::render::{Format, Renderer};
-use crate::model::Severity;
 use crate::rules::RuleSettings;
 use std::path::PathBuf;
 
@@ -76,10 +76,8 @@ impl ScanConfig {
         // same report file: keep the first.
         let mut seen = std::collections::HashSet::new();
         names.retain(|n| seen.insert(n.clone()));
-        let images = names
-            .iter()
-            .map(|s| ImageRef::parse(s).map_err(Failure::config))
-            .collect::<Result<Vec<_>, _>>()?;
+        let images =
+            names.iter().map(|s| ImageRef::parse(s).map_err(Failure::config)).collect::<Result<Vec<_>, _>>()?;
         if images.is_empty() {
             return Err(Failure::new(
                 ErrorKind::NoImage,
@@ -89,7 +87,8 @@ impl ScanConfig {
         let total_images = images.len();
         // Sharding applies to image lists only: GitLab also sets CI_NODE_* for
         // `parallel: matrix` jobs, where each job names its own image.
-        let (index, total) = if args.images_file.is_some() { (args.shard_index, args.shard_total) } else { (None, None) };
+        let (index, total) =
+            if args.images_file.is_some() { (args.shard_index, args.shard_total) } else { (None, None) };
         let images = match (index, total) {
             (None, None) => images,
             (Some(i), Some(n)) if i >= 1 && i <= n => shard(images, i, n),
@@ -131,7 +130,9 @@ impl ScanConfig {
             runroot: absolute(args.runroot, "--runroot")?,
             driver: match args.storage_driver.as_deref().map(str::trim) {
                 None | Some("") => None,
-                Some(d) if d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => Some(d.to_string()),
+                Some(d) if d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => {
+                    Some(d.to_string())
+                }
                 Some(d) => return Err(Failure::config(format!("invalid --storage-driver {d:?}"))),
             },
         };
@@ -150,7 +151,12 @@ impl ScanConfig {
             total_images,
             jobs: args.jobs,
             list_images: args.list_images,
-            acquire: AcquireOptions { pull: args.pull, tls_verify: args.tls_verify, credentials, platform: args.platform },
+            acquire: AcquireOptions {
+                pull: args.pull,
+                tls_verify: args.tls_verify,
+                credentials,
+                platform: args.platform,
+            },
             reports_dir: args.reports_dir,
             json_stdout: args.json_stdout,
             color,
@@ -214,11 +220,7 @@ pub fn load_renderer(dir: Option<&str>) -> Result<Renderer, Failure> {
 
 /// References in an images file: one per line, `#` starts a comment.
 pub fn image_list(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
+    text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(String::from).collect()
 }
 
 /// Runner `index` (1-based) of `total` takes every total-th image starting at its own
@@ -321,7 +323,9 @@ mod tests {
     fn ci_registry_needs_all_three_variables() {
         let c = build(&["x.io/a:1"], &[("CI_REGISTRY", "x.io"), ("CI_REGISTRY_USER", "u")]).unwrap();
         assert!(c.acquire.credentials.is_empty());
-        let c = build(&["x.io/a:1"], &[("CI_REGISTRY", "x.io"), ("CI_REGISTRY_USER", "u"), ("CI_REGISTRY_PASSWORD", "p")]).unwrap();
+        let c =
+            build(&["x.io/a:1"], &[("CI_REGISTRY", "x.io"), ("CI_REGISTRY_USER", "u"), ("CI_REGISTRY_PASSWORD", "p")])
+                .unwrap();
         assert_eq!(c.acquire.credentials.for_image("x.io", "a").unwrap().key, "x.io");
     }
 

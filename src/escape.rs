@@ -93,7 +93,7 @@ pub fn is_invisible(c: char) -> bool {
         | 0x2028..=0x202e      // separators and bidi embeddings/overrides
         | 0x2060..=0x2069      // word joiner, bidi isolates
         | 0xfeff               // BOM
-        | 0xfff9..=0xfffb)     // interlinear annotations
+        | 0xfff9..=0xfffb) // interlinear annotations
 }
 
 /// Reverse of [`bytes`]. Returns None for a string that `bytes` cannot have produced.

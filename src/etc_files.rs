@@ -119,7 +119,8 @@ mod tests {
 
     #[test]
     fn os_release_quoting() {
-        let o = parse_os_release(b"NAME=\"Debian GNU/Linux\"\nVERSION_ID='12'\nID=debian\nX=\"a \\\"q\\\"\"\nbad line\n");
+        let o =
+            parse_os_release(b"NAME=\"Debian GNU/Linux\"\nVERSION_ID='12'\nID=debian\nX=\"a \\\"q\\\"\"\nbad line\n");
         assert_eq!(o[0], ("NAME".into(), "Debian GNU/Linux".into()));
         assert_eq!(o[1], ("VERSION_ID".into(), "12".into()));
         assert_eq!(o[2], ("ID".into(), "debian".into()));

@@ -58,7 +58,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let gone = d.path().join("gone");
         let err = write_atomic(&gone, "r.json", b"x").unwrap_err();
-        assert_eq!(err, format!("cannot write report {}/r.json: No such file or directory (os error 2)", gone.display()));
+        assert_eq!(
+            err,
+            format!("cannot write report {}/r.json: No such file or directory (os error 2)", gone.display())
+        );
         let probe = tempfile::Builder::new().tempfile_in(&gone).unwrap_err();
         assert!(probe.to_string().contains("at path"), "tempfile still adds it: {probe}");
     }

@@ -180,7 +180,8 @@ mod tests {
 
     #[test]
     fn digest_prefers_the_requested_repository() {
-        let i = parse(br#"[{"Digest":"sha256:top","RepoDigests":["a.io/x@sha256:one","b.io/ns/y@sha256:two"]}]"#).unwrap();
+        let i =
+            parse(br#"[{"Digest":"sha256:top","RepoDigests":["a.io/x@sha256:one","b.io/ns/y@sha256:two"]}]"#).unwrap();
         assert_eq!(i.digest_for(Some("b.io/ns/y")).as_deref(), Some("sha256:two"));
         assert_eq!(i.digest_for(Some("zzz")).as_deref(), Some("sha256:top"));
         assert_eq!(i.digest_for(None).as_deref(), Some("sha256:top"));

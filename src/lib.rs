@@ -30,8 +30,8 @@ pub mod reference;
 pub mod render;
 pub mod rules;
 pub mod sha256;
+#[cfg(test)]
+pub mod testutil;
 pub mod text;
 pub mod time;
 pub mod userns;
-#[cfg(test)]
-pub mod testutil;

@@ -107,7 +107,12 @@ pub struct SummaryOutput<'a> {
 impl SummaryOutput<'_> {
     /// Write the summary files; returns the console table. A format that fails to render is
     /// reported and turns `outcome` into a configuration error (a broken user template).
-    pub fn write(&self, sources: &[(String, Report)], codes: ExitCodes, outcome: &mut Outcome) -> Result<String, Failure> {
+    pub fn write(
+        &self,
+        sources: &[(String, Report)],
+        codes: ExitCodes,
+        outcome: &mut Outcome,
+    ) -> Result<String, Failure> {
         let reports: Vec<Report> = sources.iter().map(|(_, r)| r.clone()).collect();
         let summary = crate::aggregate::summarize(sources, codes, crate::time::now_rfc3339());
         let json = self.renderer.render_merged(Format::Json, &summary, &reports).map_err(Failure::config)?;

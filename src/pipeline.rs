@@ -43,7 +43,9 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
     // Archives are loaded into a store of their own, unmounted and removed when this
     // function returns (on every path), so the host's storage never sees them.
     let private = match r.is_archive() {
-        true => Some(PrivateStore::create(cfg.storage.driver.clone()).map_err(|e| Failure::new(ErrorKind::PullFailed, e))?),
+        true => {
+            Some(PrivateStore::create(cfg.storage.driver.clone()).map_err(|e| Failure::new(ErrorKind::PullFailed, e))?)
+        }
         false => None,
     };
     let podman = match (&private, &r.store) {
@@ -60,7 +62,8 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
         && r.digest.is_none()
         && cfg.acquire.pull != crate::podman::PullPolicy::Never
         && r.repo_name().is_some_and(|n| acquired.image.digests_of(&n).len() > 1);
-    let registry_digest = if ambiguous { podman.registry_digest(r, &acquired, cfg.acquire.tls_verify).await } else { None };
+    let registry_digest =
+        if ambiguous { podman.registry_digest(r, &acquired, cfg.acquire.tls_verify).await } else { None };
     let image = acquired.into_image();
     let store = if layers::needs_store_records(&image) { Some(podman.store_info().await?) } else { None };
     let layout = layers::locate(&image, store.as_ref()).map_err(|e| Failure::new(ErrorKind::CheckError, e))?;

@@ -11,9 +11,12 @@ pub struct Platform {
 
 impl Platform {
     pub fn parse(s: &str) -> Result<Platform, String> {
-        let bad = || format!("invalid platform {s:?}: expected os/arch or os/arch/variant, e.g. linux/arm64 or linux/arm/v7");
+        let bad =
+            || format!("invalid platform {s:?}: expected os/arch or os/arch/variant, e.g. linux/arm64 or linux/arm/v7");
         let parts: Vec<&str> = s.trim().split('/').collect();
-        let ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        let ok = |p: &str| {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        };
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| ok(p)) {
             return Err(bad());
         }

@@ -124,10 +124,11 @@ impl ImageRef {
             // An optional `[driver@graphroot+runroot:options]` store specifier comes first.
             let rest = match rest.strip_prefix('[') {
                 Some(spec) => {
-                    let (spec, name) = spec.split_once(']').ok_or_else(|| {
-                        format!("invalid image reference {input:?}: unterminated store specifier")
-                    })?;
-                    r.store = Some(StoreSpec::parse(spec).map_err(|e| format!("invalid image reference {input:?}: {e}"))?);
+                    let (spec, name) = spec
+                        .split_once(']')
+                        .ok_or_else(|| format!("invalid image reference {input:?}: unterminated store specifier"))?;
+                    r.store =
+                        Some(StoreSpec::parse(spec).map_err(|e| format!("invalid image reference {input:?}: {e}"))?);
                     name
                 }
                 None => rest,
@@ -196,9 +197,7 @@ impl ImageRef {
             self.tag = Some(t.to_string());
         }
         let (domain, path) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
+            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
                 (Some(first), rest)
             }
             _ => (None, name),
@@ -310,15 +309,21 @@ impl ImageRef {
 /// Transport names podman (containers/image) recognises before the first ':' of an image
 /// argument.
 const PODMAN_TRANSPORTS: &[&str] = &[
-    "containers-storage", "dir", "docker", "docker-archive", "docker-daemon", "oci", "oci-archive", "ostree", "sif",
+    "containers-storage",
+    "dir",
+    "docker",
+    "docker-archive",
+    "docker-daemon",
+    "oci",
+    "oci-archive",
+    "ostree",
+    "sif",
     "tarball",
 ];
 
 pub fn slug(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
-        .collect();
+    let mut out: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
     while out.starts_with('.') {
         out.replace_range(0..1, "_");
     }
@@ -340,8 +345,8 @@ fn split_archive(s: &str) -> Option<(Transport, &str)> {
 
 fn validate_digest(d: &str) -> Result<(), String> {
     let (algo, hex) = d.split_once(':').ok_or("digest has no algorithm")?;
-    let algo_ok = !algo.is_empty()
-        && algo.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
+    let algo_ok =
+        !algo.is_empty() && algo.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
     let hex_ok = hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
     if !algo_ok || !hex_ok {
         return Err(format!("malformed digest {d:?}"));
@@ -470,7 +475,10 @@ mod tests {
         assert_eq!(r.repository.as_deref(), Some("app"));
         assert_eq!(r.tag.as_deref(), Some("2"));
         let s = r.store.unwrap();
-        assert_eq!((s.driver.as_deref(), s.root.as_deref(), s.runroot.as_deref()), (Some("overlay"), Some("/var/lib/x"), Some("/run/x")));
+        assert_eq!(
+            (s.driver.as_deref(), s.root.as_deref(), s.runroot.as_deref()),
+            (Some("overlay"), Some("/var/lib/x"), Some("/run/x"))
+        );
         let s = p("containers-storage:[/srv/store]app:2").store.unwrap();
         assert_eq!((s.driver, s.root.as_deref(), s.runroot), (None, Some("/srv/store"), None));
         let s = p("containers-storage:[vfs@]app:2").store.unwrap();

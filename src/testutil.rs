@@ -4,8 +4,8 @@
 
 use crate::inspect::{ImageConfig, ImageInspect};
 use crate::layers::{self, ImageFs, LayerSource};
-use crate::reference::ImageRef;
 use crate::model::CheckResult;
+use crate::reference::ImageRef;
 use crate::rules::{self, Classifier, RuleSettings};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -99,7 +99,14 @@ impl Image {
         let layers = (0..layer_count).map(|i| Tree::new(dir.path(), &format!("l{i}"))).collect();
         let mut inspect = ImageInspect::default();
         inspect.config = ImageConfig { user: "1000:1000".into(), ..Default::default() };
-        Image { dir, layers, inspect, reference: ImageRef::parse("example.com/app:1.0").unwrap(), settings: RuleSettings::default(), policy: Default::default() }
+        Image {
+            dir,
+            layers,
+            inspect,
+            reference: ImageRef::parse("example.com/app:1.0").unwrap(),
+            settings: RuleSettings::default(),
+            policy: Default::default(),
+        }
     }
 
     pub fn layer(&self, i: usize) -> &Tree {
@@ -126,7 +133,8 @@ impl Image {
 
     pub fn checks(&self) -> Vec<CheckResult> {
         let fs = self.fs();
-        let mut checks = crate::engine::run_checks(&self.reference, &self.inspect, &fs, &self.policy, &self.settings, rules::all());
+        let mut checks =
+            crate::engine::run_checks(&self.reference, &self.inspect, &fs, &self.policy, &self.settings, rules::all());
         crate::engine::apply_waivers(&mut checks, &self.policy, &self.reference, crate::time::today());
         checks
     }

@@ -68,7 +68,6 @@ mod tests {
         assert_eq!(parse_date("27-1-1"), None);
     }
 
-
     #[test]
     fn known_instants() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");

@@ -25,7 +25,8 @@ pub fn needed(cfg: &ScanConfig) -> bool {
 /// and return its exit code.
 pub async fn reexec(cfg: &ScanConfig, podman: &Program) -> Result<u8, Failure> {
     let fail = |m: String| Failure::new(ErrorKind::CheckError, m);
-    let exe = std::env::current_exe().map_err(|e| fail(format!("cannot find this program's path for podman unshare: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| fail(format!("cannot find this program's path for podman unshare: {e}")))?;
     let mut args = argv(["unshare", "--"]);
     args.push(exe.into());
     args.extend(child_args(std::env::args_os().skip(1).collect()));
@@ -76,8 +77,11 @@ pub fn child_setup() -> Result<BTreeMap<String, String>, Failure> {
         return Err(fail("the process that started the scan in the user namespace is gone".into()));
     }
     let mut input = Vec::new();
-    std::io::stdin().read_to_end(&mut input).map_err(|e| fail(format!("cannot read the secrets from standard input: {e}")))?;
-    serde_json::from_slice(&input).map_err(|_| fail("the secrets on standard input are not a JSON object of strings".into()))
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| fail(format!("cannot read the secrets from standard input: {e}")))?;
+    serde_json::from_slice(&input)
+        .map_err(|_| fail("the secrets on standard input are not a JSON object of strings".into()))
 }
 
 /// The environment as the re-executed scan sees it: the secrets it was handed, else the
@@ -97,7 +101,10 @@ mod tests {
     #[test]
     fn child_flag_goes_after_scan() {
         let a = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        assert_eq!(child_args(a(&["scan", "--pull", "never", "--", "img"])), a(&["scan", CHILD_FLAG, "--pull", "never", "--", "img"]));
+        assert_eq!(
+            child_args(a(&["scan", "--pull", "never", "--", "img"])),
+            a(&["scan", CHILD_FLAG, "--pull", "never", "--", "img"])
+        );
     }
 
     #[test]

@@ -77,7 +77,9 @@ pub fn parse_report(bytes: &[u8], shown: &str) -> Result<Option<Report>, Failure
         }
         Some(_) => {}
     }
-    serde_json::from_value(value).map(Some).map_err(|e| Failure::config(format!("report {shown} does not match the report schema: {e}")))
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| Failure::config(format!("report {shown} does not match the report schema: {e}")))
 }
 
 /// Explicit settings win; otherwise the codes the reports were written with (the first
@@ -98,4 +100,3 @@ fn merge_exit_codes(args: &MergeArgs, sources: &[(String, Report)]) -> ExitCodes
         informational: args.informational_exit_code.unwrap_or(base.informational),
     }
 }
-

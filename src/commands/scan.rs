@@ -122,4 +122,3 @@ fn unique_name(used: &mut HashSet<String>, slug: &str) -> String {
     }
     name
 }
-

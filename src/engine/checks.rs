@@ -70,4 +70,3 @@ pub fn run_checks(
         })
         .collect()
 }
-

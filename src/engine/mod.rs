@@ -138,4 +138,3 @@ pub fn layer_info(fs: &ImageFs, checks: &[CheckResult]) -> Vec<LayerInfo> {
         })
         .collect()
 }
-

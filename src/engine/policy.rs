@@ -32,7 +32,8 @@ fn validate(p: &Policy) -> Result<(), String> {
             return Err(format!("waivers[{i}].reason: a waiver needs a reason"));
         }
         if let Some(e) = &w.expires {
-            crate::time::parse_date(e).ok_or_else(|| format!("waivers[{i}].expires: expected a date YYYY-MM-DD, got {e:?}"))?;
+            crate::time::parse_date(e)
+                .ok_or_else(|| format!("waivers[{i}].expires: expected a date YYYY-MM-DD, got {e:?}"))?;
         }
         for (key, g) in [("path", &w.path), ("image", &w.image)] {
             if let Some(g) = g {
@@ -111,7 +112,10 @@ mod tests {
             ("[checks.suid-files]\nenabeld = false", "unknown field `enabeld`"),
             ("[[waivers]]\ncheck = \"suid-files\"\npath = \"/x\"", "missing field `reason`"),
             ("[[waivers]]\ncheck = \"suid-files\"\nreason = \" \"", "waivers[0].reason"),
-            ("[[waivers]]\ncheck = \"suid-files\"\nreason = \"r\"\nexpires = \"31/12/2027\"", "waivers[0].expires: expected a date YYYY-MM-DD"),
+            (
+                "[[waivers]]\ncheck = \"suid-files\"\nreason = \"r\"\nexpires = \"31/12/2027\"",
+                "waivers[0].expires: expected a date YYYY-MM-DD",
+            ),
             ("admin_ports = [\"ssh\"]", "admin_ports[0]: expected PORT"),
             ("max_layers = 0", "max_layers: expected at least 1"),
             ("max_layers = \"five\"", "invalid type"),

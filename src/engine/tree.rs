@@ -280,7 +280,15 @@ mod tests {
         let order: Vec<(&str, usize)> = t.dirs.iter().map(|d| (d.path.as_str(), d.depth)).collect();
         assert_eq!(
             order,
-            [("/", 0), ("/etc", 1), ("/usr", 1), ("/usr/bin", 2), ("/usr/share", 2), ("/usr/share/doc", 3), ("/usr/share/doc/a", 4)]
+            [
+                ("/", 0),
+                ("/etc", 1),
+                ("/usr", 1),
+                ("/usr/bin", 2),
+                ("/usr/share", 2),
+                ("/usr/share/doc", 3),
+                ("/usr/share/doc/a", 4)
+            ]
         );
         let usr = &t.dirs[2];
         assert_eq!((usr.dirs, usr.files, usr.size, usr.name()), (4, 3, 1010, "usr"));
@@ -325,7 +333,14 @@ mod tests {
     #[test]
     fn half_a_million_files_stay_small() {
         let paths: Vec<String> = (0..500_000).map(|i| format!("/data/d{}/e{}/f{i}", i % 700, i % 13)).collect();
-        let entries = paths.iter().map(|p| TreeEntry { path: p.as_bytes(), kind: EntryKind::File, mode: 0o644, size: 1, layer: 2, link: None });
+        let entries = paths.iter().map(|p| TreeEntry {
+            path: p.as_bytes(),
+            kind: EntryKind::File,
+            mode: 0o644,
+            size: 1,
+            layer: 2,
+            link: None,
+        });
         let t = build(entries, TreeLimits::default());
         assert_eq!(t.total_files, 500_000);
         assert_eq!(t.total_size, 500_000);
@@ -337,7 +352,11 @@ mod tests {
     #[test]
     fn depth_is_capped() {
         let deep: String = (0..40).map(|i| format!("/d{i}")).collect();
-        let t = build([TreeEntry { path: deep.as_bytes(), kind: EntryKind::File, mode: 0o644, size: 5, layer: 1, link: None }].into_iter(), TreeLimits::default());
+        let t = build(
+            [TreeEntry { path: deep.as_bytes(), kind: EntryKind::File, mode: 0o644, size: 5, layer: 1, link: None }]
+                .into_iter(),
+            TreeLimits::default(),
+        );
         let d = t.dirs.last().unwrap();
         assert_eq!(d.depth, TreeLimits::default().max_depth);
         assert_eq!(d.hidden_dirs, 1);
@@ -364,7 +383,15 @@ mod tests {
     #[test]
     fn names_are_escaped() {
         let t = build(
-            [TreeEntry { path: b"/x/<b>\n\xff", kind: EntryKind::File, mode: 0o644, size: 1, layer: 1, link: Some(b"\x1b") }].into_iter(),
+            [TreeEntry {
+                path: b"/x/<b>\n\xff",
+                kind: EntryKind::File,
+                mode: 0o644,
+                size: 1,
+                layer: 1,
+                link: Some(b"\x1b"),
+            }]
+            .into_iter(),
             TreeLimits::default(),
         );
         let f = &t.dirs[1].entries[0];

@@ -7,7 +7,12 @@ use crate::reference::ImageRef;
 /// Apply the policy's waivers to one image's results. A waiver covers violations of its
 /// check whose path matches (or the whole check when it has no path), on images matching
 /// its image pattern, until its expiry date. Waived findings stay in the report.
-pub fn apply_waivers(checks: &mut [CheckResult], policy: &Policy, reference: &ImageRef, today: (i64, u32, u32)) -> Vec<WaiverUse> {
+pub fn apply_waivers(
+    checks: &mut [CheckResult],
+    policy: &Policy,
+    reference: &ImageRef,
+    today: (i64, u32, u32),
+) -> Vec<WaiverUse> {
     let names: Vec<String> = [Some(reference.original.clone()), reference.local_name()].into_iter().flatten().collect();
     let mut uses = Vec::new();
     for (index, w) in policy.waivers.iter().enumerate() {

@@ -12,7 +12,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-
 pub struct Layer {
     pub source: LayerSource,
     pub scan: LayerScan,
@@ -190,7 +189,9 @@ impl ImageFs {
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&host)
-            .map_err(|err| format!("cannot read {shown} from layer {}: {err}", self.layers[loc.layer as usize].source.number))?;
+            .map_err(|err| {
+                format!("cannot read {shown} from layer {}: {err}", self.layers[loc.layer as usize].source.number)
+            })?;
         let meta = f.metadata().map_err(|err| format!("cannot read {shown}: {err}"))?;
         if !meta.is_file() {
             return Err(format!("{shown} is not a regular file in the image"));

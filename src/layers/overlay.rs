@@ -101,7 +101,11 @@ impl PathIndex {
         });
         let h = path_hash(path);
         let start = sorted.partition_point(|&(x, _)| x < h);
-        sorted[start..].iter().take_while(|&&(x, _)| x == h).map(|&(_, i)| i).find(|&i| &scan.entries[i as usize].path[..] == path)
+        sorted[start..]
+            .iter()
+            .take_while(|&&(x, _)| x == h)
+            .map(|&(_, i)| i)
+            .find(|&i| &scan.entries[i as usize].path[..] == path)
     }
 
     /// The slot of `path`; `path_of` gives the path of an entry.

@@ -166,8 +166,10 @@ fn same_content(lower_root: &Path, upper_root: &Path, path: &[u8]) -> Result<boo
     let (mut a, mut b) = (open(lower_root)?, open(upper_root)?);
     let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
     loop {
-        let na = read_full(&mut a, &mut ba).map_err(|e| format!("cannot compare {}: {e}", lower_root.join(rel).display()))?;
-        let nb = read_full(&mut b, &mut bb).map_err(|e| format!("cannot compare {}: {e}", upper_root.join(rel).display()))?;
+        let na = read_full(&mut a, &mut ba)
+            .map_err(|e| format!("cannot compare {}: {e}", lower_root.join(rel).display()))?;
+        let nb = read_full(&mut b, &mut bb)
+            .map_err(|e| format!("cannot compare {}: {e}", upper_root.join(rel).display()))?;
         if na != nb || ba[..na] != bb[..nb] {
             return Ok(false);
         }

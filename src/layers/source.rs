@@ -101,4 +101,3 @@ fn attribute(image: &ImageInspect, dirs: Vec<PathBuf>) -> Result<Vec<LayerSource
         })
         .collect())
 }
-

@@ -37,7 +37,12 @@ fn read_records<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, Str
 
 /// The layer directories of image `image_id`, bottom to top, searched in `stores` (the
 /// writable store first, as containers/storage searches them).
-pub fn layer_dirs(driver: &str, stores: &[PathBuf], image_id: &str, diff_ids: &[String]) -> Result<Vec<PathBuf>, String> {
+pub fn layer_dirs(
+    driver: &str,
+    stores: &[PathBuf],
+    image_id: &str,
+    diff_ids: &[String],
+) -> Result<Vec<PathBuf>, String> {
     let id = image_id.strip_prefix("sha256:").unwrap_or(image_id);
     let searched = || stores.iter().map(|s| s.display().to_string()).collect::<Vec<_>>().join(", ");
     let mut top = None;
@@ -62,9 +67,9 @@ pub fn layer_dirs(driver: &str, stores: &[PathBuf], image_id: &str, diff_ids: &[
         if chain.len() > diff_ids.len() {
             return Err(format!("image {id} has more layers in storage than the {} in its RootFS", diff_ids.len()));
         }
-        let (rec, store) = layers
-            .get(&next)
-            .ok_or_else(|| format!("layer {next} of image {id} is not recorded in any {driver} store ({})", searched()))?;
+        let (rec, store) = layers.get(&next).ok_or_else(|| {
+            format!("layer {next} of image {id} is not recorded in any {driver} store ({})", searched())
+        })?;
         chain.push((rec, store));
         next = rec.parent.clone();
     }

@@ -1,9 +1,9 @@
 //! Overlay semantics on real layer trees built in temp dirs (needs root for whiteouts).
 
 use super::*;
+use crate::model::EntryKind;
 use crate::testutil::Image;
 use source::layer_sources;
-use crate::model::EntryKind;
 
 fn visible(fs: &ImageFs, path: &str) -> bool {
     fs.lookup(path.as_bytes()).is_some()
@@ -177,7 +177,10 @@ fn layer_sources_order_and_attribution() {
             (4, "/s/d/diff", "sha256:d", "COPY d"),
         ]
     );
-    let single = crate::inspect::parse(br#"[{"GraphDriver":{"Name":"overlay","Data":{"UpperDir":"/s/a/diff"}},"RootFS":{"Layers":["sha256:a"]}}]"#).unwrap();
+    let single = crate::inspect::parse(
+        br#"[{"GraphDriver":{"Name":"overlay","Data":{"UpperDir":"/s/a/diff"}},"RootFS":{"Layers":["sha256:a"]}}]"#,
+    )
+    .unwrap();
     assert_eq!(layer_sources(&single).unwrap().len(), 1);
     let vfs = crate::inspect::parse(br#"[{"GraphDriver":{"Name":"vfs","Data":{}}}]"#).unwrap();
     assert!(layer_sources(&vfs).unwrap_err().contains("vfs"));
@@ -205,7 +208,8 @@ impl Snapshots {
     fn next(&mut self) -> crate::testutil::Tree {
         let root = self.root(self.count);
         if self.count > 0 {
-            let st = std::process::Command::new("cp").arg("-a").arg(self.root(self.count - 1)).arg(&root).status().unwrap();
+            let st =
+                std::process::Command::new("cp").arg("-a").arg(self.root(self.count - 1)).arg(&root).status().unwrap();
             assert!(st.success());
         }
         self.count += 1;
@@ -214,7 +218,12 @@ impl Snapshots {
 
     fn fs(&self) -> ImageFs {
         let sources = (0..self.count)
-            .map(|i| LayerSource { number: i + 1, dir: self.root(i), diff_id: String::new(), created_by: String::new() })
+            .map(|i| LayerSource {
+                number: i + 1,
+                dir: self.root(i),
+                diff_id: String::new(),
+                created_by: String::new(),
+            })
             .collect();
         let classifier = crate::rules::Classifier::new(crate::rules::all(), &Default::default());
         scan_layout(Layout { format: LayerFormat::Snapshot, layers: sources }, &classifier, 2)
@@ -252,7 +261,19 @@ fn vfs_snapshots_become_layer_diffs() {
 
     let fs = s.fs();
     assert_eq!(copies(&fs, "/a/del"), vec![(1, false), (2, false)]);
-    assert_eq!(fs.entry(fs.layers[1].scan.entries.iter().position(|e| &e.path[..] == b"/a/del").map(|i| Loc { layer: 1, idx: i as u32 }).unwrap()).kind, EntryKind::Whiteout);
+    assert_eq!(
+        fs.entry(
+            fs.layers[1]
+                .scan
+                .entries
+                .iter()
+                .position(|e| &e.path[..] == b"/a/del")
+                .map(|i| Loc { layer: 1, idx: i as u32 })
+                .unwrap()
+        )
+        .kind,
+        EntryKind::Whiteout
+    );
     // Where overlay would mark /d opaque, the comparison says "x and sub went away".
     assert_eq!(copies(&fs, "/d/x"), vec![(1, false), (2, false), (3, true)]);
     assert_eq!(copies(&fs, "/d/sub"), vec![(1, false), (2, false)]);
@@ -265,7 +286,8 @@ fn vfs_snapshots_become_layer_diffs() {
     assert_eq!(copies(&fs, "/x2"), vec![(1, false), (2, true)]);
     // Only what changed (and the directories leading to it) is in an upper layer.
     let paths = |l: usize| -> Vec<String> {
-        let mut v: Vec<String> = fs.layers[l].scan.entries.iter().map(|e| String::from_utf8_lossy(&e.path).into_owned()).collect();
+        let mut v: Vec<String> =
+            fs.layers[l].scan.entries.iter().map(|e| String::from_utf8_lossy(&e.path).into_owned()).collect();
         v.sort();
         v
     };
@@ -291,13 +313,19 @@ fn vfs_and_overlay_forms_of_one_image_agree() {
     img.layer(1).whiteout("/usr/bin/sudo").file("/usr/bin/newgrp", 0o2755);
     let ovl = img.fs();
     let visible = |fs: &ImageFs| {
-        let mut v: Vec<(Vec<u8>, u16, u32)> = fs.visible_entries().map(|(l, e)| (e.path.to_vec(), l.layer, e.mode)).collect();
+        let mut v: Vec<(Vec<u8>, u16, u32)> =
+            fs.visible_entries().map(|(l, e)| (e.path.to_vec(), l.layer, e.mode)).collect();
         v.sort();
         v
     };
     // Directory copy-ups differ by nature (overlay records /usr/bin in layer 2 only as a
     // parent, vfs too); files and their layers must not.
-    let files = |fs: &ImageFs| visible(fs).into_iter().filter(|(p, _, _)| fs.lookup(p).map(|l| fs.entry(l).kind) == Some(EntryKind::File)).collect::<Vec<_>>();
+    let files = |fs: &ImageFs| {
+        visible(fs)
+            .into_iter()
+            .filter(|(p, _, _)| fs.lookup(p).map(|l| fs.entry(l).kind) == Some(EntryKind::File))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(files(&vfs), files(&ovl));
     assert_eq!(copies(&vfs, "/usr/bin/sudo"), copies(&ovl, "/usr/bin/sudo"));
 }
@@ -312,7 +340,10 @@ fn aufs_style_markers_and_meta_entries() {
     assert!(!visible(&fs, "/a/del"));
     assert!(!visible(&fs, "/o/old"));
     assert!(visible(&fs, "/o/new"));
-    assert!(fs.layers[1].scan.entries.iter().all(|e| !e.path.starts_with(b"/.wh")), "AUFS bookkeeping is not image content");
+    assert!(
+        fs.layers[1].scan.entries.iter().all(|e| !e.path.starts_with(b"/.wh")),
+        "AUFS bookkeeping is not image content"
+    );
 }
 
 #[test]
@@ -323,7 +354,13 @@ fn fuse_overlayfs_opaque_xattr_is_honoured() {
     let d = img.layer(1).root.join("d");
     let c = std::ffi::CString::new(d.as_os_str().as_encoded_bytes()).unwrap();
     let r = unsafe {
-        libc::setxattr(c.as_ptr(), b"user.fuseoverlayfs.opaque\0".as_ptr() as *const libc::c_char, b"y".as_ptr() as *const libc::c_void, 1, 0)
+        libc::setxattr(
+            c.as_ptr(),
+            b"user.fuseoverlayfs.opaque\0".as_ptr() as *const libc::c_char,
+            b"y".as_ptr() as *const libc::c_void,
+            1,
+            0,
+        )
     };
     assert_eq!(r, 0, "user xattrs on the temp dir's filesystem");
     let fs = img.fs();

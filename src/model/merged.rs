@@ -57,4 +57,3 @@ pub struct MergedImage {
     /// One per column of `checks`: that check's status, or None if this report lacks it.
     pub statuses: Vec<Option<Status>>,
 }
-

@@ -230,7 +230,9 @@ fn outcome_of(checks: &[CheckResult], error: Option<&ScanError>, fail_on: Severi
     if checks.iter().any(|c| c.status == Status::Error) {
         return Outcome::Operational(ErrorKind::CheckError);
     }
-    Outcome::Policy(checks.iter().filter(|c| c.status == Status::Fail && c.severity >= fail_on).map(|c| c.severity).max())
+    Outcome::Policy(
+        checks.iter().filter(|c| c.status == Status::Fail && c.severity >= fail_on).map(|c| c.severity).max(),
+    )
 }
 
 impl Summary {

@@ -79,4 +79,3 @@ pub struct TreeFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_target: Option<String>,
 }
-

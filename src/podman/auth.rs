@@ -291,7 +291,10 @@ mod tests {
     #[test]
     fn authfile_is_private_and_removed_on_drop() {
         let creds = Credentials {
-            entries: vec![AuthEntry { key: "r".into(), secret: Secret::UserPassword { username: "u".into(), password: "p".into() } }],
+            entries: vec![AuthEntry {
+                key: "r".into(),
+                secret: Secret::UserPassword { username: "u".into(), password: "p".into() },
+            }],
             ci_registry: None,
         };
         let f = AuthFile::create(&creds).unwrap();

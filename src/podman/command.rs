@@ -39,12 +39,8 @@ impl Output {
     /// lines of stderr; controls escaped.
     pub fn reason(&self) -> String {
         let text = String::from_utf8_lossy(&self.stderr);
-        let lines: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(crate::escape::text)
-            .collect();
+        let lines: Vec<String> =
+            text.lines().map(str::trim).filter(|l| !l.is_empty()).map(crate::escape::text).collect();
         // podman logs its retries as warnings before the error that ended it; that last
         // error is the cause, the retries would bury it.
         let last_error = lines.iter().rposition(|l| l.starts_with("Error: "));
@@ -76,7 +72,8 @@ impl Program {
     pub fn locate(name: &str, explicit: Option<PathBuf>) -> Result<Program, String> {
         let path = match explicit {
             Some(p) => p,
-            None => which::which(name).map_err(|_| format!("{name} not found in PATH; install it (apt-get install {name})"))?,
+            None => which::which(name)
+                .map_err(|_| format!("{name} not found in PATH; install it (apt-get install {name})"))?,
         };
         Ok(Program { path, global: Vec::new() })
     }
@@ -170,7 +167,8 @@ mod tests {
 
     #[test]
     fn retries_do_not_bury_the_error() {
-        let stderr = b"time=\"t\" level=warning msg=\"Failed, retrying in 1s ... (1/3). Error: x: connection refused\"\n\
+        let stderr =
+            b"time=\"t\" level=warning msg=\"Failed, retrying in 1s ... (1/3). Error: x: connection refused\"\n\
             time=\"t\" level=warning msg=\"Failed, retrying in 1s ... (2/3). Error: x: connection refused\"\n\
             Error: initializing source docker://r/x:1: connection refused\n";
         let out = Output { code: Some(125), signal: None, stdout: Vec::new(), stderr: stderr.to_vec() };

@@ -7,10 +7,10 @@ pub mod info;
 pub mod private_store;
 
 use crate::exit::Failure;
-use crate::model::{ErrorKind, StoreOptions};
 use crate::inspect::{self, ImageInspect};
-use crate::reference::{ImageRef, Transport};
+use crate::model::{ErrorKind, StoreOptions};
 use crate::platform::Platform;
+use crate::reference::{ImageRef, Transport};
 use auth::{AuthFile, Credentials, Secret};
 use command::{argv, Program};
 use std::ffi::OsString;
@@ -128,7 +128,10 @@ impl Podman {
             return self.pull_and_inspect(r, opts).await;
         }
         let name = local.ok_or_else(|| {
-            Failure::new(ErrorKind::PullFailed, format!("{} cannot be scanned with --pull never: it names no image in local storage", r.original))
+            Failure::new(
+                ErrorKind::PullFailed,
+                format!("{} cannot be scanned with --pull never: it names no image in local storage", r.original),
+            )
         })?;
         let why = if must_be_local { "the reference points at local storage" } else { "--pull never" };
         // One podman call: the inspect establishes presence, and turns "not there" into a
@@ -221,7 +224,10 @@ impl Podman {
         args.push(r.pull_arg().into());
         let out = self.run(&args, None, ErrorKind::PullFailed).await?;
         if !out.success() {
-            return Err(Failure::new(ErrorKind::PullFailed, format!("podman pull {} failed: {}", r.pull_arg(), out.reason())));
+            return Err(Failure::new(
+                ErrorKind::PullFailed,
+                format!("podman pull {} failed: {}", r.pull_arg(), out.reason()),
+            ));
         }
         let stdout = String::from_utf8_lossy(&out.stdout);
         let ids: Vec<&str> = stdout.lines().map(str::trim).filter(|l| is_image_id(l)).collect();
@@ -262,12 +268,16 @@ impl Podman {
             if !self.exists(name).await? {
                 return Err(Failure::new(
                     ErrorKind::PullFailed,
-                    format!("image {name} is not in local storage and was not pulled (--pull never, or a local-storage reference)"),
+                    format!(
+                        "image {name} is not in local storage and was not pulled \
+                         (--pull never, or a local-storage reference)"
+                    ),
                 ));
             }
             return Err(self.failed(ErrorKind::InspectFailed, &args, &out));
         }
-        inspect::parse(&out.stdout).map_err(|e| Failure::new(ErrorKind::InspectFailed, format!("podman image inspect {name}: {e}")))
+        inspect::parse(&out.stdout)
+            .map_err(|e| Failure::new(ErrorKind::InspectFailed, format!("podman image inspect {name}: {e}")))
     }
 
     /// The store podman uses, for drivers whose layer directories inspect does not give.

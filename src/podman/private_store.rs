@@ -16,12 +16,14 @@ pub struct PrivateStore {
     options: StoreOptions,
 }
 
-
 impl PrivateStore {
     /// A new empty store under $TMPDIR, else /var/tmp (image-sized data; /tmp is often a
     /// small tmpfs), using `driver` or podman's configured one.
     pub fn create(driver: Option<String>) -> Result<PrivateStore, String> {
-        let base = std::env::var_os("TMPDIR").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| "/var/tmp".into());
+        let base = std::env::var_os("TMPDIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/var/tmp".into());
         PrivateStore::create_in(&base, driver)
     }
 
@@ -75,7 +77,8 @@ pub fn remove(dir: &Path) -> Result<(), String> {
     for _ in 0..10 {
         let mounts = mounts_under(dir)?;
         if mounts.is_empty() {
-            return std::fs::remove_dir_all(dir).map_err(|e| format!("cannot remove private store {}: {e}", dir.display()));
+            return std::fs::remove_dir_all(dir)
+                .map_err(|e| format!("cannot remove private store {}: {e}", dir.display()));
         }
         for m in mounts {
             unmount(&m);

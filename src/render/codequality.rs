@@ -98,10 +98,7 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
                     categories: ["Security"],
                     severity: severity(c.severity),
                     fingerprint: fp,
-                    location: Location {
-                        path: f.path.trim_start_matches('/').to_string(),
-                        lines: Lines { begin: 1 },
-                    },
+                    location: Location { path: f.path.trim_start_matches('/').to_string(), lines: Lines { begin: 1 } },
                 });
             }
         }

@@ -77,7 +77,13 @@ fn check_line(out: &mut String, c: &CheckResult, width: usize, style: &Style) {
     for f in c.findings.iter().take(MAX_SHOWN) {
         if f.layer != last_layer {
             last_layer = f.layer;
-            let _ = writeln!(out, "        layer {} {}{}", f.layer, crate::escape::text(&crate::text::short_digest(&f.layer_digest)), created_by(f));
+            let _ = writeln!(
+                out,
+                "        layer {} {}{}",
+                f.layer,
+                crate::escape::text(&crate::text::short_digest(&f.layer_digest)),
+                created_by(f)
+            );
         }
         let _ = writeln!(out, "          {}", finding_line(f));
     }
@@ -178,8 +184,14 @@ mod tests {
     fn image_controlled_header_and_layer_digests_are_escaped_and_never_split_a_character() {
         // Found by fuzz/fuzz_targets/inspect.rs: a RootFS layer "sha\u{8}…" reached the
         // console raw; a multi-byte character at the cut made the slice panic.
-        let settings =
-            crate::engine::settings::settings_info("never", None, Default::default(), Severity::Informational, None, Default::default());
+        let settings = crate::engine::settings::settings_info(
+            "never",
+            None,
+            Default::default(),
+            Severity::Informational,
+            None,
+            Default::default(),
+        );
         let image = ImageInfo {
             reference: "a/b:1".into(),
             id: "\u{1b}[2Jéééééééééééééé".into(),
@@ -218,7 +230,16 @@ mod tests {
             findings: vec![finding(1, "sha\u{8}00ff"), finding(2, "sha256:0123456789aé"), finding(3, "é")],
             waiver: None,
         };
-        let layer = LayerInfo { number: 1, diff_id: String::new(), created_by: String::new(), entries: 1, size: 1, whiteouts: 0, findings: 1, errors: vec![] };
+        let layer = LayerInfo {
+            number: 1,
+            diff_id: String::new(),
+            created_by: String::new(),
+            entries: 1,
+            size: 1,
+            whiteouts: 0,
+            findings: 1,
+            errors: vec![],
+        };
         let r = crate::engine::new_report(settings, image, vec![layer], vec![check], Vec::new(), None);
         let out = render(&r, &Style { color: false });
         assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out}");

@@ -36,7 +36,10 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
                 severity: "Critical",
                 pass: false,
                 description: e.message.clone(),
-                mitigation: format!("The scan stopped ({}, exit code {}); fix the cause and scan again.", e.kind, e.exit_code),
+                mitigation: format!(
+                    "The scan stopped ({}, exit code {}); fix the cause and scan again.",
+                    e.kind, e.exit_code
+                ),
                 files: Vec::new(),
             });
         }

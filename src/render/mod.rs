@@ -7,15 +7,14 @@
 
 pub mod codequality;
 pub mod console;
-pub mod markup;
 pub mod json;
 pub mod legacy;
+pub mod markup;
 pub mod sarif;
 pub mod templates;
 pub mod view;
 
 #[doc(hidden)]
-
 use crate::model::MergedSummary;
 use crate::model::{Report, Status};
 use serde::Serialize;
@@ -43,8 +42,15 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 7] =
-        [Format::Json, Format::Html, Format::Markdown, Format::Junit, Format::Codequality, Format::Sarif, Format::LegacyJson];
+    pub const ALL: [Format; 7] = [
+        Format::Json,
+        Format::Html,
+        Format::Markdown,
+        Format::Junit,
+        Format::Codequality,
+        Format::Sarif,
+        Format::LegacyJson,
+    ];
 
     /// What follows `<name>.` in the file name.
     pub fn extension(self) -> &'static str {
@@ -121,7 +127,12 @@ impl Renderer {
     }
 
     /// The combined summary of many reports in `format`.
-    pub fn render_merged(&self, format: Format, summary: &MergedSummary, reports: &[Report]) -> Result<Vec<u8>, String> {
+    pub fn render_merged(
+        &self,
+        format: Format,
+        summary: &MergedSummary,
+        reports: &[Report],
+    ) -> Result<Vec<u8>, String> {
         let refs: Vec<&Report> = reports.iter().collect();
         match format {
             Format::Json => {

@@ -5,12 +5,14 @@
 //! and always a logical location naming the image. Checks that could not be evaluated, and a
 //! scan that stopped early, are tool execution notifications with `executionSuccessful`
 //! false. A violation covered by a policy waiver is a result with an accepted external
-//! suppression carrying the waiver's reason (SARIF viewers hide suppressed results). Produced with serde, so the output is valid JSON whatever the image contains.
+//! suppression carrying the waiver's reason (SARIF viewers hide suppressed results).
+//! Produced with serde, so the output is valid JSON whatever the image contains.
 
 use crate::model::{AppliedWaiver, CheckResult, Finding, Report, Severity, Status};
 use serde_json::{json, Value};
 
-pub const SCHEMA_URI: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+pub const SCHEMA_URI: &str =
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 pub fn level(s: Severity) -> &'static str {
     match s {

@@ -63,7 +63,8 @@ impl Templates {
     pub fn load(dir: Option<&Path>) -> Result<Templates, String> {
         let mut overrides: BTreeMap<String, (PathBuf, String)> = BTreeMap::new();
         if let Some(dir) = dir {
-            let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read templates directory {}: {e}", dir.display()))?;
+            let entries = std::fs::read_dir(dir)
+                .map_err(|e| format!("cannot read templates directory {}: {e}", dir.display()))?;
             for entry in entries {
                 let entry = entry.map_err(|e| format!("cannot read templates directory {}: {e}", dir.display()))?;
                 let file = entry.file_name();
@@ -79,7 +80,8 @@ impl Templates {
                     ));
                 }
                 let path = entry.path();
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
                 overrides.insert(file.to_string(), (path, text));
             }
         }
@@ -176,7 +178,8 @@ handlebars::handlebars_helper!(bytes: |n: u64| human_bytes(n));
 // `{{bar value max width}}`: the length of a bar for `value` on a scale where `max` is `width`.
 handlebars::handlebars_helper!(bar: |value: u64, max: u64, width: u64| super::view::scale(value, max, width));
 // `{{plural n "file" "files"}}`
-handlebars::handlebars_helper!(plural: |n: u64, one: str, many: str| if n == 1 { one.to_string() } else { many.to_string() });
+handlebars::handlebars_helper!(plural: |n: u64, one: str, many: str|
+    crate::text::plural(n as usize, one, many).to_string());
 // `{{join list ", "}}`
 handlebars::handlebars_helper!(join: |list: array, sep: str| list
     .iter()

@@ -301,7 +301,11 @@ pub fn image<'a>(report: &'a Report, index: usize, limits: Limits, with_tree: bo
         tool_version: report.tool.version.clone(),
         settings: settings(report),
         summary: summary(report),
-        error: report.error.as_ref().map(|e| ErrorView { kind: e.kind, message: e.message.clone(), exit_code: e.exit_code }),
+        error: report.error.as_ref().map(|e| ErrorView {
+            kind: e.kind,
+            message: e.message.clone(),
+            exit_code: e.exit_code,
+        }),
         has_checks: !checks.is_empty(),
         checks,
         chart: chart(&layers),
@@ -356,7 +360,6 @@ fn check<'a>(c: &'a CheckResult, anchor: &str, limits: Limits, fail_on: Severity
     }
 }
 
-
 fn summary(r: &Report) -> SummaryView {
     let s = &r.summary;
     SummaryView {
@@ -372,11 +375,7 @@ fn summary(r: &Report) -> SummaryView {
         errors: s.errors,
         by_severity: Severity::ALL
             .iter()
-            .map(|&sev| SeverityCount {
-                name: sev.name(),
-                label: sev.title(),
-                failed: s.failed_by_severity.get(sev),
-            })
+            .map(|&sev| SeverityCount { name: sev.name(), label: sev.title(), failed: s.failed_by_severity.get(sev) })
             .collect(),
     }
 }
@@ -448,7 +447,12 @@ fn settings(r: &Report) -> SettingsView<'_> {
             .labels
             .required
             .iter()
-            .map(|l| kv(&crate::escape::text(&l.key), l.pattern.as_deref().map(crate::escape::text).unwrap_or_else(|| "any value".into())))
+            .map(|l| {
+                kv(
+                    &crate::escape::text(&l.key),
+                    l.pattern.as_deref().map(crate::escape::text).unwrap_or_else(|| "any value".into()),
+                )
+            })
             .collect(),
         waivers: r.waivers.iter().collect(),
         policy: vec![

@@ -16,7 +16,10 @@ pub struct Identity {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
-    Id { id: u32, how: String },
+    Id {
+        id: u32,
+        how: String,
+    },
     /// The name does not exist in the image: the container would not start.
     Missing(String),
     /// A file needed to decide could not be read.
@@ -66,7 +69,11 @@ pub fn identity(ctx: &Context) -> Identity {
                 }
                 None => {
                     let why = format!("USER {shown} is not in the image's /etc/passwd");
-                    return Identity { user_spec: spec, uid: Resolved::Missing(why.clone()), gid: Resolved::Missing(why) };
+                    return Identity {
+                        user_spec: spec,
+                        uid: Resolved::Missing(why.clone()),
+                        gid: Resolved::Missing(why),
+                    };
                 }
             },
         }
@@ -84,7 +91,9 @@ pub fn identity(ctx: &Context) -> Identity {
                     Err(e) => Resolved::Unknown(e.clone()),
                     Ok(None) => Resolved::Missing(format!("group {shown_g} is a name but the image has no /etc/group")),
                     Ok(Some(groups)) => match groups.iter().find(|e| e.name == g) {
-                        Some(e) => Resolved::Id { id: e.gid, how: format!("group {shown_g} resolves to gid {}", e.gid) },
+                        Some(e) => {
+                            Resolved::Id { id: e.gid, how: format!("group {shown_g} resolves to gid {}", e.gid) }
+                        }
                         None => Resolved::Missing(format!("group {shown_g} is not in the image's /etc/group")),
                     },
                 },

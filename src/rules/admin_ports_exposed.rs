@@ -1,7 +1,7 @@
-use crate::model::Severity;
 use super::context::Context;
 use super::rule::{Evaluation, RuleMeta};
 use crate::layers::Loc;
+use crate::model::Severity;
 
 pub struct Rule;
 
@@ -49,7 +49,11 @@ impl super::rule::Rule for Rule {
                 format!("exposes {}; none is an administration port", shown.join(", "))
             })
         } else {
-            Evaluation::fail(format!("exposes administration port{} {}", if bad.len() == 1 { "" } else { "s" }, bad.join(", ")))
+            Evaluation::fail(format!(
+                "exposes administration port{} {}",
+                if bad.len() == 1 { "" } else { "s" },
+                bad.join(", ")
+            ))
         }
     }
 }

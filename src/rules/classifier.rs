@@ -54,4 +54,3 @@ impl Classify for Classifier {
         bits
     }
 }
-

@@ -105,4 +105,3 @@ impl<'a> Context<'a> {
 }
 
 pub const STANDARD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-

@@ -1,7 +1,7 @@
-use crate::model::Severity;
 use super::context::Context;
 use super::rule::{Evaluation, RuleMeta};
 use crate::layers::Loc;
+use crate::model::Severity;
 
 pub struct Rule;
 

@@ -108,11 +108,30 @@ mod tests {
         assert_eq!(
             s.remote_access_tools,
             [
-                "ssh", "sshd", "scp", "sftp", "nc", "nc.openbsd", "nc.traditional", "ncat", "netcat", "socat",
-                "telnet", "telnetd", "in.telnetd", "dropbear", "dbclient", "rsh", "rlogin", "rexec"
+                "ssh",
+                "sshd",
+                "scp",
+                "sftp",
+                "nc",
+                "nc.openbsd",
+                "nc.traditional",
+                "ncat",
+                "netcat",
+                "socat",
+                "telnet",
+                "telnetd",
+                "in.telnetd",
+                "dropbear",
+                "dbclient",
+                "rsh",
+                "rlogin",
+                "rexec"
             ]
         );
-        for c in ["gcc", "g++", "cc", "c++", "clang", "tcc", "gfortran", "gccgo", "go", "rustc", "javac", "ghc", "fpc", "nasm", "as"] {
+        for c in [
+            "gcc", "g++", "cc", "c++", "clang", "tcc", "gfortran", "gccgo", "go", "rustc", "javac", "ghc", "fpc",
+            "nasm", "as",
+        ] {
             assert!(s.compilers.iter().any(|x| x == c), "{c} missing");
         }
     }

@@ -20,7 +20,9 @@ pub fn special_bit(ctx: &Context, hits: &[Loc], what: &str) -> Evaluation {
                 }
                 findings.push(ctx.finding(loc, visible, None));
             }
-            EntryKind::Dir => findings.push(ctx.finding(loc, false, Some(format!("{what} directory, listed for information")))),
+            EntryKind::Dir => {
+                findings.push(ctx.finding(loc, false, Some(format!("{what} directory, listed for information"))))
+            }
             _ => {}
         }
     }

@@ -1,8 +1,8 @@
-use crate::model::Severity;
 use super::context::Context;
 use super::rule::{Evaluation, RuleMeta};
-use crate::layers::Loc;
 use crate::glob;
+use crate::layers::Loc;
+use crate::model::Severity;
 
 pub struct Rule;
 
@@ -123,7 +123,8 @@ impl super::rule::Rule for Rule {
             }
         }
         if problems.is_empty() {
-            let mut d = format!("all {} required label{} present", required.len(), if required.len() == 1 { "" } else { "s" });
+            let mut d =
+                format!("all {} required label{} present", required.len(), if required.len() == 1 { "" } else { "s" });
             if !unknown_origin.is_empty() {
                 d.push_str(&format!(" (history does not show where {} was set)", unknown_origin.join(", ")));
             }
@@ -147,10 +148,12 @@ mod tests {
 
     #[test]
     fn origin_follows_the_from_marker() {
-        let img = crate::inspect::parse(br#"[{"History":[
+        let img = crate::inspect::parse(
+            br#"[{"History":[
             {"created_by":"LABEL vendor=base"},
             {"created_by":"ADD x","comment":"FROM base:1"},
-            {"created_by":"LABEL product=p","comment":"FROM 0089bd86b112","empty_layer":true}]}]"#)
+            {"created_by":"LABEL product=p","comment":"FROM 0089bd86b112","empty_layer":true}]}]"#,
+        )
         .unwrap();
         assert_eq!(origin(&img, "vendor"), Origin::Inherited);
         assert_eq!(origin(&img, "product"), Origin::Own);

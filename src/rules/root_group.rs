@@ -1,8 +1,8 @@
 use super::accounts::{identity, verdict};
-use crate::model::Severity;
 use super::context::Context;
 use super::rule::{Evaluation, RuleMeta};
 use crate::layers::Loc;
+use crate::model::Severity;
 
 pub struct Rule;
 

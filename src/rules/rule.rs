@@ -78,4 +78,3 @@ pub trait Rule: Sync {
     /// `hits`: the entries (of any layer, visible or not) the walk matched to `needs`.
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation;
 }
-

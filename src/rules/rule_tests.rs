@@ -4,7 +4,11 @@ use crate::model::Status;
 use crate::testutil::Image;
 
 fn passwd(img: &Image, layer: usize, passwd: &str, group: &str) {
-    img.layer(layer).file_with("/etc/passwd", 0o644, passwd.as_bytes()).file_with("/etc/group", 0o644, group.as_bytes());
+    img.layer(layer).file_with("/etc/passwd", 0o644, passwd.as_bytes()).file_with(
+        "/etc/group",
+        0o644,
+        group.as_bytes(),
+    );
 }
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1001::/app:/bin/false\nrootgrp:x:1002:0::/:/bin/false\nalias:x:0:5::/:/bin/sh\n";
@@ -58,7 +62,11 @@ fn root_user_and_group_resolution() {
 #[test]
 fn passwd_through_an_absolute_symlink_is_the_images() {
     let mut img = Image::new(1);
-    img.layer(0).link("/etc/passwd", "/etc/real-passwd").file_with("/etc/real-passwd", 0o644, b"svc:x:0:0::/:/bin/sh\n");
+    img.layer(0).link("/etc/passwd", "/etc/real-passwd").file_with(
+        "/etc/real-passwd",
+        0o644,
+        b"svc:x:0:0::/:/bin/sh\n",
+    );
     img.inspect.config.user = "svc".into();
     assert_eq!(img.check("root-user").status, Status::Fail, "svc is uid 0 in the image");
 }
@@ -136,7 +144,11 @@ fn tools_are_executables_on_path_or_links_to_them() {
     let r = img.check("remote-access-tools");
     assert_eq!(r.status, Status::Fail);
     let failing: Vec<&str> = r.findings.iter().filter(|f| f.violation).map(|f| f.path.as_str()).collect();
-    assert_eq!(failing, ["/usr/bin/nc", "/usr/bin/nc.openbsd"], "dangling telnet and non-executable socat are not tools");
+    assert_eq!(
+        failing,
+        ["/usr/bin/nc", "/usr/bin/nc.openbsd"],
+        "dangling telnet and non-executable socat are not tools"
+    );
     let info = r.findings.iter().find(|f| f.path == "/usr/lib/apt/methods/ssh").unwrap();
     assert!(!info.violation && info.note.as_deref().unwrap().contains("outside PATH"));
     assert!(r.findings.iter().all(|f| !f.path.contains("completions")));
@@ -189,9 +201,11 @@ fn compilers_in_versioned_and_cross_forms() {
 #[test]
 fn base_os_reads_os_release_through_symlinks() {
     let img = Image::new(1);
-    img.layer(0)
-        .link("/etc/os-release", "../usr/lib/os-release")
-        .file_with("/usr/lib/os-release", 0o644, b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n");
+    img.layer(0).link("/etc/os-release", "../usr/lib/os-release").file_with(
+        "/usr/lib/os-release",
+        0o644,
+        b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n",
+    );
     let b = img.check("base-os");
     assert_eq!((b.status, b.description.as_str()), (Status::Pass, "Debian GNU/Linux 12"));
     let empty = Image::new(1);
@@ -240,7 +254,9 @@ fn hostile_user_and_account_names_are_escaped_in_descriptions() {
     img.layer(0)
         .file_with("/etc/passwd", 0o644, b"ev\x1b[2Jil:x:1001:0::/:/bin/sh\n\x1b]0;t\x07:x:1002:50::/:/bin/sh\n")
         .file_with("/etc/group", 0o644, b"g\x1b[31m:x:0:\n");
-    for user in ["\x1b[2J\nroot", "ev\x1b[2Jil", "1001", "\x1b]0;t\x07", "1002:g\x1b[31m", "1002:\x1b[5mnone\r", "x\u{9b}31m"] {
+    for user in
+        ["\x1b[2J\nroot", "ev\x1b[2Jil", "1001", "\x1b]0;t\x07", "1002:g\x1b[31m", "1002:\x1b[5mnone\r", "x\u{9b}31m"]
+    {
         img.inspect.config.user = user.into();
         for id in ["root-user", "root-group"] {
             let c = img.check(id);
@@ -275,7 +291,8 @@ fn an_unreadable_layer_makes_file_checks_errors_never_passes() {
     let mut sources = named.sources();
     sources[0].dir = named.dir.path().join("vanished");
     let fs = crate::layers::scan(sources, &classifier, 1);
-    let checks = crate::engine::run_checks(&named.reference, &named.inspect, &fs, &named.policy, &named.settings, super::all());
+    let checks =
+        crate::engine::run_checks(&named.reference, &named.inspect, &fs, &named.policy, &named.settings, super::all());
     assert_eq!(checks.iter().find(|c| c.id == "root-user").unwrap().status, Status::Error);
 }
 
@@ -355,7 +372,8 @@ reason = "another image"
 "#,
     );
     let fs = img.fs();
-    let mut checks = crate::engine::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
+    let mut checks =
+        crate::engine::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
     let uses = crate::engine::apply_waivers(&mut checks, &img.policy, &img.reference, crate::time::today());
     let statuses: Vec<&str> = uses.iter().map(|u| u.status.name()).collect();
     assert_eq!(statuses, ["expired", "unused", "unused"]);

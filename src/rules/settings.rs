@@ -37,4 +37,3 @@ impl Default for RuleSettings {
 fn name_list(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect()
 }
-

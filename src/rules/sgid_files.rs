@@ -1,8 +1,8 @@
-use crate::model::Severity;
 use super::context::Context;
 use super::rule::{Evaluation, Needs, RuleMeta};
 use super::settings::RuleSettings;
 use crate::layers::Loc;
+use crate::model::Severity;
 
 pub struct Rule;
 

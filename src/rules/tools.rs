@@ -5,21 +5,65 @@
 //! bin/sbin directory. The same name elsewhere is not a tool; an executable match outside
 //! PATH is listed as information.
 
-use crate::model::Status;
 use super::context::Context;
 use super::rule::Evaluation;
 use crate::layers::Loc;
 use crate::model::EntryKind;
 use crate::model::Finding;
+use crate::model::Status;
 
 /// CPU names that start a GNU target triplet (x86_64-linux-gnu-gcc).
 const TRIPLET_ARCHES: &[&[u8]] = &[
-    b"x86_64", b"i386", b"i486", b"i586", b"i686", b"aarch64", b"aarch64_be", b"arm", b"armeb", b"armel",
-    b"armhf", b"armv5", b"armv6", b"armv7", b"armv7l", b"armv8", b"mips", b"mipsel", b"mips64", b"mips64el",
-    b"mipsisa32r6", b"mipsisa32r6el", b"mipsisa64r6", b"mipsisa64r6el", b"powerpc", b"powerpc64",
-    b"powerpc64le", b"ppc64", b"ppc64le", b"riscv32", b"riscv64", b"s390", b"s390x", b"sparc", b"sparc64",
-    b"alpha", b"hppa", b"ia64", b"m68k", b"sh4", b"loongarch64", b"avr", b"xtensa", b"or1k", b"nios2",
-    b"microblaze", b"csky", b"arc", b"bpf", b"wasm32",
+    b"x86_64",
+    b"i386",
+    b"i486",
+    b"i586",
+    b"i686",
+    b"aarch64",
+    b"aarch64_be",
+    b"arm",
+    b"armeb",
+    b"armel",
+    b"armhf",
+    b"armv5",
+    b"armv6",
+    b"armv7",
+    b"armv7l",
+    b"armv8",
+    b"mips",
+    b"mipsel",
+    b"mips64",
+    b"mips64el",
+    b"mipsisa32r6",
+    b"mipsisa32r6el",
+    b"mipsisa64r6",
+    b"mipsisa64r6el",
+    b"powerpc",
+    b"powerpc64",
+    b"powerpc64le",
+    b"ppc64",
+    b"ppc64le",
+    b"riscv32",
+    b"riscv64",
+    b"s390",
+    b"s390x",
+    b"sparc",
+    b"sparc64",
+    b"alpha",
+    b"hppa",
+    b"ia64",
+    b"m68k",
+    b"sh4",
+    b"loongarch64",
+    b"avr",
+    b"xtensa",
+    b"or1k",
+    b"nios2",
+    b"microblaze",
+    b"csky",
+    b"arc",
+    b"bpf",
+    b"wasm32",
 ];
 
 /// Calls `f` with each shorter form of `name` a versioned or cross compiler can take:
@@ -112,7 +156,11 @@ pub fn evaluate(ctx: &Context, hits: &[Loc], noun: (&str, &str)) -> Evaluation {
         let d = if extra == 0 {
             format!("no {} on PATH", noun.1)
         } else {
-            format!("no {} on PATH ({extra} other match{} listed for information)", noun.1, if extra == 1 { "" } else { "es" })
+            format!(
+                "no {} on PATH ({extra} other match{} listed for information)",
+                noun.1,
+                if extra == 1 { "" } else { "es" }
+            )
         };
         (Status::Pass, d)
     } else {
@@ -127,11 +175,8 @@ pub fn sort_findings(f: &mut [Finding]) {
 }
 
 fn distinct_names(findings: &[Finding]) -> Vec<String> {
-    let mut names: Vec<String> = findings
-        .iter()
-        .filter(|f| f.violation)
-        .map(|f| f.path.rsplit('/').next().unwrap_or("").to_string())
-        .collect();
+    let mut names: Vec<String> =
+        findings.iter().filter(|f| f.violation).map(|f| f.path.rsplit('/').next().unwrap_or("").to_string()).collect();
     names.sort();
     names.dedup();
     names
