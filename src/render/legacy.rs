@@ -38,7 +38,8 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
                 description: e.message.clone(),
                 mitigation: format!(
                     "The scan stopped ({}, exit code {}); fix the cause and scan again.",
-                    e.kind, e.exit_code
+                    e.kind.name(),
+                    e.exit_code
                 ),
                 files: Vec::new(),
             });

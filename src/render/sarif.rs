@@ -175,7 +175,7 @@ fn run(r: &Report) -> Value {
     if let Some(e) = &r.error {
         notifications.push(json!({
             "level": "error",
-            "message": { "text": format!("the scan stopped ({}, exit code {}): {}", e.kind, e.exit_code, e.message) },
+            "message": { "text": format!("the scan stopped ({}, exit code {}): {}", e.kind.name(), e.exit_code, e.message) },
         }));
     }
     let mut invocation = json!({

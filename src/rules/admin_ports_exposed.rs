@@ -51,7 +51,7 @@ impl super::rule::Rule for Rule {
         } else {
             Evaluation::fail(format!(
                 "exposes administration port{} {}",
-                if bad.len() == 1 { "" } else { "s" },
+                crate::text::plural(bad.len(), "", "s"),
                 bad.join(", ")
             ))
         }

@@ -27,7 +27,7 @@ impl super::rule::Rule for Rule {
         if n == 0 {
             Evaluation::fail("the image has no labels")
         } else {
-            Evaluation::pass(format!("{n} label{}", if n == 1 { "" } else { "s" }))
+            Evaluation::pass(format!("{n} label{}", crate::text::plural(n, "", "s")))
         }
     }
 }

@@ -123,8 +123,11 @@ impl super::rule::Rule for Rule {
             }
         }
         if problems.is_empty() {
-            let mut d =
-                format!("all {} required label{} present", required.len(), if required.len() == 1 { "" } else { "s" });
+            let mut d = format!(
+                "all {} required label{} present",
+                required.len(),
+                crate::text::plural(required.len(), "", "s")
+            );
             if !unknown_origin.is_empty() {
                 d.push_str(&format!(" (history does not show where {} was set)", unknown_origin.join(", ")));
             }

@@ -25,7 +25,7 @@ impl super::rule::Rule for Rule {
     fn check(&self, ctx: &Context, _hits: &[Loc]) -> Evaluation {
         let n = ctx.fs.layers.len().max(ctx.image.root_fs.layers.len());
         let max = ctx.settings.max_layers;
-        let d = format!("{n} layer{} (at most {max} allowed)", if n == 1 { "" } else { "s" });
+        let d = format!("{n} layer{} (at most {max} allowed)", crate::text::plural(n, "", "s"));
         if n > max {
             Evaluation::fail(d)
         } else {
