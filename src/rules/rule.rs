@@ -64,10 +64,6 @@ impl Evaluation {
     pub fn error(description: impl Into<String>) -> Self {
         Evaluation { status: Status::Error, description: description.into(), findings: Vec::new() }
     }
-    pub fn with_findings(mut self, findings: Vec<Finding>) -> Self {
-        self.findings = findings;
-        self
-    }
 }
 
 pub trait Rule: Sync {
