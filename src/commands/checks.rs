@@ -24,7 +24,7 @@ pub fn explain_id(id: &str) -> Result<u8, Failure> {
     }
 }
 
-pub fn checks_table(policy: &Policy) -> String {
+fn checks_table(policy: &Policy) -> String {
     let width = rules::all().iter().map(|r| r.meta().id.len()).max().unwrap_or(0);
     let mut s = format!("{:<width$}  {:<13}  {:<13}  {}\n", "ID", "DEFAULT", "EFFECTIVE", "TITLE");
     for r in rules::all() {
@@ -35,7 +35,7 @@ pub fn checks_table(policy: &Policy) -> String {
     s
 }
 
-pub fn explain(m: &RuleMeta) -> String {
+fn explain(m: &RuleMeta) -> String {
     format!(
         "{} — {}\nDefault severity: {}\n\nWhy:\n  {}\n\nFix:\n  {}\n",
         m.id,
