@@ -2,6 +2,7 @@
 //! call. Anything wrong here is an invalid configuration (exit 24), except a missing image
 //! (22) and an unwritable reports directory (23).
 
+use crate::auth::{self, AuthEntry, Credentials, Secret};
 use crate::cli::{Color, ScanArgs};
 use crate::exit::Failure;
 use crate::model::Policy;
@@ -9,7 +10,6 @@ use crate::model::Severity;
 use crate::model::StoreOptions;
 use crate::model::{ErrorKind, ExitCodes};
 use crate::platform::Platform;
-use crate::podman::auth::{self, AuthEntry, Credentials, Secret};
 use crate::podman::{AcquireOptions, PullPolicy};
 use crate::reference::ImageRef;
 use crate::render::{Format, Renderer};
@@ -58,8 +58,8 @@ impl Env for ProcessEnv {
 
 impl ScanConfig {
     /// The podman to run, with this run's store options as global flags.
-    pub fn podman_program(&self) -> Result<crate::podman::command::Program, Failure> {
-        let mut program = crate::podman::command::Program::locate("podman", self.podman.clone())
+    pub fn podman_program(&self) -> Result<crate::command::Program, Failure> {
+        let mut program = crate::command::Program::locate("podman", self.podman.clone())
             .map_err(|e| Failure::new(ErrorKind::PullFailed, e))?;
         program.global = self.storage.globals();
         Ok(program)

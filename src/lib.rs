@@ -9,8 +9,10 @@
 //! - `output`: every file and message a run writes; `render`: report → bytes.
 
 pub mod aggregate;
+pub mod auth;
 pub mod canonical;
 pub mod cli;
+pub mod command;
 pub mod commands;
 pub mod config;
 pub mod engine;

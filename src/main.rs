@@ -34,7 +34,7 @@ fn run() -> Exit {
         // private stores unmount, their podman children are killed), and remove any authfile
         // that is still there whatever happens.
         runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(200)).await });
-        oci_compliance::podman::auth::remove_live_authfiles();
+        oci_compliance::auth::remove_live_authfiles();
     }
     // After SIGTERM/SIGINT a layer walk may still be running on a blocking thread; dropping
     // the runtime would wait for it (seconds to minutes on a big image), so do not.

@@ -5,10 +5,10 @@
 //! gives it and can be read. Registry secrets never travel in the re-executed process's
 //! argv or environment: they are written to its standard input.
 
+use crate::command::{argv, Program, SECRET_VARS};
 use crate::config::{Env, ProcessEnv, ScanConfig};
 use crate::exit::Failure;
 use crate::model::ErrorKind;
-use crate::podman::command::{argv, Program, SECRET_VARS};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Read;

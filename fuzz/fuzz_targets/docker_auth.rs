@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oci_compliance::podman::auth::{normalize_registry, parse_docker_auth_json, Credentials, Secret};
+use oci_compliance::auth::{normalize_registry, parse_docker_auth_json, Credentials, Secret};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else { return };

@@ -9,7 +9,6 @@ use crate::cli::{Cli, Command};
 use crate::config::{ProcessEnv, ScanConfig};
 use crate::exit::Failure;
 
-
 pub async fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Checks { policy } => checks::checks(policy.as_deref()),

@@ -1,18 +1,16 @@
 //! Acquiring an image with podman: log in (password on stdin), pull according to the pull
 //! policy, and inspect. Nothing else in the crate runs a process.
 
-pub mod auth;
-pub mod command;
 pub mod info;
 pub mod private_store;
 
+use crate::auth::{AuthFile, Credentials, Secret};
+use crate::command::{self, argv, Program};
 use crate::exit::Failure;
 use crate::inspect::{self, ImageInspect};
 use crate::model::{ErrorKind, StoreOptions};
 use crate::platform::Platform;
 use crate::reference::{ImageRef, Transport};
-use auth::{AuthFile, Credentials, Secret};
-use command::{argv, Program};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
