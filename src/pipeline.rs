@@ -5,7 +5,7 @@ use crate::config::ScanConfig;
 use crate::engine;
 use crate::exit::Failure;
 use crate::layers;
-use crate::model::{ErrorKind, Report, SettingsInfo};
+use crate::model::{ErrorKind, Report, SettingsInfo, Source};
 use crate::output;
 use crate::podman::private_store::PrivateStore;
 use crate::podman::Podman;
@@ -84,7 +84,8 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
         });
         let fs = layers::scan_layout(layout, classifier.as_ref(), threads);
         timing("walk and merge", t);
-        let scanned = engine::Scanned { reference: &r, image: &image, fs: &fs, registry_digest };
+        let scanned =
+            engine::Scanned { reference: &r, image: &image, fs: &fs, registry_digest, source: Source::Storage };
         let judge = engine::Judgement { policy: &policy, rules: &rule_settings, today: crate::time::today() };
         let report = engine::evaluate(&scanned, &judge, settings, t);
         drop(store_lock);

@@ -64,6 +64,6 @@ fuzz_target!(|data: &[u8]| {
     let policy = Default::default();
     let checks = engine::run_checks(&reference, &image, &fs, &policy, &settings, rules::all());
     let layers = engine::layer_info(&fs, &checks);
-    let r = engine::new_report(settings_info(), engine::image_info(&reference, &image, None), layers, checks, Vec::new(), None);
+    let r = engine::new_report(settings_info(), engine::image_info(&reference, &image, None, oci_compliance::model::Source::Storage), layers, checks, Vec::new(), None);
     assert_printable(&r);
 });

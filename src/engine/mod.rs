@@ -14,7 +14,7 @@ pub use waivers::apply_waivers;
 use crate::inspect::ImageInspect;
 use crate::layers::ImageFs;
 use crate::model::{
-    CheckResult, EntryKind, ImageInfo, LayerInfo, Policy, Report, ScanError, SettingsInfo, Summary, ToolInfo,
+    CheckResult, EntryKind, ImageInfo, LayerInfo, Policy, Report, ScanError, SettingsInfo, Source, Summary, ToolInfo,
     WaiverUse, SCHEMA_VERSION,
 };
 use crate::reference::ImageRef;
@@ -28,6 +28,8 @@ pub struct Scanned<'a> {
     pub fs: &'a ImageFs,
     /// The digest the registry gave for this reference, when it was asked.
     pub registry_digest: Option<String>,
+    /// Where the image's files were read from.
+    pub source: Source,
 }
 
 /// What the checks are judged by.
@@ -45,7 +47,7 @@ pub fn evaluate(scan: &Scanned, judge: &Judgement, settings: SettingsInfo, start
     timing("rules", started);
     let waivers = apply_waivers(&mut checks, judge.policy, scan.reference, judge.today);
     let layers = layer_info(scan.fs, &checks);
-    let image = image_info(scan.reference, scan.image, scan.registry_digest.clone());
+    let image = image_info(scan.reference, scan.image, scan.registry_digest.clone(), scan.source);
     let mut report = new_report(settings, image, layers, checks, waivers, None);
     timing("model", started);
     report.tree = Some(tree::from_image(scan.fs, crate::model::TreeLimits::default()));
@@ -95,7 +97,12 @@ pub fn new_report(
 }
 
 /// `registry_digest`: the digest the registry gave for this reference, when it was asked.
-pub fn image_info(reference: &ImageRef, image: &ImageInspect, registry_digest: Option<String>) -> ImageInfo {
+pub fn image_info(
+    reference: &ImageRef,
+    image: &ImageInspect,
+    registry_digest: Option<String>,
+    source: Source,
+) -> ImageInfo {
     let c = &image.config;
     ImageInfo {
         reference: reference.original.clone(),
@@ -120,6 +127,7 @@ pub fn image_info(reference: &ImageRef, image: &ImageInspect, registry_digest: O
         exposed_ports: c.exposed_ports.keys().cloned().collect(),
         labels: c.labels.clone(),
         storage_driver: image.graph_driver.name.clone(),
+        source: Some(source),
     }
 }
 

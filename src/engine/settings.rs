@@ -1,7 +1,7 @@
 //! The settings a report states: derived from the policy once, so every report carries the
 //! effective severities and rule lists and no reader has to recompute them.
 
-use crate::model::{ExitCodes, Policy, RuleLists, SettingsInfo, Severity};
+use crate::model::{ExitCodes, Policy, RuleLists, SettingsInfo, Severity, SourceChoice};
 use crate::rules::{self, RuleSettings};
 use std::collections::BTreeMap;
 
@@ -31,6 +31,7 @@ pub fn settings_info(
 ) -> SettingsInfo {
     SettingsInfo {
         pull: pull.to_string(),
+        source: SourceChoice::default(),
         tls_verify,
         platform: None,
         storage: Default::default(),

@@ -17,4 +17,4 @@ pub use report::{
     StoreOptions, Summary, ToolInfo, WaiverUse, SCHEMA_VERSION,
 };
 pub use tree::{FileTree, TreeDir, TreeFile, TreeLimits};
-pub use vocab::{EntryKind, ErrorKind, Severity, SeverityCounts, Status, Verdict, WaiverStatus};
+pub use vocab::{EntryKind, ErrorKind, Severity, SeverityCounts, Source, SourceChoice, Status, Verdict, WaiverStatus};

@@ -5,7 +5,9 @@
 use super::outcome::{ExitCodes, Outcome};
 use super::policy::Policy;
 use super::tree::FileTree;
-use super::vocab::{EntryKind, ErrorKind, Severity, SeverityCounts, Status, Verdict, WaiverStatus};
+use super::vocab::{
+    EntryKind, ErrorKind, Severity, SeverityCounts, Source, SourceChoice, Status, Verdict, WaiverStatus,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -52,6 +54,9 @@ impl Default for ToolInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SettingsInfo {
     pub pull: String,
+    /// Where images are read from (`auto`: decided per image; `image.source` says how).
+    #[serde(default)]
+    pub source: SourceChoice,
     pub tls_verify: Option<bool>,
     /// The platform asked for with --platform (the scanned one is image.os/architecture/variant).
     pub platform: Option<String>,
@@ -112,7 +117,11 @@ pub struct ImageInfo {
     pub cmd: Vec<String>,
     pub exposed_ports: Vec<String>,
     pub labels: BTreeMap<String, String>,
+    /// The storage driver the layers were read from (empty for the registry source).
     pub storage_driver: String,
+    /// Where this image's files were read from (absent: a scan that stopped before).
+    #[serde(default)]
+    pub source: Option<Source>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

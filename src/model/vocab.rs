@@ -206,6 +206,49 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// Where an image's files are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// containers/storage: `podman pull` if needed, then the stored layer directories.
+    Storage,
+    /// The manifest, config and layer blobs, from the registry or the archive, through skopeo;
+    /// no image store, no privileges.
+    Registry,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Storage => "storage",
+            Source::Registry => "registry",
+        }
+    }
+}
+
+/// The source a run asks for: one of the two, or `auto` (decided per image).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceChoice {
+    /// `storage` for `containers-storage:` references, image IDs, `--pull never` and images
+    /// already in local storage (unless `--pull always`); `registry` otherwise.
+    Auto,
+    /// Reports written before the choice existed read the stored layers.
+    #[default]
+    Storage,
+    Registry,
+}
+
+impl SourceChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceChoice::Auto => "auto",
+            SourceChoice::Storage => "storage",
+            SourceChoice::Registry => "registry",
+        }
+    }
+}
+
 /// What became of a policy waiver on one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
