@@ -51,6 +51,12 @@ impl Entry {
 /// Decides, once per entry, which rules want to see it (a bit per rule slot).
 pub trait Classify: Sync {
     fn classify(&self, entry: &Entry) -> u64;
+
+    /// Whether some rule reads the content of the file at `path` (absolute): a source that
+    /// streams layers keeps those files while it reads them.
+    fn reads_content(&self, _path: &[u8]) -> bool {
+        false
+    }
 }
 
 /// What comparing two vfs snapshots needs beyond an Entry: when the inode last changed

@@ -5,6 +5,9 @@ use super::context::Context;
 use super::rule::Evaluation;
 use crate::etc_files::id;
 
+/// The account files USER is resolved against.
+pub const FILES: &[&str] = &["/etc/passwd", "/etc/group"];
+
 /// The effective user and group of the image's USER setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {

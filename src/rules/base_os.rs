@@ -1,5 +1,6 @@
 use super::context::Context;
-use super::rule::{Evaluation, RuleMeta};
+use super::rule::{Evaluation, Needs, RuleMeta};
+use super::settings::RuleSettings;
 use crate::layers::Loc;
 use crate::model::Severity;
 
@@ -16,13 +17,20 @@ static META: RuleMeta = RuleMeta {
     reads_layers: true,
 };
 
+/// Where os-release(5) is looked for, in order.
+const OS_RELEASE: &[&str] = &["/etc/os-release", "/usr/lib/os-release"];
+
 impl super::rule::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
 
+    fn needs(&self, _: &RuleSettings) -> Needs {
+        Needs { files: OS_RELEASE, ..Needs::default() }
+    }
+
     fn check(&self, ctx: &Context, _hits: &[Loc]) -> Evaluation {
-        for path in ["/etc/os-release", "/usr/lib/os-release"] {
+        for path in OS_RELEASE {
             match ctx.read_parsed(path, crate::etc_files::parse_os_release) {
                 Err(e) => return Evaluation::error(e),
                 Ok(None) => continue,

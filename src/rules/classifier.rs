@@ -4,7 +4,7 @@ use super::rule::Rule;
 use super::settings::RuleSettings;
 use crate::layers::{Classify, Entry};
 use crate::model::EntryKind;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Matches walk entries to the rules that asked for them: one hash lookup per entry for
 /// names (plus a bounded few for versioned forms), one mask test for mode bits.
@@ -12,11 +12,18 @@ pub struct Classifier {
     exact: HashMap<Vec<u8>, u64>,
     versioned: HashMap<Vec<u8>, u64>,
     mode_rules: Vec<(u32, u64)>,
+    /// Files some rule reads the content of.
+    files: HashSet<&'static [u8]>,
 }
 
 impl Classifier {
     pub fn new(rules: &[&dyn Rule], settings: &RuleSettings) -> Classifier {
-        let mut c = Classifier { exact: HashMap::new(), versioned: HashMap::new(), mode_rules: Vec::new() };
+        let mut c = Classifier {
+            exact: HashMap::new(),
+            versioned: HashMap::new(),
+            mode_rules: Vec::new(),
+            files: HashSet::new(),
+        };
         for (slot, rule) in rules.iter().enumerate() {
             let bit = 1u64 << slot;
             let needs = rule.needs(settings);
@@ -29,12 +36,17 @@ impl Classifier {
             if needs.mode_bits != 0 {
                 c.mode_rules.push((needs.mode_bits, bit));
             }
+            c.files.extend(needs.files.iter().map(|f| f.as_bytes()));
         }
         c
     }
 }
 
 impl Classify for Classifier {
+    fn reads_content(&self, path: &[u8]) -> bool {
+        self.files.contains(path)
+    }
+
     fn classify(&self, e: &Entry) -> u64 {
         let mut bits = 0;
         if matches!(e.kind, EntryKind::File | EntryKind::Dir) {
@@ -52,5 +64,19 @@ impl Classify for Classifier {
             }
         }
         bits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_files_rules_read_are_declared() {
+        let c = Classifier::new(crate::rules::all(), &RuleSettings::default());
+        for f in ["/etc/passwd", "/etc/group", "/etc/os-release", "/usr/lib/os-release"] {
+            assert!(c.reads_content(f.as_bytes()), "{f}");
+        }
+        assert!(!c.reads_content(b"/etc/shadow-not-read"));
     }
 }

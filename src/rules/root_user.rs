@@ -1,6 +1,7 @@
 use super::accounts::{identity, verdict};
 use super::context::Context;
-use super::rule::{Evaluation, RuleMeta};
+use super::rule::{Evaluation, Needs, RuleMeta};
+use super::settings::RuleSettings;
 use crate::layers::Loc;
 use crate::model::Severity;
 
@@ -23,6 +24,10 @@ static META: RuleMeta = RuleMeta {
 impl super::rule::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn needs(&self, _: &RuleSettings) -> Needs {
+        Needs { files: super::accounts::FILES, ..Needs::default() }
     }
 
     fn check(&self, ctx: &Context, _hits: &[Loc]) -> Evaluation {

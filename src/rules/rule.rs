@@ -43,6 +43,9 @@ pub struct Needs {
     pub versioned_names: bool,
     /// Entries with any of these mode bits (e.g. setuid).
     pub mode_bits: u32,
+    /// Files whose content the rule reads (absolute paths in the image): a source that
+    /// streams layers keeps these while it reads them.
+    pub files: &'static [&'static str],
 }
 
 /// What a rule concluded about one image.
