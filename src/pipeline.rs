@@ -75,7 +75,7 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
     let report = tokio::task::spawn_blocking(move || {
         let classifier = Arc::new(Classifier::new(rules::all(), &rule_settings));
         // Held while layer files are read (walk and file checks), as podman holds it.
-        let dirs: Vec<&std::path::Path> = layout.layers.iter().map(|l| l.dir.as_path()).collect();
+        let dirs: Vec<&std::path::Path> = layout.layers.iter().filter_map(|l| l.dir()).collect();
         let store_lock = layers::store_lock::StoreLock::shared(&dirs, |p| {
             output::note(format_args!(
                 "waiting for {} (podman or buildah is changing the image store)",

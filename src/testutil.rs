@@ -119,7 +119,7 @@ impl Image {
             .enumerate()
             .map(|(i, t)| LayerSource {
                 number: i + 1,
-                dir: t.root.clone(),
+                files: layers::LayerFiles::Dir(t.root.clone()),
                 diff_id: format!("sha256:{:064x}", i + 1),
                 created_by: format!("step {}", i + 1),
             })

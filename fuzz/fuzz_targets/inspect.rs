@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
     scan.hits = scan.entries.iter().enumerate().map(|(i, e)| (i as u32, classifier.classify(e))).filter(|h| h.1 != 0).collect();
     let source = LayerSource {
         number: 1,
-        dir: "/nonexistent/oci-compliance-fuzz".into(),
+        files: layers::LayerFiles::Dir("/nonexistent/oci-compliance-fuzz".into()),
         diff_id: image.root_fs.layers.first().cloned().unwrap_or_default(),
         created_by: image.history.first().map(|h| h.created_by.clone()).unwrap_or_default(),
     };

@@ -4,7 +4,7 @@
 
 use super::entry::{Entry, LayerScan, Loc};
 use super::overlay::{self, PathIndex, VISIBLE};
-use super::source::LayerSource;
+use super::source::{CapturedFiles, LayerFiles, LayerSource};
 use crate::model::EntryKind;
 use std::ffi::OsStr;
 use std::io::Read;
@@ -182,7 +182,10 @@ impl ImageFs {
         if e.kind != EntryKind::File {
             return Err(format!("{shown} is not a regular file in the image"));
         }
-        let host = self.host_path(loc);
+        let host = match &self.layers[loc.layer as usize].source.files {
+            LayerFiles::Captured(c) => return captured(c, &e.path, &shown, limit).map(Some),
+            LayerFiles::Dir(_) => self.host_path(loc),
+        };
         // The entry's parents are real directories of the layer (the walk never descends
         // through a link); O_NOFOLLOW keeps the last component from being swapped for one.
         let f = std::fs::OpenOptions::new()
@@ -204,13 +207,14 @@ impl ImageFs {
         Ok(Some(buf))
     }
 
-    /// Where an entry lives on the host: its layer directory plus its image path (for a
-    /// visible entry of a snapshot-stored image, the final snapshot).
-    pub fn host_path(&self, l: Loc) -> PathBuf {
+    /// Where an entry of a stored layer lives on the host: its layer directory plus its image
+    /// path (for a visible entry of a snapshot-stored image, the final snapshot).
+    fn host_path(&self, l: Loc) -> PathBuf {
         let rel = OsStr::from_bytes(&self.entry(l).path[1..]);
-        match &self.content_root {
-            Some(root) if self.is_visible(l) => root.join(rel),
-            _ => self.layers[l.layer as usize].source.dir.join(rel),
+        match (&self.content_root, self.layers[l.layer as usize].source.dir()) {
+            (Some(root), _) if self.is_visible(l) => root.join(rel),
+            (_, Some(dir)) => dir.join(rel),
+            (_, None) => PathBuf::new(),
         }
     }
 
@@ -239,4 +243,17 @@ fn join(parts: &[Vec<u8>]) -> Vec<u8> {
         v.extend_from_slice(p);
     }
     v
+}
+
+/// A file of a streamed layer, as kept while the layer was read (a hard link reads its
+/// target's content). A file no rule declared was not kept: that is an error, never a guess.
+fn captured(c: &CapturedFiles, path: &[u8], shown: &str, limit: u64) -> Result<Vec<u8>, String> {
+    let path = c.hardlinks.get(path).map_or(path, |t| t);
+    match c.files.get(path) {
+        Some(d) if d.len() as u64 > limit => {
+            Err(format!("{shown} is {} bytes, more than the {limit} this check reads", d.len()))
+        }
+        Some(d) => Ok(d.clone()),
+        None => Err(format!("{shown} was not kept when its layer was read (no rule declared it, or it is too large)")),
+    }
 }

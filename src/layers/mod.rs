@@ -13,7 +13,7 @@ pub mod walk;
 
 pub use entry::{Classify, Entry, LayerScan, Loc};
 pub use image_fs::{ImageFs, ResolveError};
-pub use source::{locate, needs_store_records, LayerFormat, LayerSource, Layout};
+pub use source::{locate, needs_store_records, CapturedFiles, LayerFiles, LayerFormat, LayerSource, Layout};
 
 /// Walk and merge the layers, whatever the format.
 pub fn scan_layout(layout: Layout, classifier: &dyn Classify, jobs: usize) -> ImageFs {
@@ -31,14 +31,14 @@ pub fn scan_snapshots(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs
     let mut below: Option<snapshot::Snapshot> = None;
     let mut diffs = Vec::with_capacity(sources.len());
     for chunk in sources.chunks(jobs) {
-        let roots: Vec<&std::path::Path> = chunk.iter().map(|s| s.dir.as_path()).collect();
+        let roots: Vec<&std::path::Path> = chunk.iter().map(|s| s.stored_dir()).collect();
         let snaps = snapshot::Snapshot::walk_all(&roots, classifier, jobs);
         for s in snaps {
             diffs.push(snapshot::diff(below.as_ref(), &s, classifier));
             below = Some(s);
         }
     }
-    let top = sources.last().map(|s| s.dir.clone());
+    let top = sources.last().map(|s| s.stored_dir().to_path_buf());
     let mut fs = ImageFs::new(sources.into_iter().zip(diffs).collect());
     if let Some(top) = top {
         fs.set_content_root(top);
@@ -49,7 +49,7 @@ pub fn scan_snapshots(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs
 /// Walk every layer (one pass each, `jobs` threads sharing the layers and, when one is
 /// left, its directories) and merge them.
 pub fn scan(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs: usize) -> ImageFs {
-    let roots: Vec<&std::path::Path> = sources.iter().map(|s| s.dir.as_path()).collect();
+    let roots: Vec<&std::path::Path> = sources.iter().map(|s| s.stored_dir()).collect();
     let scans = walk::walk_layers(&roots, classifier, jobs, false, walk::Split::Balanced);
     ImageFs::new(sources.into_iter().zip(scans.into_iter().map(|(s, _)| s)).collect())
 }

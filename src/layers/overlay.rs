@@ -231,8 +231,8 @@ mod tests {
         img.layer(0).dir("/etc", 0o755).file("/etc/a", 0o644).file("/etc/b", 0o644).file("/opt/x/y", 0o755);
         img.layer(1).whiteout("/etc/a").file("/etc/c", 0o644).opaque("/opt");
         img.layer(2).file("/etc/b", 0o600).file("/opt/z", 0o644);
-        let scans: Vec<LayerScan> = img.sources().iter().map(|s| walk_layer(&s.dir, &NoRules)).collect();
-        let mut colliding: Vec<LayerScan> = img.sources().iter().map(|s| walk_layer(&s.dir, &NoRules)).collect();
+        let scans: Vec<LayerScan> = img.sources().iter().map(|s| walk_layer(s.dir().unwrap(), &NoRules)).collect();
+        let mut colliding: Vec<LayerScan> = img.sources().iter().map(|s| walk_layer(s.dir().unwrap(), &NoRules)).collect();
         for s in &mut colliding {
             s.hashes.iter_mut().for_each(|h| *h = 7);
         }

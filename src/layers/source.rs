@@ -3,16 +3,51 @@
 
 use crate::inspect::ImageInspect;
 use crate::podman::info::StoreInfo;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where one layer's files are, and what made it.
 #[derive(Debug, Clone)]
 pub struct LayerSource {
     /// 1-based, bottom to top.
     pub number: usize,
-    pub dir: PathBuf,
+    pub files: LayerFiles,
     pub diff_id: String,
     pub created_by: String,
+}
+
+impl LayerSource {
+    /// The layer's directory, for a stored layer.
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.files {
+            LayerFiles::Dir(d) => Some(d),
+            LayerFiles::Captured(_) => None,
+        }
+    }
+
+    /// The directory of a layer that a stored image's layout located: always one.
+    pub(super) fn stored_dir(&self) -> &Path {
+        self.dir().expect("a stored layer is a directory")
+    }
+}
+
+/// Where the content of a layer's files can be read.
+#[derive(Debug, Clone)]
+pub enum LayerFiles {
+    /// A directory of containers/storage holding the layer (an overlay diff, a vfs snapshot).
+    Dir(PathBuf),
+    /// A layer read as a stream: only the files the rules read were kept.
+    Captured(Arc<CapturedFiles>),
+}
+
+/// The files of a streamed layer that some rule reads, kept while the layer was read.
+#[derive(Debug, Default)]
+pub struct CapturedFiles {
+    /// Content by absolute path.
+    pub files: HashMap<Box<[u8]>, Vec<u8>>,
+    /// Hard links of the layer, link path → target path: the content is the target's.
+    pub hardlinks: HashMap<Box<[u8]>, Box<[u8]>>,
 }
 
 /// How a storage driver keeps an image's layers on disk.
@@ -95,7 +130,7 @@ fn attribute(image: &ImageInspect, dirs: Vec<PathBuf>) -> Result<Vec<LayerSource
         .enumerate()
         .map(|(i, dir)| LayerSource {
             number: i + 1,
-            dir,
+            files: LayerFiles::Dir(dir),
             diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
             created_by: if history_fits { history[i].created_by.clone() } else { String::new() },
         })

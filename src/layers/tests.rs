@@ -3,7 +3,7 @@
 use super::*;
 use crate::model::EntryKind;
 use crate::testutil::Image;
-use source::layer_sources;
+use source::{layer_sources, LayerFiles};
 
 fn visible(fs: &ImageFs, path: &str) -> bool {
     fs.lookup(path.as_bytes()).is_some()
@@ -154,7 +154,7 @@ fn non_utf8_and_control_names_are_walked() {
 fn unreadable_layer_is_an_error_not_an_empty_layer() {
     let img = Image::new(1);
     let mut sources = img.sources();
-    sources[0].dir = img.dir.path().join("does-not-exist");
+    sources[0].files = LayerFiles::Dir(img.dir.path().join("does-not-exist"));
     let fs = scan(sources, &crate::rules::Classifier::new(&[], &Default::default()), 1);
     assert_eq!(fs.walk_errors().count(), 1);
 }
@@ -167,7 +167,7 @@ fn layer_sources_order_and_attribution() {
     let img = crate::inspect::parse(json).unwrap();
     let s = layer_sources(&img).unwrap();
     let got: Vec<(usize, &str, &str, &str)> =
-        s.iter().map(|l| (l.number, l.dir.to_str().unwrap(), l.diff_id.as_str(), l.created_by.as_str())).collect();
+        s.iter().map(|l| (l.number, l.dir().unwrap().to_str().unwrap(), l.diff_id.as_str(), l.created_by.as_str())).collect();
     assert_eq!(
         got,
         vec![
@@ -220,7 +220,7 @@ impl Snapshots {
         let sources = (0..self.count)
             .map(|i| LayerSource {
                 number: i + 1,
-                dir: self.root(i),
+                files: LayerFiles::Dir(self.root(i)),
                 diff_id: String::new(),
                 created_by: String::new(),
             })
@@ -456,7 +456,7 @@ fn rich_image() -> Image {
 fn threads_sharing_directories_give_exactly_the_single_thread_walk() {
     let img = rich_image();
     let sources = img.sources();
-    let roots: Vec<&std::path::Path> = sources.iter().map(|s| s.dir.as_path()).collect();
+    let roots: Vec<&std::path::Path> = sources.iter().map(|s| s.dir().unwrap()).collect();
     let classifier = crate::rules::Classifier::new(crate::rules::all(), &img.settings);
     let alone: Vec<(LayerScan, Vec<entry::Stamp>)> = roots
         .iter()

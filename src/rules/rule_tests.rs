@@ -273,7 +273,7 @@ fn an_unreadable_layer_makes_file_checks_errors_never_passes() {
     let img = Image::new(2);
     img.layer(0).file("/usr/bin/passwd", 0o4755);
     let mut sources = img.sources();
-    sources[1].dir = img.dir.path().join("vanished");
+    sources[1].files = crate::layers::LayerFiles::Dir(img.dir.path().join("vanished"));
     let classifier = super::Classifier::new(super::all(), &img.settings);
     let fs = crate::layers::scan(sources, &classifier, 2);
     let checks = crate::engine::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, super::all());
@@ -289,7 +289,7 @@ fn an_unreadable_layer_makes_file_checks_errors_never_passes() {
     let mut named = Image::new(1);
     named.inspect.config.user = "app".into();
     let mut sources = named.sources();
-    sources[0].dir = named.dir.path().join("vanished");
+    sources[0].files = crate::layers::LayerFiles::Dir(named.dir.path().join("vanished"));
     let fs = crate::layers::scan(sources, &classifier, 1);
     let checks =
         crate::engine::run_checks(&named.reference, &named.inspect, &fs, &named.policy, &named.settings, super::all());
