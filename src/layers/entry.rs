@@ -19,6 +19,8 @@ pub struct Entry {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+    /// Apparent size: of a regular file its length, of a symlink its target's length, 0 for
+    /// directories and everything else.
     pub size: u64,
     pub link: Option<Box<[u8]>>,
     /// This directory hides everything below it in lower layers.

@@ -362,7 +362,10 @@ impl Pool {
                 Some(o) => o,
                 None => (st.st_uid, st.st_gid, st.st_mode & 0o7777),
             };
-            let entry = Entry { path, parent, kind, mode, uid, gid, size: st.st_size as u64, link, opaque };
+            // A directory's st_size is the file system's business (4096 on ext4, anything on
+            // others), not the image's: 0, as a layer tar records it.
+            let size = if kind == EntryKind::Dir { 0 } else { st.st_size as u64 };
+            let entry = Entry { path, parent, kind, mode, uid, gid, size, link, opaque };
             if kind == EntryKind::File {
                 seg.bytes += entry.size;
             }
