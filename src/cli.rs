@@ -41,6 +41,24 @@ pub enum Color {
     Never,
 }
 
+/// Where images are read from (see `--source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    Auto,
+    Storage,
+    Registry,
+}
+
+impl From<SourceArg> for crate::model::SourceChoice {
+    fn from(s: SourceArg) -> Self {
+        match s {
+            SourceArg::Auto => crate::model::SourceChoice::Auto,
+            SourceArg::Storage => crate::model::SourceChoice::Storage,
+            SourceArg::Registry => crate::model::SourceChoice::Registry,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Image references, as podman takes them (transports included).
@@ -66,6 +84,14 @@ pub struct ScanArgs {
     /// Print the images this run would scan (after sharding) and exit.
     #[arg(long)]
     pub list_images: bool,
+
+    /// Where images are read from: storage (podman pull into containers/storage, then the
+    /// stored layers), registry (the blobs straight from the registry or archive through
+    /// skopeo: no image store, no privileges), or auto: storage for containers-storage:
+    /// references, image IDs, --pull never and images already in local storage (unless
+    /// --pull always), registry otherwise.
+    #[arg(long, env = "COMPLIANCE_SOURCE", value_enum, default_value = "auto")]
+    pub source: SourceArg,
 
     /// When to pull: always, missing (only if not in local storage) or never.
     #[arg(long, env = "COMPLIANCE_PULL", value_enum, default_value = "missing")]
@@ -112,6 +138,10 @@ pub struct ScanArgs {
     /// The podman executable (default: podman from PATH).
     #[arg(long, env = "COMPLIANCE_PODMAN", value_name = "PATH")]
     pub podman: Option<PathBuf>,
+
+    /// The skopeo executable (default: skopeo from PATH).
+    #[arg(long, env = "COMPLIANCE_SKOPEO", value_name = "PATH")]
+    pub skopeo: Option<PathBuf>,
 
     /// containers/storage root directory (podman --root); also where layer directories are
     /// looked for.

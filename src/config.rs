@@ -7,7 +7,7 @@ use crate::cli::{Color, ScanArgs};
 use crate::exit::Failure;
 use crate::model::Policy;
 use crate::model::Severity;
-use crate::model::StoreOptions;
+use crate::model::{SourceChoice, StoreOptions};
 use crate::model::{ErrorKind, ExitCodes};
 use crate::platform::Platform;
 use crate::podman::{AcquireOptions, PullPolicy};
@@ -24,6 +24,9 @@ pub struct ScanConfig {
     pub jobs: usize,
     pub list_images: bool,
     pub acquire: AcquireOptions,
+    pub source: SourceChoice,
+    /// The skopeo executable (default: skopeo from PATH).
+    pub skopeo: Option<PathBuf>,
     pub reports_dir: PathBuf,
     pub json_stdout: bool,
     pub color: bool,
@@ -157,6 +160,8 @@ impl ScanConfig {
                 credentials,
                 platform: args.platform,
             },
+            source: args.source.into(),
+            skopeo: args.skopeo,
             reports_dir: args.reports_dir,
             json_stdout: args.json_stdout,
             color,

@@ -17,6 +17,7 @@ use std::sync::Arc;
 /// The settings a report of this run states.
 fn settings_info(cfg: &ScanConfig) -> SettingsInfo {
     SettingsInfo {
+        source: cfg.source,
         platform: cfg.platform().map(|p| p.to_string()),
         storage: cfg.storage.clone(),
         ..crate::engine::settings::settings_info(
