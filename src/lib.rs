@@ -24,6 +24,7 @@ pub mod glob;
 pub mod inspect;
 pub mod layers;
 pub mod model;
+pub mod oci;
 pub mod output;
 pub mod pipeline;
 pub mod platform;
@@ -32,6 +33,7 @@ pub mod reference;
 pub mod render;
 pub mod rules;
 pub mod sha256;
+pub mod skopeo;
 #[cfg(test)]
 pub mod testutil;
 pub mod text;
