@@ -11,7 +11,7 @@ use crate::model::{SourceChoice, StoreOptions};
 use crate::model::{ErrorKind, ExitCodes};
 use crate::platform::Platform;
 use crate::podman::{AcquireOptions, PullPolicy};
-use crate::reference::ImageRef;
+use crate::reference::{ImageRef, Transport};
 use crate::render::{Format, Renderer};
 use crate::rules::RuleSettings;
 use std::path::PathBuf;
@@ -108,6 +108,20 @@ impl ScanConfig {
         };
         if args.jobs == 0 {
             return Err(Failure::config("--jobs must be at least 1"));
+        }
+        if args.source == crate::cli::SourceArg::Registry {
+            if args.pull == PullPolicy::Never {
+                return Err(Failure::config(
+                    "--source registry reads the image from its registry or archive; with --pull never use \
+                     --source storage (or auto)",
+                ));
+            }
+            if let Some(r) = images.iter().find(|r| r.transport == Transport::ContainersStorage || r.image_id.is_some()) {
+                return Err(Failure::config(format!(
+                    "{} names an image in local storage; --source registry cannot read it (use storage or auto)",
+                    crate::escape::text(&r.original)
+                )));
+            }
         }
         let credentials = credentials(env)?;
         let policy = match &args.policy {
