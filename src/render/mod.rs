@@ -14,9 +14,6 @@ pub mod sarif;
 pub mod templates;
 pub mod view;
 
-#[doc(hidden)]
-pub mod fixture;
-
 use crate::merge::MergedSummary;
 use crate::report::Report;
 use crate::rules::Status;

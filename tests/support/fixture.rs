@@ -1,19 +1,17 @@
-//! Fixed reports for golden-file tests and template development: no clock, no podman, no
-//! host paths. Not part of the stable API.
+//! Fixed reports for the golden-file tests (tests/golden) and template development: no
+//! clock, no podman, no host paths. Built with the library's public API only.
 
-use crate::exit::{ExitCodes, Failure, Operational};
-use crate::filetree::{self, TreeEntry, TreeLimits};
-use crate::layers::Kind;
-use crate::policy::Policy;
-use crate::reference::ImageRef;
-use crate::report::{self, CheckResult, Finding, ImageInfo, LayerInfo, Report, SettingsInfo};
-use crate::rules::{self, Severity, Status};
+use super::{
+    all_rules, apply_waivers, build_file_tree, escape_bytes, escape_text, find_rule, sha256_hex, CheckResult,
+    ExitCodes, Failure, FileTree, Finding, ImageInfo, ImageRef, Kind, LayerInfo, Operational, Policy, Report,
+    SettingsInfo, Severity, Status, TreeEntry, TreeLimits,
+};
 
 pub const SCANNED_AT: &str = "2026-01-15T10:00:00Z";
 pub const TOOL_VERSION: &str = "0.0.0-test";
 
 fn digest(n: u8) -> String {
-    format!("sha256:{}", crate::sha256::hex(&[n]))
+    format!("sha256:{}", sha256_hex(&[n]))
 }
 
 /// The day the fixture's waivers are judged on.
@@ -21,7 +19,8 @@ pub const TODAY: (i64, u32, u32) = (2026, 1, 15);
 
 /// A policy that re-rates a check, disables one, requires labels and has an applied, an
 /// expired and an unused waiver.
-pub const POLICY: &str = r#"
+pub const POLICY: &str = concat!(
+    r#"
 [checks.too-many-layers]
 severity = "medium"
 reason = "release images are squashed by the promotion job"
@@ -31,7 +30,8 @@ enabled = false
 reason = "build image; compilers are expected"
 
 [labels]
-required = [{ key = "org.opencontainers.image.source" }, { key = "org.opencontainers.image.version", pattern = "[0-9]*" }]
+required = [{ key = "org.opencontainers.image.source" }, "#,
+    r#"{ key = "org.opencontainers.image.version", pattern = "[0-9]*" }]
 
 [[waivers]]
 check = "suid-files"
@@ -49,7 +49,8 @@ expires = "2025-12-31"
 check = "admin-ports-exposed"
 image = "registry.example.com:5000/other/*"
 reason = "the bastion image exposes ssh by design"
-"#;
+"#
+);
 
 fn policy() -> Policy {
     Policy::parse(POLICY).expect("the fixture policy is valid")
@@ -64,7 +65,7 @@ fn settings() -> SettingsInfo {
 }
 
 fn check(id: &str, status: Status, description: &str, findings: Vec<Finding>) -> CheckResult {
-    let meta = rules::find(id).expect("a known check").meta();
+    let meta = find_rule(id).expect("a known check").meta();
     let severity = policy().severity(id, meta.severity);
     CheckResult {
         id: id.to_string(),
@@ -142,7 +143,7 @@ fn finish(mut r: Report) -> Report {
 /// (path, kind, mode, size, layer, link target)
 type Node<'a> = (&'a [u8], Kind, u32, u64, usize, Option<&'a [u8]>);
 
-fn tree(extra: &[Node]) -> filetree::FileTree {
+fn tree(extra: &[Node]) -> FileTree {
     let mut v: Vec<Node> = vec![
         (b"/bin", Kind::Symlink, 0o777, 7, 1, Some(b"usr/bin")),
         (b"/etc", Kind::Dir, 0o755, 0, 1, None),
@@ -168,9 +169,16 @@ fn tree(extra: &[Node]) -> filetree::FileTree {
     let entries = v
         .iter()
         .map(|&(path, kind, mode, size, layer, link)| TreeEntry { path, kind, mode, size, layer, link })
-        .chain(docs.iter().map(|p| TreeEntry { path: p.as_bytes(), kind: Kind::File, mode: 0o644, size: 1500, layer: 1, link: None }))
+        .chain(docs.iter().map(|p| TreeEntry {
+            path: p.as_bytes(),
+            kind: Kind::File,
+            mode: 0o644,
+            size: 1500,
+            layer: 1,
+            link: None,
+        }))
         .collect::<Vec<_>>();
-    filetree::build(entries.into_iter(), TreeLimits::default())
+    build_file_tree(entries.into_iter(), TreeLimits::default())
 }
 
 /// A realistic failing scan of a three-layer Debian-based image.
@@ -194,8 +202,28 @@ pub fn sample() -> Report {
             Status::Fail,
             "2 setuid files (1 more in layers but not in the final image)",
             vec![
-                f(F { path: "/usr/bin/su", layer: 2, mode: "4755", perms: "-rwsr-xr-x", kind: Kind::File, visible: true, violation: true, note: None, link: None }),
-                f(F { path: "/usr/bin/sudo", layer: 2, mode: "4755", perms: "-rwsr-xr-x", kind: Kind::File, visible: true, violation: true, note: None, link: None }),
+                f(F {
+                    path: "/usr/bin/su",
+                    layer: 2,
+                    mode: "4755",
+                    perms: "-rwsr-xr-x",
+                    kind: Kind::File,
+                    visible: true,
+                    violation: true,
+                    note: None,
+                    link: None,
+                }),
+                f(F {
+                    path: "/usr/bin/sudo",
+                    layer: 2,
+                    mode: "4755",
+                    perms: "-rwsr-xr-x",
+                    kind: Kind::File,
+                    visible: true,
+                    violation: true,
+                    note: None,
+                    link: None,
+                }),
                 f(F {
                     path: "/usr/bin/passwd",
                     layer: 1,
@@ -230,8 +258,28 @@ pub fn sample() -> Report {
             Status::Fail,
             "su, sudo",
             vec![
-                f(F { path: "/usr/bin/su", layer: 2, mode: "4755", perms: "-rwsr-xr-x", kind: Kind::File, visible: true, violation: true, note: None, link: None }),
-                f(F { path: "/usr/bin/sudo", layer: 2, mode: "4755", perms: "-rwsr-xr-x", kind: Kind::File, visible: true, violation: true, note: None, link: None }),
+                f(F {
+                    path: "/usr/bin/su",
+                    layer: 2,
+                    mode: "4755",
+                    perms: "-rwsr-xr-x",
+                    kind: Kind::File,
+                    visible: true,
+                    violation: true,
+                    note: None,
+                    link: None,
+                }),
+                f(F {
+                    path: "/usr/bin/sudo",
+                    layer: 2,
+                    mode: "4755",
+                    perms: "-rwsr-xr-x",
+                    kind: Kind::File,
+                    visible: true,
+                    violation: true,
+                    note: None,
+                    link: None,
+                }),
             ],
         ),
         check("remote-access-tools", Status::Pass, "none found", vec![]),
@@ -246,7 +294,7 @@ pub fn sample() -> Report {
         repository: Some("team/app".into()),
         tag: Some("1.4.2".into()),
         digest: Some(digest(100)),
-        id: crate::sha256::hex(b"image-id"),
+        id: sha256_hex(b"image-id"),
         architecture: "amd64".into(),
         os: "linux".into(),
         variant: String::new(),
@@ -269,7 +317,7 @@ pub fn sample() -> Report {
     let policy = policy();
     let mut checks = checks;
     let reference = ImageRef::parse(&image.reference).expect("a valid reference");
-    let waivers = report::apply_waivers(&mut checks, &policy, &reference, TODAY);
+    let waivers = apply_waivers(&mut checks, &policy, &reference, TODAY);
     let mut r = Report::new(settings_with(policy), image, layers, checks, waivers, None);
     r.tree = Some(tree(&[]));
     finish(r)
@@ -280,7 +328,7 @@ pub const HOSTILE: &str = "<script>alert(1)</script>";
 /// Image-controlled text doing its worst: markup, newlines, ANSI escapes, Markdown syntax.
 pub fn hostile() -> Report {
     let mut r = sample();
-    let evil_path = crate::escape::bytes(b"/opt/<script>alert(1)</script>\n\x1b[31mred|[x](javascript:alert(1))`@all");
+    let evil_path = escape_bytes(b"/opt/<script>alert(1)</script>\n\x1b[31mred|[x](javascript:alert(1))`@all");
     let evil_by = "RUN echo '<img src=x onerror=alert(1)>' # buildkit";
     for l in r.layers.iter_mut() {
         l.created_by = evil_by.to_string();
@@ -294,7 +342,7 @@ pub fn hostile() -> Report {
         for f in c.findings.iter_mut() {
             f.path = evil_path.clone();
             f.created_by = evil_by.to_string();
-            f.link_target = Some(crate::escape::text("<a href=x>\n"));
+            f.link_target = Some(escape_text("<a href=x>\n"));
         }
     }
     r.tree = Some(tree(&[(
@@ -320,7 +368,8 @@ pub fn failed_scan() -> Report {
     };
     let f = Failure::new(
         Operational::PullFailed,
-        "podman pull failed: Error: initializing source docker://registry.example.com:5000/team/broken:2.0: unauthorized: authentication required",
+        "podman pull failed: Error: initializing source docker://registry.example.com:5000/team/broken:2.0: \
+         unauthorized: authentication required",
     );
     finish(Report::new(settings(), image, Vec::new(), Vec::new(), Vec::new(), Some(&f)))
 }
@@ -329,11 +378,12 @@ pub fn failed_scan() -> Report {
 pub fn passing() -> Report {
     let mut layers = layers(["COPY rootfs / # buildkit", "", ""]);
     layers.truncate(1);
-    let checks: Vec<CheckResult> = rules::all()
+    let checks: Vec<CheckResult> = all_rules()
         .iter()
         .map(|r| {
             let m = r.meta();
-            let d = if m.id == "base-os" { "no os-release: no distribution base (scratch or distroless)" } else { "ok" };
+            let d =
+                if m.id == "base-os" { "no os-release: no distribution base (scratch or distroless)" } else { "ok" };
             // Scanned without a policy: every check at its own severity.
             let mut c = check(m.id, Status::Pass, d, vec![]);
             c.severity = c.default_severity;
@@ -346,7 +396,7 @@ pub fn passing() -> Report {
         registry: Some("registry.example.com:5000".into()),
         repository: Some("team/tiny".into()),
         digest: Some(digest(7)),
-        id: crate::sha256::hex(b"tiny"),
+        id: sha256_hex(b"tiny"),
         architecture: "arm64".into(),
         os: "linux".into(),
         variant: "v8".into(),
@@ -357,8 +407,9 @@ pub fn passing() -> Report {
         ..ImageInfo::default()
     };
     let mut r = Report::new(settings(), image, layers, checks, Vec::new(), None);
-    r.tree = Some(filetree::build(
-        [TreeEntry { path: b"/tiny", kind: Kind::File, mode: 0o755, size: 1_048_576, layer: 1, link: None }].into_iter(),
+    r.tree = Some(build_file_tree(
+        [TreeEntry { path: b"/tiny", kind: Kind::File, mode: 0o755, size: 1_048_576, layer: 1, link: None }]
+            .into_iter(),
         TreeLimits::default(),
     ));
     finish(r)
