@@ -1,29 +1,14 @@
 //! The binary's report options end to end: `merge` (no podman needed) and the configuration
 //! checks `scan` makes before it would call podman.
 
-use oci_compliance::render::fixture;
-use oci_compliance::report::Report;
+use crate::support::{self, fixture, Report};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+/// The binary with a clean environment: only what a test sets explicitly, and a podman that
+/// cannot run.
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_oci-compliance"));
-    // Only what a test sets explicitly.
-    for v in [
-        "COMPLIANCE_FORMATS",
-        "COMPLIANCE_TEMPLATES_DIR",
-        "COMPLIANCE_REPORTS_DIR",
-        "COMPLIANCE_MERGE_NAME",
-        "COMPLIANCE_IMAGE_FULL_REF",
-        "CRITICAL_EXIT_CODE",
-        "HIGH_EXIT_CODE",
-        "MEDIUM_EXIT_CODE",
-        "LOW_EXIT_CODE",
-        "INFORMATIONAL_EXIT_CODE",
-        "DOCKER_AUTH_CONFIG",
-    ] {
-        c.env_remove(v);
-    }
+    let mut c = support::bin();
     c.env("COMPLIANCE_PODMAN", "/nonexistent/podman");
     c
 }
@@ -35,8 +20,8 @@ fn write_report(dir: &Path, name: &str, r: &Report) -> PathBuf {
 }
 
 fn run(c: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = c.output().unwrap();
-    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+    let out = support::run(c);
+    (out.code.unwrap_or(-1), out.stdout, out.stderr)
 }
 
 #[test]
@@ -63,7 +48,10 @@ fn merge_writes_every_format_and_gates_over_all_images() {
     assert_eq!(summary["exit_code"], 12);
     assert_eq!(summary["kind"], "oci-compliance-merge");
     let html = std::fs::read_to_string(out.join("merged.html")).unwrap();
-    assert!(html.contains("href=\"#i1-suid-files\"") && html.contains("id=\"i1-suid-files\""), "cells link to the detail");
+    assert!(
+        html.contains("href=\"#i1-suid-files\"") && html.contains("id=\"i1-suid-files\""),
+        "cells link to the detail"
+    );
     assert!(html.contains("id=\"i2\""));
 }
 
@@ -97,9 +85,16 @@ fn formats_and_exit_codes_come_from_the_environment_too() {
 fn empty_settings_in_the_environment_mean_none() {
     let d = tempfile::tempdir().unwrap();
     let a = write_report(d.path(), "app.json", &fixture::passing());
-    let (code, _, stderr) = run(bin().arg("merge").arg(&a).arg("--reports-dir").arg(d.path()).env("COMPLIANCE_FORMATS", "").env("COMPLIANCE_TEMPLATES_DIR", ""));
+    let (code, _, stderr) = run(bin()
+        .arg("merge")
+        .arg(&a)
+        .arg("--reports-dir")
+        .arg(d.path())
+        .env("COMPLIANCE_FORMATS", "")
+        .env("COMPLIANCE_TEMPLATES_DIR", ""));
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = run(bin().arg("merge").arg(&a).arg("--reports-dir").arg(d.path()).env("COMPLIANCE_FORMATS", " html , junit "));
+    let (code, _, stderr) =
+        run(bin().arg("merge").arg(&a).arg("--reports-dir").arg(d.path()).env("COMPLIANCE_FORMATS", " html , junit "));
     assert_eq!(code, 0, "{stderr}");
     assert!(d.path().join("merged.html").is_file() && d.path().join("merged.junit.xml").is_file());
 }
@@ -139,7 +134,13 @@ fn an_unreadable_report_is_exit_24_naming_the_file() {
     std::fs::write(&newer, b"{\"schema_version\": 99}").unwrap();
     let wrong = d.path().join("wrong.json");
     std::fs::write(&wrong, b"{\"schema_version\": 1, \"checks\": 5}").unwrap();
-    for (f, why) in [(&bad, "is not JSON"), (&missing, "cannot read report"), (&other, "not an oci-compliance report"), (&newer, "schema version 99"), (&wrong, "does not match the report schema")] {
+    for (f, why) in [
+        (&bad, "is not JSON"),
+        (&missing, "cannot read report"),
+        (&other, "not an oci-compliance report"),
+        (&newer, "schema version 99"),
+        (&wrong, "does not match the report schema"),
+    ] {
         let (code, _, stderr) = run(bin().arg("merge").arg(&a).arg(f).arg("--reports-dir").arg(d.path()));
         assert_eq!(code, 24, "{stderr}");
         assert!(stderr.contains(&f.display().to_string()) && stderr.contains(why), "{stderr}");
@@ -163,14 +164,26 @@ fn a_broken_user_template_is_exit_24() {
     // Compiles, but names a field the model does not have: strict mode fails the render.
     std::fs::write(t.join("report.md.hbs"), "{{no_such_field}}").unwrap();
     std::fs::write(t.join("merge.md.hbs"), "{{no_such_field}}").unwrap();
-    let (code, _, stderr) = run(bin().arg("merge").arg(&a).args(["--format", "markdown,html"]).arg("--templates").arg(&t).arg("--reports-dir").arg(d.path()));
+    let (code, _, stderr) = run(bin()
+        .arg("merge")
+        .arg(&a)
+        .args(["--format", "markdown,html"])
+        .arg("--templates")
+        .arg(&t)
+        .arg("--reports-dir")
+        .arg(d.path()));
     assert_eq!(code, 24, "{stderr}");
     assert!(stderr.contains("no_such_field") && stderr.contains("merge.md.hbs"), "{stderr}");
     assert!(d.path().join("merged.html").is_file(), "the other formats are still written");
     assert!(!d.path().join("merged.md").exists());
     // A template that does not compile stops `scan` before podman is looked for.
     std::fs::write(t.join("report.html.hbs"), "{{#each}}").unwrap();
-    let (code, _, stderr) = run(bin().args(["scan", "example.com/app:1", "--format", "html"]).arg("--templates").arg(&t).arg("--reports-dir").arg(d.path()));
+    let (code, _, stderr) = run(bin()
+        .args(["scan", "example.com/app:1", "--format", "html"])
+        .arg("--templates")
+        .arg(&t)
+        .arg("--reports-dir")
+        .arg(d.path()));
     assert_eq!(code, 24, "{stderr}");
     assert!(stderr.contains("report.html.hbs") && !stderr.contains("podman"), "{stderr}");
 }

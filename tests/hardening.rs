@@ -1,15 +1,108 @@
 //! Hardening (issue #8): hostile images, faults, credentials, concurrent scans, all with
 //! real podman/buildah in the private test environment (tests/env/setup.sh; these tests
-//! fail, never skip, without it). Image names start with `hard-`.
+//! fail, never skip, without it), on its shared storage. Image names start with `hard-`.
 
-mod hardening_common;
-
-use hardening_common::*;
+use crate::support::*;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+// --- 0. how these tests build and scan ---------------------------------------------------
+
+/// The test environment's shared storage: these tests' images live there.
+fn store() -> &'static Store {
+    Store::shared()
+}
+
+/// The scanner as these tests run it: on the shared storage, writing into `ws` (reports
+/// through COMPLIANCE_REPORTS_DIR), TLS off for the test registry, and no colour decision
+/// forced (stdout is a pipe, so "auto" means no colour).
+fn scanner(ws: &Workspace) -> Scan<'_> {
+    scan(store()).workspace(ws).reports_in_env().env("COMPLIANCE_TLS_VERIFY", "false").env_remove("NO_COLOR")
+}
+
+/// `oci-compliance scan ARGS` with ENVS, into `ws`.
+fn scan_in(ws: &Workspace, args: &[&str], envs: &[(&str, &str)]) -> ScanOut {
+    let mut s = scanner(ws).args(args);
+    for (k, v) in envs {
+        s = s.env(k, v);
+    }
+    s.run()
+}
+
+/// `localhost/<prefix>-<unique>:1`: unique per process and call, so parallel tests and
+/// parallel runs never share an image.
+fn unique_name(prefix: &str) -> String {
+    format!("localhost/{prefix}-{}:1", unique("img"))
+}
+
+/// An image built from `tree` with `config` in the shared storage, removed when the guard
+/// drops (also when the test panics).
+fn build_image(name: &str, tree: &Path, config: &[(&str, &[u8])]) -> LocalImage<'static> {
+    let guard = LocalImage::new(store(), name);
+    build_tree(store(), name, tree, config);
+    guard
+}
+
+/// A small image: /app/run, an account file for uid 1001, USER 1001:1001, an entrypoint and
+/// a label; with `setuid`, also a setuid /app/helper (so its verdict is Critical).
+fn small_image(name: &str, setuid: bool) -> LocalImage<'static> {
+    let dir = Scratch::new("hard-tree");
+    let t = dir.path();
+    write_file(&t.join("app/run"), b"#!/bin/sh\necho ok\n", 0o755);
+    write_file(&t.join("etc/passwd"), b"root:x:0:0::/root:/bin/sh\napp:x:1001:1001::/app:/bin/false\n", 0o644);
+    write_file(&t.join("etc/group"), b"root:x:0:\napp:x:1001:\n", 0o644);
+    if setuid {
+        write_file(&t.join("app/helper"), b"x", 0o4755);
+    }
+    build_image(
+        name,
+        t,
+        &[
+            ("--user", b"1001:1001"),
+            ("--entrypoint", b"[\"/app/run\"]"),
+            ("--label", b"org.opencontainers.image.vendor=hardening"),
+            ("--created-by", b"COPY app /"),
+        ],
+    )
+}
+
+/// A small image pushed to the test registry under `<run's repositories>/hard-<name>:1` and
+/// removed locally. The returned guard removes the pulled copy when the test ends.
+fn pushed_small_image(name: &str, setuid: bool) -> LocalImage<'static> {
+    let local = unique_name(&format!("hard-{name}"));
+    let remote = format!("{}/{}:1", env().registry, repo(&format!("hard-{name}")));
+    let img = small_image(&local, setuid);
+    store().push_to(&img.name, &remote);
+    drop(img);
+    // A copy left from an earlier run would let `--pull missing` skip the registry.
+    let _ = store().run("podman", &["rmi", "--force", &remote]);
+    LocalImage::new(store(), &remote)
+}
+
+/// Whether `needle` occurs in `hay`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every file under `dir`, recursively (for searching recorded output).
+fn read_all(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.is_file() {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out
+}
 
 // --- 1. the hostile image ---------------------------------------------------------------
 
@@ -92,7 +185,7 @@ fn add_bulk(layer: &Path) {
 #[test]
 fn hostile_image_scan_completes_with_correct_verdicts_and_prints_nothing_raw() {
     env();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("hard-tree");
     hostile_tree(dir.path());
     let name = unique_name("hard-hostile");
     let img = build_image(
@@ -104,16 +197,16 @@ fn hostile_image_scan_completes_with_correct_verdicts_and_prints_nothing_raw() {
             ("--label", b"evil\x1b[31m=<script>alert(1)</script>\x1b]0;x\x07\xc2\x9b31m\xe2\x80\xae"),
         ],
     );
-    let layer = upper_dir(&img.0);
+    let layer = upper_dir(store(), &img.name);
     add_bulk(&layer);
 
-    let ws = Workspace::new();
-    let scan = ws.scan(&["--pull", "never", &img.0], &[]);
+    let ws = Workspace::new("hard-ws");
+    let scan = scan_in(&ws, &["--pull", "never", &img.name], &[]);
     eprintln!("hostile image scan (200,000-entry directory, 10 GiB sparse file): {:.2?}", scan.elapsed);
     scan.assert_code(12);
     assert!(scan.elapsed < Duration::from_secs(60), "took {:?}", scan.elapsed);
-    assert_no_raw_controls("stdout", &scan.stdout);
-    assert_no_raw_controls("stderr", &scan.stderr);
+    assert_no_raw_controls("stdout", &scan.stdout_bytes);
+    assert_no_raw_controls("stderr", &scan.stderr_bytes);
     ws.assert_no_leftovers();
     let json_file = ws.report_files().remove(0);
     let json_bytes = std::fs::read(&json_file).unwrap();
@@ -150,7 +243,7 @@ fn hostile_image_scan_completes_with_correct_verdicts_and_prints_nothing_raw() {
     let (_, os) = status("base-os");
     assert!(os.starts_with("no os-release"), "{os}");
     let host_passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let all = [&json_bytes[..], &scan.stdout, &scan.stderr].concat();
+    let all = [&json_bytes[..], &scan.stdout_bytes, &scan.stderr_bytes].concat();
     for line in host_passwd.lines().filter(|l| l.len() > 8) {
         assert!(!contains(&all, line.as_bytes()), "host passwd line in the output: {line}");
     }
@@ -169,7 +262,7 @@ fn hostile_image_scan_completes_with_correct_verdicts_and_prints_nothing_raw() {
     expected.push("/opt/locked/hidden".into());
     expected.push(format!("/{}/bottom", deep_dir()));
     assert_eq!(paths.len(), expected.len(), "{paths:#?}");
-    let console = scan.stdout_text();
+    let console = scan.stdout.clone();
     for p in &expected {
         assert!(paths.contains(&p.as_str()), "{p} not among {paths:#?}");
         assert!(console.contains(p.as_str()), "{p} not on the console");
@@ -181,7 +274,7 @@ fn hostile_image_scan_completes_with_correct_verdicts_and_prints_nothing_raw() {
     }
     // Escaping is lossless: the JSON path unescapes to the name on disk.
     for (raw, shown) in HOSTILE {
-        let back = oci_compliance::escape::unescape(&format!("/opt/{shown}")).unwrap();
+        let back = unescape(&format!("/opt/{shown}")).unwrap();
         assert_eq!(back, [b"/opt/".as_slice(), raw].concat());
     }
 
@@ -213,36 +306,34 @@ fn hostile_image_scan_completes_with_correct_verdicts_and_prints_nothing_raw() {
     assert!(contains(&json_bytes, br"\u009b31m\u202e"));
 
     // The same scan with the JSON on stdout and the console on stderr.
-    let ws2 = Workspace::new();
-    let scan2 = ws2.scan(&["--pull", "never", "--json-stdout", &img.0], &[]);
+    let ws2 = Workspace::new("hard-ws");
+    let scan2 = scan_in(&ws2, &["--pull", "never", "--json-stdout", &img.name], &[]);
     scan2.assert_code(12);
-    assert_no_raw_controls("stdout (JSON)", &scan2.stdout);
-    assert_no_raw_controls("stderr (console)", &scan2.stderr);
-    let printed: serde_json::Value = serde_json::from_slice(&scan2.stdout).unwrap();
+    assert_no_raw_controls("stdout (JSON)", &scan2.stdout_bytes);
+    assert_no_raw_controls("stderr (console)", &scan2.stderr_bytes);
+    let printed: serde_json::Value = serde_json::from_slice(&scan2.stdout_bytes).unwrap();
     assert_eq!(printed["checks"], r["checks"]);
 
     // Colour on is the one case where ESC is expected; nothing else raw then either.
-    let scan3 = ws2.scan(&["--pull", "never", "--color", "always", &img.0], &[]);
+    let scan3 = scan_in(&ws2, &["--pull", "never", "--color", "always", &img.name], &[]);
     scan3.assert_code(12);
-    let stripped = strip_sgr(&scan3.stdout);
+    let stripped = strip_sgr(&scan3.stdout_bytes);
     assert_no_raw_controls("stdout with colour, SGR sequences removed", &stripped);
 
     // A second image on top with a hostile USER: the description shows it escaped.
-    let ctr = buildah(&[OsStr::new("from"), OsStr::new(&img.0)]);
-    buildah(&[OsStr::new("config"), OsStr::new("--user"), OsStr::from_bytes(b"\x1b[2J\nroot\x07"), OsStr::new(&ctr)]);
     let name2 = unique_name("hard-hostile-user");
-    let img2 = LocalImage(name2.clone());
-    buildah(&[OsStr::new("commit"), OsStr::new("--quiet"), OsStr::new(&ctr), OsStr::new(&name2)]);
-    buildah(&[OsStr::new("rm"), OsStr::new(&ctr)]);
-    let ws3 = Workspace::new();
-    let scan4 = ws3.scan(&["--pull", "never", &img2.0], &[]);
+    let img2 = LocalImage::new(store(), &name2);
+    let user = [OsStr::new("--user"), OsStr::from_bytes(b"\x1b[2J\nroot\x07")];
+    commit_layer(store(), &img.name, &name2, Commit { config: user.to_vec(), ..Commit::default() });
+    let ws3 = Workspace::new("hard-ws");
+    let scan4 = scan_in(&ws3, &["--pull", "never", &img2.name], &[]);
     scan4.assert_code(12);
-    assert_no_raw_controls("stdout (hostile USER)", &scan4.stdout);
-    assert_no_raw_controls("stderr (hostile USER)", &scan4.stderr);
+    assert_no_raw_controls("stdout (hostile USER)", &scan4.stdout_bytes);
+    assert_no_raw_controls("stderr (hostile USER)", &scan4.stderr_bytes);
     assert!(
-        scan4.stdout_text().contains("USER \\x1b[2J\\x0aroot\\x07 is a name but the image has no /etc/passwd"),
+        scan4.stdout.contains("USER \\x1b[2J\\x0aroot\\x07 is a name but the image has no /etc/passwd"),
         "{}",
-        scan4.stdout_text()
+        scan4.stdout
     );
     drop(img2);
     drop(img);
@@ -277,10 +368,6 @@ fn dead_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-fn auth_for(registry: &str, user: &str, password: &str) -> String {
-    format!(r#"{{"auths":{{"{registry}":{{"auth":"{}"}}}}}}"#, env().basic(user, password))
-}
-
 /// The failure report: complete (it parses), with the same operational error.
 fn assert_error_report(ws: &Workspace, code: i32) {
     let r = ws.report();
@@ -294,10 +381,10 @@ fn registry_down_is_20_with_one_sentence() {
     let reg = format!("127.0.0.1:{}", dead_port());
     let image = format!("{reg}/hard/down:1");
     // With credentials (podman login fails) and without (podman pull fails).
-    for creds in [Some(auth_for(&reg, &e.user, &e.password)), None] {
-        let ws = Workspace::new();
+    for creds in [Some(auth_config(&reg, &e.user, &e.password)), None] {
+        let ws = Workspace::new("hard-ws");
         let envs: Vec<(&str, &str)> = creds.iter().map(|c| ("DOCKER_AUTH_CONFIG", c.as_str())).collect();
-        let scan = ws.scan(&["--pull", "always", &image], &envs);
+        let scan = scan_in(&ws, &["--pull", "always", &image], &envs);
         scan.assert_code(20);
         scan.one_error_line(&[&reg, "connection refused"]);
         ws.assert_no_leftovers();
@@ -309,15 +396,15 @@ fn registry_down_is_20_with_one_sentence() {
 fn unauthorized_is_20_with_one_sentence() {
     let e = env();
     let image = format!("{}/hard/unauthorized:1", e.registry);
-    let ws = Workspace::new();
-    let wrong = auth_for(&e.registry, &e.user, "not-the-password");
-    let scan = ws.scan(&["--pull", "always", &image], &[("DOCKER_AUTH_CONFIG", &wrong)]);
+    let ws = Workspace::new("hard-ws");
+    let wrong = auth_config(&e.registry, &e.user, "not-the-password");
+    let scan = scan_in(&ws, &["--pull", "always", &image], &[("DOCKER_AUTH_CONFIG", &wrong)]);
     scan.assert_code(20);
     scan.one_error_line(&["podman login to", "invalid username/password"]);
     ws.assert_no_leftovers();
     // No credentials at all: the registry's 401 comes from the pull.
-    let ws = Workspace::new();
-    let scan = ws.scan(&["--pull", "always", &image], &[]);
+    let ws = Workspace::new("hard-ws");
+    let scan = scan_in(&ws, &["--pull", "always", &image], &[]);
     scan.assert_code(20);
     scan.one_error_line(&["podman pull", "authentication required"]);
     ws.assert_no_leftovers();
@@ -326,18 +413,19 @@ fn unauthorized_is_20_with_one_sentence() {
 #[test]
 fn unknown_manifest_and_plain_404_are_20() {
     let e = env();
-    let ws = Workspace::new();
+    let ws = Workspace::new("hard-ws");
     let image = format!("{}/hard/nope-{}:1", e.registry, std::process::id());
-    let scan = ws.scan(&["--pull", "always", &image], &[("DOCKER_AUTH_CONFIG", &e.docker_auth_config(&e.user, &e.password))]);
+    let scan = scan_in(&ws, &["--pull", "always", &image], &[("DOCKER_AUTH_CONFIG", &good_auth())]);
     scan.assert_code(20);
     scan.one_error_line(&["podman pull", "manifest unknown"]);
     ws.assert_no_leftovers();
     assert_error_report(&ws, 20);
 
     let fake = FakeRegistry::start(Fault::NotFound);
-    let ws = Workspace::new();
+    let ws = Workspace::new("hard-ws");
     let image = format!("{}/hard/notfound:1", fake.addr);
-    let scan = ws.scan(&["--pull", "always", &image], &[("DOCKER_AUTH_CONFIG", &auth_for(&fake.addr, "u", "p"))]);
+    let scan =
+        scan_in(&ws, &["--pull", "always", &image], &[("DOCKER_AUTH_CONFIG", &auth_config(&fake.addr, "u", "p"))]);
     scan.assert_code(20);
     let line = scan.one_error_line(&["podman pull"]);
     assert!(line.contains("404") || line.contains("not found") || line.contains("manifest unknown"), "{line}");
@@ -346,8 +434,8 @@ fn unknown_manifest_and_plain_404_are_20() {
 
 /// A shim that records each invocation's pid and subcommand, then runs podman.
 fn pid_shim(ws: &Workspace) -> (std::path::PathBuf, std::path::PathBuf) {
-    let shim = ws.dir.path().join("podman-pids");
-    let pids = ws.dir.path().join("pids");
+    let shim = ws.path().join("podman-pids");
+    let pids = ws.path().join("pids");
     script(
         &shim,
         &format!("#!/bin/sh\necho \"$$ $1\" >> '{}'\nexec '{}' \"$@\"\n", pids.display(), real_podman().display()),
@@ -377,15 +465,13 @@ fn authfiles(ws: &Workspace) -> Vec<String> {
 
 /// Start a scan of an image on a registry whose layer blob stalls; return once podman is
 /// stuck half-way through the pull (the authfile exists then).
-fn stalled_pull(ws: &Workspace, fake: &FakeRegistry) -> (std::process::Child, std::path::PathBuf) {
+fn stalled_pull<'w>(ws: &'w Workspace, fake: &FakeRegistry) -> (RunningScan<'w>, std::path::PathBuf) {
     let (shim, pids) = pid_shim(ws);
     let image = format!("{}/hard/stall:1", fake.addr);
-    let mut c = ws.scanner();
-    c.args(["scan", "--pull", "always", "--podman", shim.to_str().unwrap(), &image])
-        .env("DOCKER_AUTH_CONFIG", auth_for(&fake.addr, "u", "hard-stall-secret"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = c.spawn().unwrap();
+    let child = scanner(ws)
+        .args(["--pull", "always", "--podman", shim.to_str().unwrap(), &image])
+        .env("DOCKER_AUTH_CONFIG", auth_config(&fake.addr, "u", "hard-stall-secret"))
+        .spawn();
     assert!(
         wait_for(Duration::from_secs(90), || fake.blob_requested.load(std::sync::atomic::Ordering::SeqCst)),
         "podman never asked for the layer blob"
@@ -399,11 +485,11 @@ fn stalled_pull(ws: &Workspace, fake: &FakeRegistry) -> (std::process::Child, st
 fn pull_killed_half_way_is_20_and_leaves_nothing() {
     env();
     let fake = FakeRegistry::start(Fault::StallBlob);
-    let ws = Workspace::new();
+    let ws = Workspace::new("hard-ws");
     let (child, pids) = stalled_pull(&ws, &fake);
     let pull = pid_of(&pids, "pull").unwrap();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pull), nix::sys::signal::Signal::SIGKILL).unwrap();
-    let scan = finish(child, Duration::from_secs(60));
+    let scan = child.finish(Duration::from_secs(60));
     scan.assert_code(20);
     scan.one_error_line(&["podman pull", "killed by signal 9 (SIGKILL)"]);
     ws.assert_no_leftovers();
@@ -418,13 +504,14 @@ fn sigterm_or_sigint_during_the_pull_ends_the_scan_and_removes_the_authfile() {
         (nix::sys::signal::Signal::SIGINT, 130, "oci-compliance: interrupted"),
     ] {
         let fake = FakeRegistry::start(Fault::StallBlob);
-        let ws = Workspace::new();
+        let ws = Workspace::new("hard-ws");
         let (child, pids) = stalled_pull(&ws, &fake);
         let pull = pid_of(&pids, "pull").unwrap();
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
-        let scan = finish(child, Duration::from_secs(30));
+        let scan = child.finish(Duration::from_secs(30));
         scan.assert_code(code);
-        let lines: Vec<String> = scan.stderr_text().lines().filter(|l| !l.starts_with("oci-compliance: scanning")).map(String::from).collect();
+        let lines: Vec<String> =
+            scan.stderr.lines().filter(|l| !l.starts_with("oci-compliance: scanning")).map(String::from).collect();
         assert_eq!(lines, vec![word.to_string()], "{signal}");
         ws.assert_no_leftovers();
         assert!(ws.report_files().is_empty(), "an interrupted scan writes no report");
@@ -436,18 +523,16 @@ fn sigterm_or_sigint_during_the_pull_ends_the_scan_and_removes_the_authfile() {
 #[test]
 fn podman_missing_is_20() {
     env();
-    let ws = Workspace::new();
-    let empty = ws.dir.path().join("empty-bin");
+    let ws = Workspace::new("hard-ws");
+    let empty = ws.path().join("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
-    let mut c = ws.scanner();
-    c.args(["scan", "127.0.0.1:5055/hard/x:1"]).env("PATH", &empty);
-    let scan = run_scan(c);
+    let scan = scanner(&ws).arg("127.0.0.1:5055/hard/x:1").env("PATH", &empty).run();
     scan.assert_code(20);
     scan.one_error_line(&["podman not found"]);
     ws.assert_no_leftovers();
     assert!(ws.report_files().is_empty());
     // An explicit --podman that does not exist says which command could not run.
-    let scan = ws.scan(&["--podman", "/nonexistent/podman", "127.0.0.1:5055/hard/x:1"], &[]);
+    let scan = scan_in(&ws, &["--podman", "/nonexistent/podman", "127.0.0.1:5055/hard/x:1"], &[]);
     scan.assert_code(20);
     scan.one_error_line(&["cannot run podman", "No such file or directory"]);
     ws.assert_no_leftovers();
@@ -457,9 +542,9 @@ fn podman_missing_is_20() {
 fn a_layer_directory_that_is_gone_is_25() {
     env();
     let img = small_image(&unique_name("hard-vanish"), false);
-    let ws = Workspace::new();
+    let ws = Workspace::new("hard-ws");
     // podman as usual, except that `image inspect` points UpperDir somewhere that is gone.
-    let wrapper = ws.dir.path().join("podman-vanish");
+    let wrapper = ws.path().join("podman-vanish");
     script(
         &wrapper,
         &format!(
@@ -474,7 +559,7 @@ exec '{real}' "$@"
             real = real_podman().display()
         ),
     );
-    let scan = ws.scan(&["--pull", "never", "--podman", wrapper.to_str().unwrap(), &img.0], &[]);
+    let scan = scan_in(&ws, &["--pull", "never", "--podman", wrapper.to_str().unwrap(), &img.name], &[]);
     scan.assert_code(25);
     scan.one_error_line(&["could not be evaluated", "/nonexistent/hard-vanished/diff"]);
     ws.assert_no_leftovers();
@@ -486,9 +571,9 @@ exec '{real}' "$@"
 
 #[test]
 fn a_full_reports_directory_is_23_and_leaves_no_partial_report() {
-    let e = env();
+    env();
     let img = pushed_small_image("full-reports", false);
-    let ws = Workspace::new();
+    let ws = Workspace::new("hard-ws");
     let _m = Mount::tmpfs(&ws.reports, "16k");
     // Fill it up, so the report cannot be written whatever its size.
     {
@@ -496,11 +581,14 @@ fn a_full_reports_directory_is_23_and_leaves_no_partial_report() {
         let mut f = std::fs::File::create(ws.reports.join("filler")).unwrap();
         while f.write_all(&[b'x'; 4096]).is_ok() {}
     }
-    let scan = ws.scan(&["--pull", "always", &img.0], &[("DOCKER_AUTH_CONFIG", &e.docker_auth_config(&e.user, &e.password))]);
+    let scan = scan_in(&ws, &["--pull", "always", &img.name], &[("DOCKER_AUTH_CONFIG", &good_auth())]);
     scan.assert_code(23);
     scan.one_error_line(&["cannot write report", "No space left on device"]);
     ws.assert_no_leftovers();
-    let names: Vec<String> = std::fs::read_dir(&ws.reports).unwrap().map(|d| d.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(&ws.reports)
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names, vec!["filler".to_string()], "no partial report");
 }
 
@@ -508,17 +596,16 @@ fn a_full_reports_directory_is_23_and_leaves_no_partial_report() {
 fn a_read_only_reports_directory_is_23() {
     env();
     let img = small_image(&unique_name("hard-ro"), false);
-    let ws = Workspace::new();
+    let ws = Workspace::new("hard-ws");
     let _m = Mount::read_only(&ws.reports);
-    let scan = ws.scan(&["--pull", "never", &img.0], &[]);
+    let scan = scan_in(&ws, &["--pull", "never", &img.name], &[]);
     scan.assert_code(23);
     scan.one_error_line(&["is not writable", "Read-only file system"]);
     ws.assert_no_leftovers();
     assert!(ws.report_files().is_empty());
     // A reports directory still to be created below the read-only one.
-    let mut c = ws.scanner();
-    c.args(["scan", "--pull", "never", &img.0]).env("COMPLIANCE_REPORTS_DIR", ws.reports.join("sub"));
-    let scan = run_scan(c);
+    let scan =
+        scanner(&ws).args(["--pull", "never", &img.name]).env("COMPLIANCE_REPORTS_DIR", ws.reports.join("sub")).run();
     scan.assert_code(23);
     scan.one_error_line(&["cannot create reports directory", "Read-only file system"]);
 }
@@ -528,9 +615,9 @@ fn a_read_only_reports_directory_is_23() {
 /// A podman shim that records, per call, its argv, its whole environment and, for every
 /// `--authfile`, the mode/owner/type of the file and of its directory at that moment.
 fn recording_shim(ws: &Workspace) -> (std::path::PathBuf, std::path::PathBuf) {
-    let log = ws.dir.path().join("calls");
+    let log = ws.path().join("calls");
     std::fs::create_dir_all(&log).unwrap();
-    let shim = ws.dir.path().join("podman-recorder");
+    let shim = ws.path().join("podman-recorder");
     script(
         &shim,
         &format!(
@@ -572,7 +659,11 @@ fn calls(log: &Path) -> Vec<Call> {
         .into_iter()
         .map(|n| {
             let argv = std::fs::read(log.join(format!("{n}.argv"))).unwrap();
-            let argv = argv.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let argv = argv
+                .split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
             let env = std::fs::read(log.join(format!("{n}.env"))).unwrap();
             let authfile = std::fs::read_to_string(log.join(format!("{n}.authfile"))).ok().map(|t| {
                 let l: Vec<&str> = t.lines().collect();
@@ -591,35 +682,49 @@ fn the_password_never_reaches_a_child_and_the_authfile_is_private_and_removed() 
     // (what, variables, the password they carry, exit code)
     type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str, i32);
     let cases: Vec<Case> = vec![
-        ("DOCKER_AUTH_CONFIG", vec![("DOCKER_AUTH_CONFIG", e.docker_auth_config(&e.user, &e.password))], &e.password, 0),
+        ("DOCKER_AUTH_CONFIG", vec![("DOCKER_AUTH_CONFIG", good_auth())], &e.password, 0),
         (
             "CI_REGISTRY_*",
-            vec![("CI_REGISTRY", e.registry.clone()), ("CI_REGISTRY_USER", e.user.clone()), ("CI_REGISTRY_PASSWORD", e.password.clone())],
+            vec![
+                ("CI_REGISTRY", e.registry.clone()),
+                ("CI_REGISTRY_USER", e.user.clone()),
+                ("CI_REGISTRY_PASSWORD", e.password.clone()),
+            ],
             &e.password,
             0,
         ),
-        ("DOCKER_AUTH_CONFIG, wrong password", vec![("DOCKER_AUTH_CONFIG", e.docker_auth_config(&e.user, &wrong))], &wrong, 20),
+        (
+            "DOCKER_AUTH_CONFIG, wrong password",
+            vec![("DOCKER_AUTH_CONFIG", auth_config(&e.registry, &e.user, &wrong))],
+            &wrong,
+            20,
+        ),
         (
             "CI_REGISTRY_*, wrong password",
-            vec![("CI_REGISTRY", e.registry.clone()), ("CI_REGISTRY_USER", e.user.clone()), ("CI_REGISTRY_PASSWORD", wrong.clone())],
+            vec![
+                ("CI_REGISTRY", e.registry.clone()),
+                ("CI_REGISTRY_USER", e.user.clone()),
+                ("CI_REGISTRY_PASSWORD", wrong.clone()),
+            ],
             &wrong,
             20,
         ),
     ];
-    use base64::Engine;
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     for (what, vars, password, code) in cases {
-        let ws = Workspace::new();
+        let ws = Workspace::new("hard-ws");
         let (shim, log) = recording_shim(&ws);
         let envs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let scan = ws.scan(&["--pull", "always", "--podman", shim.to_str().unwrap(), &img.0], &envs);
+        let scan = scan_in(&ws, &["--pull", "always", "--podman", shim.to_str().unwrap(), &img.name], &envs);
         scan.assert_code(code);
         if code == 20 {
             scan.one_error_line(&["invalid username/password"]);
         }
         let secrets = [password.to_string(), b64(&format!("{}:{password}", e.user)), b64(password)];
         let recorded = calls(&log);
-        assert!(recorded.iter().any(|c| c.argv.first().map(String::as_str) == Some("login")), "{what}: no podman login");
+        assert!(
+            recorded.iter().any(|c| c.argv.first().map(String::as_str) == Some("login")),
+            "{what}: no podman login"
+        );
         if code == 0 {
             assert!(recorded.iter().any(|c| c.argv.first().map(String::as_str) == Some("pull")), "{what}: no pull");
         }
@@ -630,7 +735,10 @@ fn the_password_never_reaches_a_child_and_the_authfile_is_private_and_removed() 
                 assert!(!contains(&c.env, s.as_bytes()), "{what}: secret in the environment of podman {:?}", c.argv);
             }
             for var in ["DOCKER_AUTH_CONFIG=", "CI_REGISTRY_PASSWORD="] {
-                assert!(!c.env.split(|&b| b == 0).any(|kv| kv.starts_with(var.as_bytes())), "{what}: {var} passed to podman");
+                assert!(
+                    !c.env.split(|&b| b == 0).any(|kv| kv.starts_with(var.as_bytes())),
+                    "{what}: {var} passed to podman"
+                );
             }
             if c.argv.iter().any(|a| a == "--authfile") {
                 let (file, dir, path) = c.authfile.clone().expect("the shim saw the authfile");
@@ -643,7 +751,8 @@ fn the_password_never_reaches_a_child_and_the_authfile_is_private_and_removed() 
             }
         }
         assert!(seen_authfiles >= 1, "{what}: podman was never given the private authfile");
-        let mut outputs = vec![("stdout".to_string(), scan.stdout.clone()), ("stderr".to_string(), scan.stderr.clone())];
+        let mut outputs =
+            vec![("stdout".to_string(), scan.stdout_bytes.clone()), ("stderr".to_string(), scan.stderr_bytes.clone())];
         outputs.extend(read_all(&ws.reports).into_iter().map(|(p, d)| (p.display().to_string(), d)));
         for (name, data) in &outputs {
             for s in &secrets {
@@ -653,7 +762,7 @@ fn the_password_never_reaches_a_child_and_the_authfile_is_private_and_removed() 
         ws.assert_no_leftovers();
     }
     // The default authfile of the test environment was never written.
-    let default = std::fs::read_to_string(e.get("REGISTRY_AUTH_FILE")).unwrap();
+    let default = std::fs::read_to_string(&e.auth_file).unwrap();
     assert!(!default.contains(&e.registry), "{default}");
 }
 
@@ -661,25 +770,19 @@ fn the_password_never_reaches_a_child_and_the_authfile_is_private_and_removed() 
 
 #[test]
 fn two_scans_of_different_images_at_once_on_the_same_storage_both_succeed() {
-    let e = env();
     let a = pushed_small_image("concurrent-a", false);
     let b = pushed_small_image("concurrent-b", true);
-    let auth = e.docker_auth_config(&e.user, &e.password);
+    let auth = good_auth();
     for round in 0..2 {
-        let (wa, wb) = (Workspace::new(), Workspace::new());
-        let spawn = |ws: &Workspace, image: &str| {
-            let mut c = ws.scanner();
-            c.args(["scan", "--pull", "always", image])
-                .env("DOCKER_AUTH_CONFIG", &auth)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            c.spawn().unwrap()
-        };
-        let (ca, cb) = (spawn(&wa, &a.0), spawn(&wb, &b.0));
-        let (sa, sb) = (finish(ca, Duration::from_secs(180)), finish(cb, Duration::from_secs(180)));
+        let (wa, wb) = (Workspace::new("hard-ws"), Workspace::new("hard-ws"));
+        let (ca, cb) = (
+            scanner(&wa).args(["--pull", "always", &a.name]).env("DOCKER_AUTH_CONFIG", &auth).spawn(),
+            scanner(&wb).args(["--pull", "always", &b.name]).env("DOCKER_AUTH_CONFIG", &auth).spawn(),
+        );
+        let (sa, sb) = (ca.finish(Duration::from_secs(180)), cb.finish(Duration::from_secs(180)));
         sa.assert_code(0);
         sb.assert_code(12);
-        for (ws, img, suid) in [(&wa, &a.0, 0), (&wb, &b.0, 1)] {
+        for (ws, img, suid) in [(&wa, &a.name, 0), (&wb, &b.name, 1)] {
             ws.assert_no_leftovers();
             let r = ws.report();
             assert_eq!(r["image"]["reference"], img.as_str(), "round {round}");

@@ -3,14 +3,11 @@
 //! inherited, from real build history), list extensions, the layer limit and waivers
 //! (applied, expired, unused, image-scoped), and strict validation.
 
-mod common;
-
-use common::*;
-use serde_json::Value;
+use crate::support::*;
 use std::sync::OnceLock;
 
 struct Fixture {
-    store: Storage,
+    store: Store,
     /// Two layers: setuid passwd and mount, su, runuser, EXPOSE 5900, USER 1001:1001.
     app: String,
     /// Built with `podman build` from a base that sets a label itself.
@@ -20,7 +17,7 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let store = Storage::new("policy");
+        let store = Store::new("policy");
         let spec = ImageSpec::new(vec![
             layer(
                 "ADD base",
@@ -33,16 +30,26 @@ fn fixture() -> &'static Fixture {
             ),
             layer("COPY app", vec![exe("/app/run")]),
         ])
-        .config(&["--user", "1001:1001", "--entrypoint", "[\"/app/run\"]", "--port", "5900", "--label", "a=b"]);
+        .config(&[
+            "--user",
+            "1001:1001",
+            "--entrypoint",
+            "[\"/app/run\"]",
+            "--port",
+            "5900",
+            "--label",
+            "a=b",
+        ]);
         build_scratch(&store, "localhost/policy-app:1", &spec);
 
         // Real build history: the base sets `vendor`, the image itself sets `product`.
-        let ctx = temp_dir("policy-ctx");
+        let ctx = Scratch::new("policy-ctx");
         std::fs::write(ctx.path().join("f"), "x").unwrap();
         std::fs::write(ctx.path().join("Base"), "FROM scratch\nCOPY f /f\nLABEL vendor=base-vendor\n").unwrap();
         std::fs::write(
             ctx.path().join("App"),
-            "FROM localhost/policy-base:1\nLABEL product=widget org.opencontainers.image.version=2.1\nUSER 1001:1001\nCMD [\"/f\"]\n",
+            "FROM localhost/policy-base:1\n\
+             LABEL product=widget org.opencontainers.image.version=2.1\nUSER 1001:1001\nCMD [\"/f\"]\n",
         )
         .unwrap();
         let c = ctx.path().to_str().unwrap();
@@ -57,18 +64,10 @@ fn fixture() -> &'static Fixture {
 }
 
 fn with_policy(image: &str, policy: &str, extra: &[&str]) -> ScanOut {
-    let dir = temp_dir("policy-file");
+    let dir = Scratch::new("policy-file");
     let path = dir.path().join("policy.toml");
     std::fs::write(&path, policy).unwrap();
     scan(&fixture().store).args(["--pull", "never", "--policy"]).arg(&path).args(extra.iter().copied()).arg(image).run()
-}
-
-fn check<'a>(rep: &'a Value, id: &str) -> &'a Value {
-    rep["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no check {id}"))
-}
-
-fn status(rep: &Value, id: &str) -> String {
-    check(rep, id)["status"].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -122,10 +121,7 @@ reason = "another image only"
         .iter()
         .map(|w| (w["status"].as_str().unwrap().to_string(), w["matched"].as_u64().unwrap()))
         .collect();
-    assert_eq!(
-        uses,
-        vec![("applied".into(), 1), ("expired".into(), 1), ("unused".into(), 0), ("unused".into(), 0)]
-    );
+    assert_eq!(uses, vec![("applied".into(), 1), ("expired".into(), 1), ("unused".into(), 0), ("unused".into(), 0)]);
 
     // With both waived (and in force) the check passes, and the findings stay reported.
     let both = "[[waivers]]\ncheck = \"suid-files\"\npath = \"/usr/bin/*\"\nreason = \"accepted by the board\"\n";
@@ -211,7 +207,8 @@ required = [
     assert!(d.contains("vendor is inherited from the base image"), "{d}");
     assert!(!d.contains("product"), "product is set by the image itself: {d}");
 
-    let pattern = "[labels]\nrequired = [{ key = \"org.opencontainers.image.version\", pattern = \"v*\" }, { key = \"missing.label\" }]\n";
+    let pattern = "[labels]\nrequired = [{ key = \"org.opencontainers.image.version\", pattern = \"v*\" }, \
+                   { key = \"missing.label\" }]\n";
     let out = with_policy(&fixture().labelled, pattern, &[]);
     let d = check(&out.report(), "required-labels")["description"].as_str().unwrap().to_string();
     assert!(d.contains("does not match") && d.contains("missing.label is missing"), "{d}");
@@ -224,7 +221,10 @@ fn malformed_policy_files_exit_24_naming_file_key_and_expectation() {
         ("fail_on = \"sever\"\n", "fail_on"),
         ("[checks.suid-file]\nenabled = false\n", "checks.suid-file: unknown check id"),
         ("[[waivers]]\ncheck = \"suid-files\"\npath = \"/x\"\n", "missing field `reason`"),
-        ("[[waivers]]\ncheck = \"suid-files\"\nreason = \"r\"\nexpires = \"tomorrow\"\n", "waivers[0].expires: expected a date YYYY-MM-DD"),
+        (
+            "[[waivers]]\ncheck = \"suid-files\"\nreason = \"r\"\nexpires = \"tomorrow\"\n",
+            "waivers[0].expires: expected a date YYYY-MM-DD",
+        ),
         ("colour = \"red\"\n", "unknown field `colour`"),
     ];
     for (text, want) in cases {
@@ -233,14 +233,17 @@ fn malformed_policy_files_exit_24_naming_file_key_and_expectation() {
         assert!(out.stderr.contains("policy.toml") && out.stderr.contains(want), "{want}: {}", out.stderr);
         assert!(out.reports.is_empty(), "no report for a configuration error");
     }
-    let missing = scan(&fixture().store).args(["--pull", "never", "--policy", "/nonexistent/policy.toml"]).arg(&fixture().app).run();
+    let missing = scan(&fixture().store)
+        .args(["--pull", "never", "--policy", "/nonexistent/policy.toml"])
+        .arg(&fixture().app)
+        .run();
     missing.assert_code(24);
     assert!(missing.stderr.contains("/nonexistent/policy.toml"));
 }
 
 #[test]
 fn checks_and_explain_show_effective_severities() {
-    let dir = temp_dir("policy-checks");
+    let dir = Scratch::new("policy-checks");
     let p = dir.path().join("p.toml");
     std::fs::write(&p, "[checks.compilers]\nseverity = \"high\"\n[checks.base-os]\nenabled = false\n").unwrap();
     let out = command(&["checks", "--policy", p.to_str().unwrap()]).run();

@@ -2,35 +2,27 @@
 //! and nothing else — no find, no shell, no process per name in the lists. And what it
 //! holds: containers/storage's shared layer-store lock while it reads layer files.
 
-mod common;
-
-use common::*;
-use std::process::Command;
+use crate::support::*;
+use std::ffi::OsString;
 
 /// Scan `image` (already in `store`, exit 12 expected) under `strace -f -e FILTER`; the log.
-fn traced_scan(store: &Storage, image: &str, filter: &str) -> String {
-    let work = temp_dir("trace");
+fn traced_scan(store: &Store, image: &str, filter: &str) -> String {
+    let work = Scratch::new("trace");
     let trace = work.path().join("trace");
-    let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-qq", "-e", filter, "-e", "signal=none", "-o"])
-        .arg(&trace)
-        .arg(BIN)
-        .args(["scan", "--pull", "never", "--color", "never", "--reports-dir"])
-        .arg(work.path().join("reports"))
+    let mut strace = ["strace", "-f", "-qq", "-e", filter, "-e", "signal=none", "-o"].map(OsString::from).to_vec();
+    strace.push(trace.clone().into());
+    let out = scan(store)
+        .prefix(&strace)
+        .args(["--pull", "never", "--color", "never"])
         .arg(format!("containers-storage:{image}"))
-        .env_clear()
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    for (k, v) in store.envs() {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("strace (apt-get install strace) runs the scanner");
-    assert_eq!(out.status.code(), Some(12), "{}", String::from_utf8_lossy(&out.stderr));
+        .run();
+    assert_eq!(out.code, Some(12), "strace (apt-get install strace) runs the scanner\n{}", out.dump());
     std::fs::read_to_string(&trace).unwrap()
 }
 
 #[test]
 fn a_local_scan_runs_one_podman_and_no_find_or_shell() {
-    let store = Storage::new("procs");
+    let store = Store::new("procs");
     let spec = ImageSpec::new(vec![layer(
         "ADD tree",
         vec![file("/usr/bin/su", 0o4755, "x"), exe("/usr/bin/gcc-12"), link("/usr/bin/gcc", "gcc-12"), exe("/bin/sh")],
@@ -50,10 +42,7 @@ fn a_local_scan_runs_one_podman_and_no_find_or_shell() {
     let others: Vec<String> = programs.iter().skip(1).map(name).filter(|n| n != "conmon").collect();
     assert_eq!(others, ["podman"], "exactly one podman and nothing else expected\n{log}");
     for banned in ["find", "sh", "bash", "dash", "xargs", "stat", "ls"] {
-        assert!(
-            !programs.iter().any(|p| p.rsplit('/').next() == Some(banned)),
-            "{banned} was run: {programs:?}"
-        );
+        assert!(!programs.iter().any(|p| p.rsplit('/').next() == Some(banned)), "{banned} was run: {programs:?}");
     }
     assert!(log.contains("\"image\", \"inspect\""), "the one podman call is the inspect:\n{log}");
 }
@@ -62,7 +51,7 @@ fn a_local_scan_runs_one_podman_and_no_find_or_shell() {
 /// `podman rmi` beside it waits instead of deleting files from under the walk.
 #[test]
 fn layer_files_are_read_under_the_layer_store_read_lock() {
-    let store = Storage::new("lock");
+    let store = Store::new("lock");
     let spec = ImageSpec::new(vec![
         layer("ADD base", vec![file("/usr/bin/su", 0o4755, "x"), exe("/bin/sh")]),
         layer("ADD app", vec![file("/app/run", 0o755, "y")]),
@@ -73,9 +62,12 @@ fn layer_files_are_read_under_the_layer_store_read_lock() {
 
     // The premise: podman 4's rmi waits while another process holds the read lock.
     build_scratch(&store, "localhost/lock-victim:1", &ImageSpec::new(vec![layer("ADD v", vec![exe("/v")])]));
-    let mut holder = Command::new("python3")
+    let mut holder = clean_command("python3")
         .arg("-c")
-        .arg("import fcntl,sys,time\nf=open(sys.argv[1],'rb')\nfcntl.lockf(f,fcntl.LOCK_SH)\nprint('held',flush=True)\nsys.stdin.read()\n")
+        .arg(
+            "import fcntl,sys,time\nf=open(sys.argv[1],'rb')\nfcntl.lockf(f,fcntl.LOCK_SH)\n\
+             print('held',flush=True)\nsys.stdin.read()\n",
+        )
         .arg(&lock_file)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -84,8 +76,8 @@ fn layer_files_are_read_under_the_layer_store_read_lock() {
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().unwrap()), &mut line).unwrap();
     assert_eq!(line.trim(), "held");
-    let mut rmi = Command::new("podman");
-    rmi.args(["rmi", "localhost/lock-victim:1"]).envs(store.envs()).stdout(std::process::Stdio::null());
+    let mut rmi = store.cmd("podman");
+    rmi.args(["rmi", "localhost/lock-victim:1"]).stdout(std::process::Stdio::null());
     let mut rmi = rmi.spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert!(rmi.try_wait().unwrap().is_none(), "podman rmi went ahead under a read lock");
@@ -103,7 +95,9 @@ fn layer_files_are_read_under_the_layer_store_read_lock() {
     let opened: Vec<(usize, &str, String)> = lines
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.contains("openat(") && l.contains(lock_path) && l.contains("O_RDONLY") && !l.contains("= -1"))
+        .filter(|(_, l)| {
+            l.contains("openat(") && l.contains(lock_path) && l.contains("O_RDONLY") && !l.contains("= -1")
+        })
         .filter_map(|(i, l)| {
             let pid = l.split_whitespace().next()?;
             let fd = l.rsplit("= ").next()?.trim().to_string();
@@ -113,18 +107,28 @@ fn layer_files_are_read_under_the_layer_store_read_lock() {
     let layer_opens: Vec<usize> = lines
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.contains("openat(") && l.contains("/overlay/") && l.contains("/diff\"") && !l.contains("= -1"))
+        .filter(|(_, l)| {
+            l.contains("openat(") && l.contains("/overlay/") && l.contains("/diff\"") && !l.contains("= -1")
+        })
         .map(|(i, _)| i)
         .collect();
     assert!(!layer_opens.is_empty(), "the scan opened no layer directory:\n{log}");
     let (first_layer, last_read) = (layer_opens[0], lines.iter().rposition(|l| l.contains("getdents64(")).unwrap());
     let held = opened.iter().find_map(|(i, pid, fd)| {
         let locked = lines[*i..].iter().position(|l| {
-            l.starts_with(pid) && l.contains(&format!("fcntl({fd}, F_SETLK")) && l.contains("F_RDLCK") && l.trim_end().ends_with("= 0")
+            l.starts_with(pid)
+                && l.contains(&format!("fcntl({fd}, F_SETLK"))
+                && l.contains("F_RDLCK")
+                && l.trim_end().ends_with("= 0")
         })? + i;
-        let closed = lines[locked..].iter().position(|l| l.starts_with(pid) && l.contains(&format!("close({fd})")))? + locked;
+        let closed =
+            lines[locked..].iter().position(|l| l.starts_with(pid) && l.contains(&format!("close({fd})")))? + locked;
         (locked < first_layer).then_some((locked, closed))
     });
-    let (locked, closed) = held.unwrap_or_else(|| panic!("no read lock on {lock_path} before the layers were opened:\n{log}"));
-    assert!(locked < first_layer && closed > last_read, "lock {locked}, first layer {first_layer}, last read {last_read}, unlock {closed}");
+    let (locked, closed) =
+        held.unwrap_or_else(|| panic!("no read lock on {lock_path} before the layers were opened:\n{log}"));
+    assert!(
+        locked < first_layer && closed > last_read,
+        "lock {locked}, first layer {first_layer}, last read {last_read}, unlock {closed}"
+    );
 }

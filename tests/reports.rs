@@ -1,12 +1,11 @@
 //! Report formats: golden files of every format on fixed reports, well-formedness and schema
 //! checks, hostile image content, strict templates and template overrides.
 //!
-//! Goldens live in tests/golden/. After an intended change, regenerate them with
-//! `UPDATE_GOLDEN=1 cargo test --test reports` and review the diff.
+//! Goldens live in tests/golden/, made from the reports of `support::fixture`. After an
+//! intended change, regenerate them with `UPDATE_GOLDEN=1 cargo test --test tests -- reports::`
+//! and review the diff.
 
-use oci_compliance::merge;
-use oci_compliance::render::{fixture, Format, Renderer};
-use oci_compliance::report::Report;
+use crate::support::{all_rules, fixture, summarize, Format, MergedSummary, Renderer, Report, Status};
 use std::path::{Path, PathBuf};
 
 fn golden_dir() -> PathBuf {
@@ -20,18 +19,21 @@ fn golden(name: &str, actual: &[u8]) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("golden {} missing ({e}); run UPDATE_GOLDEN=1 cargo test --test reports", path.display()));
+    let expected = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("golden {} missing ({e}); run UPDATE_GOLDEN=1 cargo test --test tests -- reports::", path.display())
+    });
     if expected != actual {
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("golden-actual");
         std::fs::create_dir_all(&out).unwrap();
         std::fs::write(out.join(name), actual).unwrap();
         let e = String::from_utf8_lossy(&expected);
         let a = String::from_utf8_lossy(actual);
-        let line = e.lines().zip(a.lines()).position(|(x, y)| x != y).unwrap_or(e.lines().count().min(a.lines().count()));
+        let line =
+            e.lines().zip(a.lines()).position(|(x, y)| x != y).unwrap_or(e.lines().count().min(a.lines().count()));
         panic!(
-            "{name} differs from its golden file at line {}:\n  golden: {:?}\n  actual: {:?}\nactual output written to {}; \
-             if the change is intended: UPDATE_GOLDEN=1 cargo test --test reports",
+            "{name} differs from its golden file at line {}:\n  golden: {:?}\n  actual: {:?}\n\
+             actual output written to {}; \
+             if the change is intended: UPDATE_GOLDEN=1 cargo test --test tests -- reports::",
             line + 1,
             e.lines().nth(line),
             a.lines().nth(line),
@@ -48,14 +50,14 @@ fn render(f: Format, r: &Report) -> Vec<u8> {
     renderer().render(f, r).unwrap_or_else(|e| panic!("{}: {e}", f.name()))
 }
 
-fn merged() -> (merge::MergedSummary, Vec<Report>) {
+fn merged() -> (MergedSummary, Vec<Report>) {
     let reports = vec![fixture::sample(), fixture::failed_scan(), fixture::passing()];
     let sources: Vec<(String, Report)> = reports
         .iter()
         .zip(["reports/app.json", "reports/broken.json", "reports/tiny.json"])
         .map(|(r, s)| (s.to_string(), r.clone()))
         .collect();
-    let s = merge::summarize(&sources, Default::default(), fixture::SCANNED_AT.to_string());
+    let s = summarize(&sources, Default::default(), fixture::SCANNED_AT.to_string());
     let mut s = s;
     s.tool.version = fixture::TOOL_VERSION.to_string();
     (s, reports)
@@ -101,15 +103,15 @@ fn merged_summary_follows_the_exit_code_contract() {
     assert_eq!((s.verdict.as_str(), s.exit_code), ("error", 20));
     assert_eq!((s.totals.images, s.totals.passed, s.totals.failed, s.totals.errors), (3, 1, 1, 1));
     let only_policy = vec![("a".to_string(), fixture::sample()), ("b".to_string(), fixture::passing())];
-    let p = merge::summarize(&only_policy, Default::default(), String::new());
+    let p = summarize(&only_policy, Default::default(), String::new());
     assert_eq!((p.verdict.as_str(), p.exit_code), ("fail", 12));
     let passing = vec![("b".to_string(), fixture::passing())];
-    assert_eq!(merge::summarize(&passing, Default::default(), String::new()).exit_code, 0);
+    assert_eq!(summarize(&passing, Default::default(), String::new()).exit_code, 0);
 }
 
 #[test]
 fn junit_is_well_formed_xml_with_one_testcase_per_check() {
-    let n = oci_compliance::rules::all().len();
+    let n = all_rules().len();
     for (r, cases) in [(fixture::sample(), n), (fixture::failed_scan(), 1), (fixture::hostile(), n)] {
         let xml = String::from_utf8(render(Format::Junit, &r)).unwrap();
         let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("not XML: {e}\n{xml}"));
@@ -184,13 +186,14 @@ fn sarif_has_a_rule_per_check_and_a_location_per_result() {
     let v: serde_json::Value = serde_json::from_slice(&render(Format::Sarif, &fixture::sample())).unwrap();
     let run = &v["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), oci_compliance::rules::all().len());
+    assert_eq!(rules.len(), all_rules().len());
     assert!(rules.iter().all(|r| !r["help"]["text"].as_str().unwrap().is_empty()));
     let results = run["results"].as_array().unwrap();
     // admin-ports-exposed and too-many-layers fail without findings: image-level results.
     let image_level: Vec<_> = results.iter().filter(|r| r["locations"][0].get("physicalLocation").is_none()).collect();
     assert_eq!(image_level.len(), 2);
-    let findings: usize = fixture::sample().checks.iter().filter(|c| c.status != oci_compliance::rules::Status::Skipped).map(|c| c.findings.len()).sum();
+    let findings: usize =
+        fixture::sample().checks.iter().filter(|c| c.status != Status::Skipped).map(|c| c.findings.len()).sum();
     assert_eq!(results.len(), findings + 2);
     for r in results {
         assert!(!r["locations"].as_array().unwrap().is_empty(), "{r}");
@@ -235,7 +238,8 @@ fn codequality_parses_with_stable_fingerprints() {
         }
     }
     let b: serde_json::Value = serde_json::from_slice(&render(Format::Codequality, &later)).unwrap();
-    let fps_b: std::collections::HashSet<&str> = b.as_array().unwrap().iter().map(|i| i["fingerprint"].as_str().unwrap()).collect();
+    let fps_b: std::collections::HashSet<&str> =
+        b.as_array().unwrap().iter().map(|i| i["fingerprint"].as_str().unwrap()).collect();
     assert_eq!(fps, fps_b);
     let su = issues.iter().find(|i| i["check_name"] == "suid-files" && i["location"]["path"] == "usr/bin/su").unwrap();
     assert_eq!(su["severity"], "blocker");
@@ -255,7 +259,7 @@ fn json_parses_and_reads_back_identically() {
 fn legacy_json_layout() {
     let v: serde_json::Value = serde_json::from_slice(&render(Format::LegacyJson, &fixture::sample())).unwrap();
     let entries = v["registry.example.com:5000/team/app:1.4.2"].as_array().unwrap();
-    assert_eq!(entries.len(), oci_compliance::rules::all().len() - 1, "skipped checks are left out");
+    assert_eq!(entries.len(), all_rules().len() - 1, "skipped checks are left out");
     let su = entries.iter().find(|e| e["Title"] == "No setuid files").unwrap();
     assert_eq!(su["Severity"], "Critical");
     assert_eq!(su["Pass"], false);
@@ -268,7 +272,8 @@ fn legacy_json_layout() {
         let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
         assert_eq!(keys.len(), 6);
     }
-    let failed: serde_json::Value = serde_json::from_slice(&render(Format::LegacyJson, &fixture::failed_scan())).unwrap();
+    let failed: serde_json::Value =
+        serde_json::from_slice(&render(Format::LegacyJson, &fixture::failed_scan())).unwrap();
     let e = &failed["registry.example.com:5000/team/broken:2.0"][0];
     assert_eq!((e["Title"].as_str(), e["Pass"].as_bool()), (Some("Scan error"), Some(false)));
 }
@@ -281,7 +286,10 @@ fn hostile_names_render_inert_in_html() {
     for bad in ["<script", "<img", "<b>root", "<a href=x", "\x1b", "\u{9b}"] {
         assert!(!html.contains(bad), "{bad:?} in HTML");
     }
-    assert!(html.contains("<td class=\"wrap\"><code>&lt;script&gt;alert(1)&lt;/script&gt;</code></td>"), "the label is shown, escaped");
+    assert!(
+        html.contains("<td class=\"wrap\"><code>&lt;script&gt;alert(1)&lt;/script&gt;</code></td>"),
+        "the label is shown, escaped"
+    );
     assert!(html.contains("&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;"), "created_by is shown, escaped");
     // The newline of the raw label is made visible instead of being passed through.
     assert!(html.contains("\\x0aline two \\x1b[2J\\x1b[31m"));
@@ -300,7 +308,11 @@ fn hostile_names_render_inert_in_markdown() {
     for bad in ["<script", "<img", "<b>", "<a href"] {
         assert!(!prose.contains(bad), "{bad:?} in Markdown outside code spans");
     }
-    assert!(prose.contains("1 setuid file: /opt/&lt;script&gt;alert\\(1\\)&lt;/script&gt;\\\\x0a\\\\x1b\\[31mred\\|\\[x\\]"), "shown, escaped");
+    assert!(
+        prose
+            .contains("1 setuid file: /opt/&lt;script&gt;alert\\(1\\)&lt;/script&gt;\\\\x0a\\\\x1b\\[31mred\\|\\[x\\]"),
+        "shown, escaped"
+    );
     assert!(!prose.contains("[x](javascript"), "no live link outside code spans");
     assert!(!prose.contains("@all"), "mentions only inside code spans");
     assert!(!prose.contains("**bold**"));
@@ -399,7 +411,11 @@ fn an_override_replaces_exactly_one_template() {
     // Other formats are untouched.
     assert_eq!(custom.render(Format::Markdown, &sample).unwrap(), render(Format::Markdown, &sample));
     // A translated Markdown template.
-    std::fs::write(dir.path().join("report.md.hbs"), "Образ {{code reference}}: {{#if (eq summary.verdict \"fail\")}}не прошёл{{/if}}\n").unwrap();
+    std::fs::write(
+        dir.path().join("report.md.hbs"),
+        "Образ {{code reference}}: {{#if (eq summary.verdict \"fail\")}}не прошёл{{/if}}\n",
+    )
+    .unwrap();
     let md = Renderer::new(Some(dir.path())).unwrap().render(Format::Markdown, &sample).unwrap();
     assert_eq!(String::from_utf8(md).unwrap(), "Образ `registry.example.com:5000/team/app:1.4.2`: не прошёл\n");
 }
@@ -426,10 +442,17 @@ fn policy_settings_and_waivers_are_shown() {
     assert!(html.contains("waived: the legacy entrypoint needs sudo (TICKET-42) (until 2026-06-30)"));
     assert!(html.contains("1 violation is covered by policy waivers"));
     assert!(html.contains("(policy; default Low)"), "too-many-layers is re-rated");
-    assert!(html.contains("<td><code>privilege-tools</code></td><td class=\"wrap\"><code>/usr/bin/su</code></td><td class=\"wrap\"><span class=\"muted\">any</span></td><td class=\"wrap\">temporary</td><td>2025-12-31</td><td>expired (1)</td>"));
+    assert!(html.contains(concat!(
+        "<td><code>privilege-tools</code></td><td class=\"wrap\"><code>/usr/bin/su</code></td>",
+        "<td class=\"wrap\"><span class=\"muted\">any</span></td><td class=\"wrap\">temporary</td>",
+        "<td>2025-12-31</td><td>expired (1)</td>"
+    )));
     assert!(html.contains("release images are squashed by the promotion job"));
     let md = String::from_utf8(render(Format::Markdown, &fixture::sample())).unwrap();
-    assert!(md.contains("*waived: the legacy entrypoint needs sudo \\(TICKET\\-42\\)") || md.contains("*waived: the legacy entrypoint needs sudo \\(TICKET-42\\)"));
+    assert!(
+        md.contains("*waived: the legacy entrypoint needs sudo \\(TICKET\\-42\\)")
+            || md.contains("*waived: the legacy entrypoint needs sudo \\(TICKET-42\\)")
+    );
     assert!(md.contains(": **unused**"));
 }
 

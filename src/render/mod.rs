@@ -14,9 +14,7 @@ pub mod sarif;
 pub mod templates;
 pub mod view;
 
-#[doc(hidden)]
-use crate::model::MergedSummary;
-use crate::model::{Report, Status};
+use crate::model::{MergedSummary, Report, Status};
 use serde::Serialize;
 use std::path::Path;
 use templates::Templates;

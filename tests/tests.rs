@@ -1,0 +1,16 @@
+//! The integration tests: one binary, one module per area, and the helpers they share in
+//! `support`. Most need root and the environment of `tests/env/setup.sh` (they fail, never
+//! skip, without it); `cli` and `reports` need neither.
+//!
+//!     cargo test --release --test tests               # all of them
+//!     cargo test --release --test tests -- scan::     # one area
+
+mod support;
+
+mod cli;
+mod hardening;
+mod host;
+mod policy;
+mod processes;
+mod reports;
+mod scan;
