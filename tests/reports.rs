@@ -5,7 +5,7 @@
 //! intended change, regenerate them with `UPDATE_GOLDEN=1 cargo test --test tests -- reports::`
 //! and review the diff.
 
-use crate::support::{all_rules, fixture, summarize, Format, MergedSummary, Renderer, Report, Status};
+use crate::support::{all_rules, fixture, summarize, Format, MergedSummary, Renderer, Report, Status, Verdict};
 use std::path::{Path, PathBuf};
 
 fn golden_dir() -> PathBuf {
@@ -100,11 +100,11 @@ fn golden_merge_every_format() {
 fn merged_summary_follows_the_exit_code_contract() {
     let (s, _) = merged();
     // The failed pull (20) outranks the Critical failure (12).
-    assert_eq!((s.verdict.as_str(), s.exit_code), ("error", 20));
+    assert_eq!((s.verdict, s.exit_code), (Verdict::Error, 20));
     assert_eq!((s.totals.images, s.totals.passed, s.totals.failed, s.totals.errors), (3, 1, 1, 1));
     let only_policy = vec![("a".to_string(), fixture::sample()), ("b".to_string(), fixture::passing())];
     let p = summarize(&only_policy, Default::default(), String::new());
-    assert_eq!((p.verdict.as_str(), p.exit_code), ("fail", 12));
+    assert_eq!((p.verdict, p.exit_code), (Verdict::Fail, 12));
     let passing = vec![("b".to_string(), fixture::passing())];
     assert_eq!(summarize(&passing, Default::default(), String::new()).exit_code, 0);
 }
@@ -402,7 +402,6 @@ fn an_override_replaces_exactly_one_template() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("html-style.hbs"), "body { background: #123456 }\n").unwrap();
     let custom = Renderer::new(Some(dir.path())).unwrap();
-    assert_eq!(custom.templates().overridden().map(|(n, _)| n).collect::<Vec<_>>(), ["html-style"]);
     let sample = fixture::sample();
     let html = String::from_utf8(custom.render(Format::Html, &sample).unwrap()).unwrap();
     assert!(html.contains("body { background: #123456 }"));
@@ -473,4 +472,40 @@ fn html_is_self_contained() {
     // The tree is nested <details>, balanced.
     assert_eq!(html.matches("<details").count(), html.matches("</details>").count());
     assert!(html.contains("<details><summary><span class=\"dn\">doc</span> <span class=\"muted\">60 files · 60 dirs"));
+}
+
+/// The published schemas accept every report and summary the fixtures make (and the golden
+/// JSON files), and can say no: each of a few breakages is rejected.
+#[test]
+fn reports_and_summaries_match_the_published_schemas() {
+    for r in [fixture::sample(), fixture::failed_scan(), fixture::hostile(), fixture::passing()] {
+        crate::support::assert_valid_report(&serde_json::to_value(&r).unwrap());
+    }
+    let golden = |f: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(golden_dir().join(f)).unwrap()).unwrap()
+    };
+    crate::support::assert_valid_report(&golden("sample.json"));
+    crate::support::assert_valid_summary(&golden("merge.json"));
+    let (s, _) = merged();
+    crate::support::assert_valid_summary(&serde_json::to_value(&s).unwrap());
+
+    let sample = golden("sample.json");
+    type Breakage = Box<dyn Fn(&mut serde_json::Value)>;
+    let broken: Vec<(&str, Breakage)> = vec![
+        ("an unknown top-level field", Box::new(|v| v["surprise"] = 1.into())),
+        ("an unknown field in a finding", Box::new(|v| v["checks"][8]["findings"][0]["extra"] = true.into())),
+        ("a status that is not one", Box::new(|v| v["checks"][0]["status"] = "passed".into())),
+        ("a missing summary exit code", Box::new(|v| drop(v["summary"].as_object_mut().unwrap().remove("exit_code")))),
+        ("a layer number as a string", Box::new(|v| v["layers"][0]["number"] = "1".into())),
+        ("an exit code above 255", Box::new(|v| v["summary"]["exit_code"] = 256.into())),
+        ("an unknown source", Box::new(|v| v["image"]["source"] = "cache".into())),
+    ];
+    for (what, breaks) in broken {
+        let mut v = sample.clone();
+        breaks(&mut v);
+        assert!(crate::support::report_errors(&v).is_some(), "the report schema accepted {what}");
+    }
+    let mut v = golden("merge.json");
+    v["verdict"] = "maybe".into();
+    assert!(crate::support::summary_errors(&v).is_some(), "the summary schema accepted a bad verdict");
 }

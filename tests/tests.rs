@@ -14,3 +14,4 @@ mod policy;
 mod processes;
 mod reports;
 mod scan;
+mod structure;

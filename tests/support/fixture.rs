@@ -2,9 +2,9 @@
 //! clock, no podman, no host paths. Built with the library's public API only.
 
 use super::{
-    all_rules, apply_waivers, build_file_tree, escape_bytes, escape_text, find_rule, sha256_hex, CheckResult,
-    ExitCodes, Failure, FileTree, Finding, ImageInfo, ImageRef, Kind, LayerInfo, Operational, Policy, Report,
-    SettingsInfo, Severity, Status, TreeEntry, TreeLimits,
+    all_rules, apply_waivers, build_file_tree, escape_bytes, escape_text, find_rule, new_report, parse_policy,
+    settings_info, sha256_hex, CheckResult, EntryKind, ErrorKind, ExitCodes, Failure, FileTree, Finding, ImageInfo,
+    ImageRef, LayerInfo, Policy, Report, SettingsInfo, Severity, Source, Status, TreeEntry, TreeLimits,
 };
 
 pub const SCANNED_AT: &str = "2026-01-15T10:00:00Z";
@@ -53,11 +53,11 @@ reason = "the bastion image exposes ssh by design"
 );
 
 fn policy() -> Policy {
-    Policy::parse(POLICY).expect("the fixture policy is valid")
+    parse_policy(POLICY).expect("the fixture policy is valid")
 }
 
 fn settings_with(policy: Policy) -> SettingsInfo {
-    SettingsInfo::new("missing", Some(true), ExitCodes::default(), Severity::Informational, None, policy)
+    settings_info("missing", Some(true), ExitCodes::default(), Severity::Informational, None, policy)
 }
 
 fn settings() -> SettingsInfo {
@@ -86,7 +86,7 @@ struct F<'a> {
     layer: usize,
     mode: &'a str,
     perms: &'a str,
-    kind: Kind,
+    kind: EntryKind,
     visible: bool,
     violation: bool,
     note: Option<&'a str>,
@@ -141,27 +141,27 @@ fn finish(mut r: Report) -> Report {
 }
 
 /// (path, kind, mode, size, layer, link target)
-type Node<'a> = (&'a [u8], Kind, u32, u64, usize, Option<&'a [u8]>);
+type Node<'a> = (&'a [u8], EntryKind, u32, u64, usize, Option<&'a [u8]>);
 
 fn tree(extra: &[Node]) -> FileTree {
     let mut v: Vec<Node> = vec![
-        (b"/bin", Kind::Symlink, 0o777, 7, 1, Some(b"usr/bin")),
-        (b"/etc", Kind::Dir, 0o755, 0, 1, None),
-        (b"/etc/group", Kind::File, 0o644, 446, 1, None),
-        (b"/etc/os-release", Kind::Symlink, 0o777, 21, 1, Some(b"../usr/lib/os-release")),
-        (b"/etc/passwd", Kind::File, 0o644, 922, 2, None),
-        (b"/usr", Kind::Dir, 0o755, 0, 1, None),
-        (b"/usr/bin", Kind::Dir, 0o755, 0, 1, None),
-        (b"/usr/bin/bash", Kind::File, 0o755, 1_265_648, 1, None),
-        (b"/usr/bin/su", Kind::File, 0o4755, 72_000, 2, None),
-        (b"/usr/bin/sudo", Kind::File, 0o4755, 232_416, 2, None),
-        (b"/usr/lib", Kind::Dir, 0o755, 0, 1, None),
-        (b"/usr/lib/os-release", Kind::File, 0o644, 267, 1, None),
-        (b"/usr/share", Kind::Dir, 0o755, 0, 1, None),
-        (b"/var", Kind::Dir, 0o755, 0, 1, None),
-        (b"/var/mail", Kind::Dir, 0o2775, 0, 1, None),
-        (b"/app", Kind::Dir, 0o755, 0, 3, None),
-        (b"/app/server", Kind::File, 0o755, 9_437_184, 3, None),
+        (b"/bin", EntryKind::Symlink, 0o777, 7, 1, Some(b"usr/bin")),
+        (b"/etc", EntryKind::Dir, 0o755, 0, 1, None),
+        (b"/etc/group", EntryKind::File, 0o644, 446, 1, None),
+        (b"/etc/os-release", EntryKind::Symlink, 0o777, 21, 1, Some(b"../usr/lib/os-release")),
+        (b"/etc/passwd", EntryKind::File, 0o644, 922, 2, None),
+        (b"/usr", EntryKind::Dir, 0o755, 0, 1, None),
+        (b"/usr/bin", EntryKind::Dir, 0o755, 0, 1, None),
+        (b"/usr/bin/bash", EntryKind::File, 0o755, 1_265_648, 1, None),
+        (b"/usr/bin/su", EntryKind::File, 0o4755, 72_000, 2, None),
+        (b"/usr/bin/sudo", EntryKind::File, 0o4755, 232_416, 2, None),
+        (b"/usr/lib", EntryKind::Dir, 0o755, 0, 1, None),
+        (b"/usr/lib/os-release", EntryKind::File, 0o644, 267, 1, None),
+        (b"/usr/share", EntryKind::Dir, 0o755, 0, 1, None),
+        (b"/var", EntryKind::Dir, 0o755, 0, 1, None),
+        (b"/var/mail", EntryKind::Dir, 0o2775, 0, 1, None),
+        (b"/app", EntryKind::Dir, 0o755, 0, 3, None),
+        (b"/app/server", EntryKind::File, 0o755, 9_437_184, 3, None),
     ];
     v.extend_from_slice(extra);
     // Many small files in one directory: counted, not listed.
@@ -171,7 +171,7 @@ fn tree(extra: &[Node]) -> FileTree {
         .map(|&(path, kind, mode, size, layer, link)| TreeEntry { path, kind, mode, size, layer, link })
         .chain(docs.iter().map(|p| TreeEntry {
             path: p.as_bytes(),
-            kind: Kind::File,
+            kind: EntryKind::File,
             mode: 0o644,
             size: 1500,
             layer: 1,
@@ -207,7 +207,7 @@ pub fn sample() -> Report {
                     layer: 2,
                     mode: "4755",
                     perms: "-rwsr-xr-x",
-                    kind: Kind::File,
+                    kind: EntryKind::File,
                     visible: true,
                     violation: true,
                     note: None,
@@ -218,7 +218,7 @@ pub fn sample() -> Report {
                     layer: 2,
                     mode: "4755",
                     perms: "-rwsr-xr-x",
-                    kind: Kind::File,
+                    kind: EntryKind::File,
                     visible: true,
                     violation: true,
                     note: None,
@@ -229,7 +229,7 @@ pub fn sample() -> Report {
                     layer: 1,
                     mode: "4755",
                     perms: "-rwsr-xr-x",
-                    kind: Kind::File,
+                    kind: EntryKind::File,
                     visible: false,
                     violation: false,
                     note: Some("not in the final image: deleted or replaced by layer 3"),
@@ -246,7 +246,7 @@ pub fn sample() -> Report {
                 layer: 1,
                 mode: "2775",
                 perms: "drwxrwsr-x",
-                kind: Kind::Dir,
+                kind: EntryKind::Dir,
                 visible: true,
                 violation: false,
                 note: Some("setgid directory (information)"),
@@ -263,7 +263,7 @@ pub fn sample() -> Report {
                     layer: 2,
                     mode: "4755",
                     perms: "-rwsr-xr-x",
-                    kind: Kind::File,
+                    kind: EntryKind::File,
                     visible: true,
                     violation: true,
                     note: None,
@@ -274,7 +274,7 @@ pub fn sample() -> Report {
                     layer: 2,
                     mode: "4755",
                     perms: "-rwsr-xr-x",
-                    kind: Kind::File,
+                    kind: EntryKind::File,
                     visible: true,
                     violation: true,
                     note: None,
@@ -313,12 +313,13 @@ pub fn sample() -> Report {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
         storage_driver: "overlay".into(),
+        source: Some(Source::Storage),
     };
     let policy = policy();
     let mut checks = checks;
     let reference = ImageRef::parse(&image.reference).expect("a valid reference");
     let waivers = apply_waivers(&mut checks, &policy, &reference, TODAY);
-    let mut r = Report::new(settings_with(policy), image, layers, checks, waivers, None);
+    let mut r = new_report(settings_with(policy), image, layers, checks, waivers, None);
     r.tree = Some(tree(&[]));
     finish(r)
 }
@@ -347,7 +348,7 @@ pub fn hostile() -> Report {
     }
     r.tree = Some(tree(&[(
         b"/opt/<script>alert(1)</script>\n\x1b[31mred|[x](javascript:alert(1))`@all",
-        Kind::File,
+        EntryKind::File,
         0o4755,
         1,
         2,
@@ -367,11 +368,11 @@ pub fn failed_scan() -> Report {
         ..ImageInfo::default()
     };
     let f = Failure::new(
-        Operational::PullFailed,
+        ErrorKind::PullFailed,
         "podman pull failed: Error: initializing source docker://registry.example.com:5000/team/broken:2.0: \
          unauthorized: authentication required",
     );
-    finish(Report::new(settings(), image, Vec::new(), Vec::new(), Vec::new(), Some(&f)))
+    finish(new_report(settings(), image, Vec::new(), Vec::new(), Vec::new(), Some(&f)))
 }
 
 /// A passing scan of a small distroless-style image.
@@ -406,9 +407,9 @@ pub fn passing() -> Report {
         labels: [("org.opencontainers.image.title".to_string(), "tiny".to_string())].into_iter().collect(),
         ..ImageInfo::default()
     };
-    let mut r = Report::new(settings(), image, layers, checks, Vec::new(), None);
+    let mut r = new_report(settings(), image, layers, checks, Vec::new(), None);
     r.tree = Some(build_file_tree(
-        [TreeEntry { path: b"/tiny", kind: Kind::File, mode: 0o755, size: 1_048_576, layer: 1, link: None }]
+        [TreeEntry { path: b"/tiny", kind: EntryKind::File, mode: 0o755, size: 1_048_576, layer: 1, link: None }]
             .into_iter(),
         TreeLimits::default(),
     ));
