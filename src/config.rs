@@ -7,8 +7,8 @@ use crate::cli::{Color, ScanArgs};
 use crate::exit::Failure;
 use crate::model::Policy;
 use crate::model::Severity;
-use crate::model::{SourceChoice, StoreOptions};
 use crate::model::{ErrorKind, ExitCodes};
+use crate::model::{SourceChoice, StoreOptions};
 use crate::platform::Platform;
 use crate::podman::{AcquireOptions, PullPolicy};
 use crate::reference::{ImageRef, Transport};
@@ -116,7 +116,8 @@ impl ScanConfig {
                      --source storage (or auto)",
                 ));
             }
-            if let Some(r) = images.iter().find(|r| r.transport == Transport::ContainersStorage || r.image_id.is_some()) {
+            if let Some(r) = images.iter().find(|r| r.transport == Transport::ContainersStorage || r.image_id.is_some())
+            {
                 return Err(Failure::config(format!(
                     "{} names an image in local storage; --source registry cannot read it (use storage or auto)",
                     crate::escape::text(&r.original)

@@ -232,7 +232,8 @@ mod tests {
         img.layer(1).whiteout("/etc/a").file("/etc/c", 0o644).opaque("/opt");
         img.layer(2).file("/etc/b", 0o600).file("/opt/z", 0o644);
         let scans: Vec<LayerScan> = img.sources().iter().map(|s| walk_layer(s.dir().unwrap(), &NoRules)).collect();
-        let mut colliding: Vec<LayerScan> = img.sources().iter().map(|s| walk_layer(s.dir().unwrap(), &NoRules)).collect();
+        let mut colliding: Vec<LayerScan> =
+            img.sources().iter().map(|s| walk_layer(s.dir().unwrap(), &NoRules)).collect();
         for s in &mut colliding {
             s.hashes.iter_mut().for_each(|h| *h = 7);
         }

@@ -166,8 +166,10 @@ fn layer_sources_order_and_attribution() {
         "History":[{"created_by":"ADD a"},{"created_by":"ENV x=1","empty_layer":true},{"created_by":"RUN b"},{"created_by":"RUN c"},{"created_by":"COPY d"}]}]"#;
     let img = crate::inspect::parse(json).unwrap();
     let s = layer_sources(&img).unwrap();
-    let got: Vec<(usize, &str, &str, &str)> =
-        s.iter().map(|l| (l.number, l.dir().unwrap().to_str().unwrap(), l.diff_id.as_str(), l.created_by.as_str())).collect();
+    let got: Vec<(usize, &str, &str, &str)> = s
+        .iter()
+        .map(|l| (l.number, l.dir().unwrap().to_str().unwrap(), l.diff_id.as_str(), l.created_by.as_str()))
+        .collect();
     assert_eq!(
         got,
         vec![
