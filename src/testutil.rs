@@ -97,8 +97,10 @@ impl Image {
     pub fn new(layer_count: usize) -> Image {
         let dir = tempfile::tempdir().unwrap();
         let layers = (0..layer_count).map(|i| Tree::new(dir.path(), &format!("l{i}"))).collect();
-        let mut inspect = ImageInspect::default();
-        inspect.config = ImageConfig { user: "1000:1000".into(), ..Default::default() };
+        let inspect = ImageInspect {
+            config: ImageConfig { user: "1000:1000".into(), ..Default::default() },
+            ..Default::default()
+        };
         Image {
             dir,
             layers,
