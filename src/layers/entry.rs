@@ -81,6 +81,9 @@ pub struct LayerScan {
     pub errors: Vec<String>,
     /// Sum of regular file sizes (apparent), for the layer table.
     pub bytes: u64,
+    /// (entry index, raw `security.capability` xattr value), ascending by index. Filled by
+    /// the tar reader (PAX `SCHILY.xattr.security.capability`); walks leave it empty for now.
+    pub capabilities: Vec<(u32, Box<[u8]>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

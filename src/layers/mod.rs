@@ -9,6 +9,7 @@ pub mod snapshot;
 pub mod source;
 pub mod storage;
 pub mod store_lock;
+pub mod tar;
 pub mod walk;
 
 pub use entry::{Classify, Entry, LayerScan, Loc};

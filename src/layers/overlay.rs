@@ -29,7 +29,7 @@ fn entry_hash(scan: &LayerScan, i: usize) -> u64 {
 /// The tables below are keyed by `path_hash`, already a keyed hash: hashing it again
 /// would only cost time.
 #[derive(Default)]
-struct Prehashed(u64);
+pub(super) struct Prehashed(u64);
 
 impl Hasher for Prehashed {
     fn finish(&self) -> u64 {
@@ -46,7 +46,7 @@ impl Hasher for Prehashed {
     }
 }
 
-type HashTable<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
+pub(super) type HashTable<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
 
 /// Marks an entry that is visible in the final image.
 pub const VISIBLE: u16 = u16::MAX;

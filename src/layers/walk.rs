@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-const WH_PREFIX: &[u8] = b".wh.";
-const WH_OPAQUE: &[u8] = b".wh..wh..opq";
+pub(super) const WH_PREFIX: &[u8] = b".wh.";
+pub(super) const WH_OPAQUE: &[u8] = b".wh..wh..opq";
 /// AUFS bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`): never part of the image's files.
-const WH_META_PREFIX: &[u8] = b".wh..wh.";
+pub(super) const WH_META_PREFIX: &[u8] = b".wh..wh.";
 /// Deeper trees are reported as an error rather than exhausting file descriptors.
 pub const MAX_DEPTH: usize = 2048;
 
@@ -478,7 +478,7 @@ fn image_path(entries: &[Entry], prefix: &[u8], parent: u32, name: &[u8]) -> Vec
 
 /// Kernel overlayfs marks opaque directories with trusted.* (root) or user.* (unprivileged,
 /// `userxattr`); fuse-overlayfs also honours its own user.fuseoverlayfs.opaque.
-const OPAQUE_XATTRS: [&[u8]; 3] =
+pub(super) const OPAQUE_XATTRS: [&[u8]; 3] =
     [b"trusted.overlay.opaque\0", b"user.overlay.opaque\0", b"user.fuseoverlayfs.opaque\0"];
 
 fn is_opaque_dir(fd: RawFd) -> bool {
