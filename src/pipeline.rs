@@ -1,17 +1,21 @@
-//! One image through the pipeline: reference → acquire (podman) → locate and read the layers
-//! → engine → report. Every operational failure becomes a report with `error` set.
+//! One image through the pipeline: reference → acquire (podman into storage, or skopeo
+//! straight from the registry or archive) → read the layers → engine → report. Every
+//! operational failure becomes a report with `error` set.
 
 use crate::config::ScanConfig;
 use crate::engine;
 use crate::exit::Failure;
-use crate::layers;
-use crate::model::{ErrorKind, Report, SettingsInfo, Source};
+use crate::layers::{self, tar, tar::TarLayer, CapturedFiles, Classify, LayerFiles, LayerScan};
+use crate::model::{ErrorKind, Report, SettingsInfo, Source, SourceChoice};
+use crate::oci::LayerBlob;
 use crate::output;
 use crate::podman::private_store::PrivateStore;
-use crate::podman::Podman;
-use crate::reference::ImageRef;
+use crate::podman::{Podman, PullPolicy};
+use crate::reference::{ImageRef, Transport};
 use crate::rules::{self, Classifier};
+use crate::skopeo::{BlobCache, Skopeo};
 use crate::time::timing;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The settings a report of this run states.
@@ -31,15 +35,210 @@ fn settings_info(cfg: &ScanConfig) -> SettingsInfo {
     }
 }
 
-/// Scan one image into a report; operational failures become a report with `error` set.
-pub async fn scan_one(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Report {
-    match scan_image(cfg, podman, r).await {
-        Ok(report) => report,
-        Err(f) => crate::engine::failed(r, settings_info(cfg), &f),
+/// What a run scans with: podman for stored images, skopeo for fetched ones (each located
+/// once, and only an error for the images that need it), the blobs fetched so far and the
+/// layers already read, so images that share a base read it once.
+pub struct Scanner {
+    cfg: Arc<ScanConfig>,
+    podman: Result<Podman, Failure>,
+    skopeo: Result<Skopeo, String>,
+    blobs: tokio::sync::OnceCell<Result<BlobCache, String>>,
+    classifier: Arc<Classifier>,
+    /// Layer blobs read in this run, by blob digest: each is read once, whatever number of
+    /// images share it, even when they are scanned at the same time.
+    read: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<ReadLayer>>>>>,
+    /// Blobs being read at once (--walk-threads), whatever the number of images.
+    readers: Arc<tokio::sync::Semaphore>,
+}
+
+impl Scanner {
+    pub fn new(cfg: Arc<ScanConfig>) -> Scanner {
+        Scanner {
+            podman: cfg.podman_program().map(Podman::new),
+            skopeo: Skopeo::locate(cfg.skopeo.clone()),
+            blobs: tokio::sync::OnceCell::new(),
+            classifier: Arc::new(Classifier::new(rules::all(), &cfg.rules)),
+            read: Default::default(),
+            readers: Arc::new(tokio::sync::Semaphore::new(cfg.walk_threads.max(1))),
+            cfg,
+        }
+    }
+
+    /// Scan one image into a report; operational failures become a report with `error` set.
+    pub async fn scan_one(&self, r: &ImageRef) -> Report {
+        let scanned = match self.source_for(r).await {
+            Source::Storage => self.scan_stored(r).await,
+            Source::Registry => self.scan_fetched(r).await,
+        };
+        scanned.unwrap_or_else(|f| engine::failed(r, settings_info(&self.cfg), &f))
+    }
+
+    /// Where `r` is read from. `auto`: storage for what only storage has (containers-storage:
+    /// references, image IDs, short names podman resolves) and with --pull never; the
+    /// registry for archives and with --pull always; otherwise storage when the image is
+    /// already in local storage, the registry when it is not.
+    pub async fn source_for(&self, r: &ImageRef) -> Source {
+        match self.cfg.source {
+            SourceChoice::Storage => Source::Storage,
+            SourceChoice::Registry => Source::Registry,
+            SourceChoice::Auto => {
+                let only_local = r.transport == Transport::ContainersStorage || r.image_id.is_some();
+                let short_name = r.transport == Transport::Docker && r.registry.is_none();
+                if only_local || short_name || self.cfg.acquire.pull == PullPolicy::Never {
+                    return Source::Storage;
+                }
+                if r.is_archive() || self.cfg.acquire.pull == PullPolicy::Always {
+                    return Source::Registry;
+                }
+                let local = match (&self.podman, r.local_name()) {
+                    (Ok(podman), Some(name)) => {
+                        podman.with_store(&self.cfg.storage).exists(&name).await.unwrap_or(false)
+                    }
+                    _ => false,
+                };
+                if local {
+                    Source::Storage
+                } else {
+                    Source::Registry
+                }
+            }
+        }
+    }
+
+    async fn scan_stored(&self, r: &ImageRef) -> Result<Report, Failure> {
+        let podman = self.podman.as_ref().map_err(|f| Failure::new(f.kind, f.message.clone()))?;
+        scan_image(&self.cfg, podman, self.classifier.clone(), r).await
+    }
+
+    /// The registry source: the blobs through skopeo into this run's blob cache, each layer
+    /// read as a stream (layers in parallel), no image store.
+    async fn scan_fetched(&self, r: &ImageRef) -> Result<Report, Failure> {
+        let t = std::time::Instant::now();
+        let pull_failed = |m: String| Failure::new(ErrorKind::PullFailed, m);
+        let skopeo = self.skopeo.as_ref().map_err(|e| pull_failed(e.clone()))?;
+        let blobs = self.blobs.get_or_init(|| async { BlobCache::create() }).await;
+        let blobs = blobs.as_ref().map_err(|e| Failure::new(ErrorKind::CheckError, e.clone()))?;
+        let fetched = skopeo.fetch(blobs, r, &self.cfg.acquire).await?;
+        timing("fetch", t);
+        // Every layer starts reading now (at most --walk-threads at a time, across images).
+        let mut reads = Vec::with_capacity(fetched.layers.len());
+        for blob in &fetched.layers {
+            reads.push(tokio::spawn(self.read_layer(blob.clone())));
+        }
+        let mut read = Vec::with_capacity(reads.len());
+        for r in reads {
+            read.push(
+                r.await.map_err(|e| Failure::new(ErrorKind::CheckError, format!("reading a layer crashed: {e}")))?,
+            );
+        }
+        timing("read layers", t);
+        let mut image = fetched.image;
+        // What podman states for a stored image: the bytes of its uncompressed layers.
+        image.size = read.iter().map(|l| l.tar_bytes).sum();
+        let files = read.iter().map(|l| LayerFiles::Captured(l.files.clone())).collect();
+        let sources =
+            layers::source::attribute(&image, files).map_err(|e| Failure::new(ErrorKind::InspectFailed, e))?;
+        let reference = with_archive_tag(r);
+        let settings = settings_info(&self.cfg);
+        let (policy, rule_settings) = (self.cfg.policy.clone(), self.cfg.rules.clone());
+        tokio::task::spawn_blocking(move || {
+            let fs = layers::ImageFs::new(sources.into_iter().zip(read.iter().map(|l| l.scan.clone())).collect());
+            timing("merge", t);
+            let scanned = engine::Scanned {
+                reference: &reference,
+                image: &image,
+                fs: &fs,
+                registry_digest: None,
+                source: Source::Registry,
+            };
+            let judge = engine::Judgement { policy: &policy, rules: &rule_settings, today: crate::time::today() };
+            engine::evaluate(&scanned, &judge, settings, t)
+        })
+        .await
+        .map_err(|e| Failure::new(ErrorKind::CheckError, format!("the checks crashed: {e}")))
+    }
+
+    /// One layer blob, read once per run: a second image with the same layer waits for the
+    /// first read, or takes its result. The future owns what it needs, so it can be spawned.
+    fn read_layer(&self, blob: LayerBlob) -> impl std::future::Future<Output = Arc<ReadLayer>> + Send + 'static {
+        let cell = self.read.lock().expect("not poisoned").entry(blob.digest.clone()).or_default().clone();
+        let (classifier, limit) = (self.classifier.clone(), self.readers.clone());
+        async move {
+            cell.get_or_init(|| async move {
+                let _permit = limit.acquire_owned().await;
+                let read = tokio::task::spawn_blocking(move || {
+                    let t = std::time::Instant::now();
+                    let read = read_blob(&blob, classifier.as_ref());
+                    timing("layer read from blob", t);
+                    read
+                })
+                .await;
+                Arc::new(ReadLayer::from(
+                    read.unwrap_or_else(|e| TarLayer::failed(format!("reading a layer crashed: {e}"))),
+                ))
+            })
+            .await
+            .clone()
+        }
     }
 }
 
-async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<Report, Failure> {
+/// A layer read from its blob, as every image of the run that has it shares it.
+struct ReadLayer {
+    scan: Arc<LayerScan>,
+    files: Arc<CapturedFiles>,
+    /// Bytes of the uncompressed tar.
+    tar_bytes: u64,
+}
+
+impl From<TarLayer> for ReadLayer {
+    fn from(t: TarLayer) -> ReadLayer {
+        ReadLayer {
+            scan: Arc::new(t.scan),
+            files: Arc::new(CapturedFiles { files: t.captured, hardlinks: t.hardlinks }),
+            tar_bytes: t.tar_bytes,
+        }
+    }
+}
+
+/// Read one blob file: its compression as its first bytes show, every rule's declared files
+/// kept. An unknown layer type or an unreadable file is the layer's error.
+fn read_blob(blob: &LayerBlob, classifier: &Classifier) -> TarLayer {
+    let shown = crate::escape::text(&blob.digest);
+    let Some(compression) = blob.compression else {
+        return TarLayer::failed(format!(
+            "layer {shown} has media type {:?}, which is not a layer this tool can read",
+            crate::escape::text(&blob.media_type)
+        ));
+    };
+    match std::fs::File::open(&blob.path) {
+        Ok(f) => tar::read_layer(
+            std::io::BufReader::with_capacity(1 << 20, f),
+            compression,
+            classifier,
+            &|p| classifier.reads_content(p),
+            rules::MAX_FILE_READ,
+        ),
+        Err(e) => TarLayer::failed(format!("cannot open the blob of layer {shown}: {e}")),
+    }
+}
+
+/// The reference as the checks see it: an archive's own tag when the reference names none.
+fn with_archive_tag(r: &ImageRef) -> ImageRef {
+    let mut r = r.clone();
+    if r.is_archive() && r.tag.is_none() && r.digest.is_none() {
+        r.tag = crate::oci::archive_tag(&r);
+    }
+    r
+}
+
+/// The storage source: podman pull when needed, then the stored layer directories.
+async fn scan_image(
+    cfg: &ScanConfig,
+    podman: &Podman,
+    classifier: Arc<Classifier>,
+    r: &ImageRef,
+) -> Result<Report, Failure> {
     let t = std::time::Instant::now();
     // Archives are loaded into a store of their own, unmounted and removed when this
     // function returns (on every path), so the host's storage never sees them.
@@ -71,10 +270,9 @@ async fn scan_image(cfg: &ScanConfig, podman: &Podman, r: &ImageRef) -> Result<R
     let rule_settings = cfg.rules.clone();
     let policy = cfg.policy.clone();
     let threads = cfg.walk_threads;
-    let r = r.clone();
+    let r = with_archive_tag(r);
     let settings = settings_info(cfg);
     let report = tokio::task::spawn_blocking(move || {
-        let classifier = Arc::new(Classifier::new(rules::all(), &rule_settings));
         // Held while layer files are read (walk and file checks), as podman holds it.
         let dirs: Vec<&std::path::Path> = layout.layers.iter().filter_map(|l| l.dir()).collect();
         let store_lock = layers::store_lock::StoreLock::shared(&dirs, |p| {

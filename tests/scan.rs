@@ -43,15 +43,15 @@ fn statuses_with(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str,
 }
 
 /// Config that makes an image pass every config check.
-const GOOD_CONFIG: [&str; 6] =
+pub(crate) const GOOD_CONFIG: [&str; 6] =
     ["--user", "1001:1001", "--label", "org.opencontainers.image.title=ocic-test", "--entrypoint", "[\"/app/run\"]"];
 
 // =======================================================================================
 // The realistic image: Debian rootfs at the bottom, four RUN layers on top
 // =======================================================================================
 
-struct Realistic {
-    pushed: Pushed,
+pub(crate) struct Realistic {
+    pub(crate) pushed: Pushed,
     /// Default settings, report also on stdout.
     scan: ScanOut,
     /// Same store afterwards: `--pull never`, no credentials, remapped exit codes.
@@ -69,7 +69,7 @@ const DEBIAN_CREATED_BY: &str = "COPY debian-minbase /";
 /// the report must spell them: escaped losslessly.
 const NON_UTF8_SUID: [&str; 2] = ["/usr/local/bin/suid-\\xff", "/usr/local/bin/suid-tab\\x09x"];
 
-fn realistic() -> &'static Realistic {
+pub(crate) fn realistic() -> &'static Realistic {
     static CELL: OnceLock<Result<Realistic, String>> = OnceLock::new();
     fixture(&CELL, "realistic Debian image", build_realistic)
 }
@@ -482,13 +482,13 @@ fn clean_spec() -> ImageSpec {
 }
 
 /// The clean image, pushed as `:1` and `:latest`.
-fn clean() -> &'static Pushed {
+pub(crate) fn clean() -> &'static Pushed {
     static CELL: OnceLock<Result<Pushed, String>> = OnceLock::new();
     fixture(&CELL, "clean image", || build_and_push("clean", &clean_spec(), &["1", "latest"]))
 }
 
 /// Only Low: two layers (the second deletes a setuid file of the first).
-fn low_only() -> &'static Pushed {
+pub(crate) fn low_only() -> &'static Pushed {
     static CELL: OnceLock<Result<Pushed, String>> = OnceLock::new();
     fixture(&CELL, "low-only image", || {
         let mut second =
@@ -504,7 +504,7 @@ fn low_only() -> &'static Pushed {
 }
 
 /// Only High: EXPOSE 22 (no protocol means tcp).
-fn high_only() -> &'static Pushed {
+pub(crate) fn high_only() -> &'static Pushed {
     static CELL: OnceLock<Result<Pushed, String>> = OnceLock::new();
     fixture(&CELL, "high-only image", || {
         let spec = ImageSpec::new(vec![layer("COPY app /", vec![exe("/app/run")])])

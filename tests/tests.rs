@@ -12,6 +12,7 @@ mod hardening;
 mod host;
 mod policy;
 mod processes;
+mod registry;
 mod reports;
 mod scan;
 mod structure;

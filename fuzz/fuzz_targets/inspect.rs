@@ -59,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
         diff_id: image.root_fs.layers.first().cloned().unwrap_or_default(),
         created_by: image.history.first().map(|h| h.created_by.clone()).unwrap_or_default(),
     };
-    let fs = ImageFs::new(vec![(source, scan)]);
+    let fs = ImageFs::new(vec![(source, std::sync::Arc::new(scan))]);
     let reference = ImageRef::parse("registry.example:5000/ns/app:1").unwrap();
     let policy = Default::default();
     let checks = engine::run_checks(&reference, &image, &fs, &policy, &settings, rules::all());

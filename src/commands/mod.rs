@@ -20,9 +20,6 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             } else {
                 ScanConfig::from_args(*args, &ProcessEnv)?
             };
-            if crate::userns::needed(&cfg) {
-                return crate::userns::reexec(&cfg, &cfg.podman_program()?).await;
-            }
             scan::scan(cfg).await
         }
         Command::Merge(args) => merge::merge(args, &ProcessEnv),

@@ -3,9 +3,9 @@
 
 use crate::config::ScanConfig;
 use crate::exit::Failure;
-use crate::model::{ErrorKind, Outcome, Report};
+use crate::model::{ErrorKind, Outcome, Report, Source};
 use crate::output::{self, ImageOutput, SummaryOutput};
-use crate::podman::Podman;
+use crate::pipeline::Scanner;
 use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -21,8 +21,17 @@ pub async fn scan(cfg: ScanConfig) -> Result<u8, Failure> {
         output::note(format_args!("this shard has no images ({} in the list)", cfg.total_images));
         return Ok(0);
     }
-    let podman = Arc::new(Podman::new(cfg.podman_program()?));
     let cfg = Arc::new(cfg);
+    let scanner = Arc::new(Scanner::new(cfg.clone()));
+    // Stored layers of an unprivileged user are read inside podman's user namespace; the
+    // registry source needs none.
+    if crate::userns::needed(&cfg) {
+        for r in &cfg.images {
+            if scanner.source_for(r).await == Source::Storage {
+                return crate::userns::reexec(&cfg, &cfg.podman_program()?).await;
+            }
+        }
+    }
     // Report names are fixed up front so they do not depend on completion order.
     let mut used = HashSet::new();
     let names: Vec<String> = cfg.images.iter().map(|r| unique_name(&mut used, &r.slug())).collect();
@@ -31,7 +40,7 @@ pub async fn scan(cfg: ScanConfig) -> Result<u8, Failure> {
     let limit = Arc::new(tokio::sync::Semaphore::new(cfg.jobs));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, r) in cfg.images.iter().cloned().enumerate() {
-        let (cfg, podman, limit) = (cfg.clone(), podman.clone(), limit.clone());
+        let (scanner, limit) = (scanner.clone(), limit.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             // On a terminal, also say what is being scanned now; CI logs get one line per
@@ -39,7 +48,7 @@ pub async fn scan(cfg: ScanConfig) -> Result<u8, Failure> {
             if std::io::stderr().is_terminal() {
                 output::note(format_args!("scanning {} ({} of {total})", crate::escape::text(&r.original), i + 1));
             }
-            let report = crate::pipeline::scan_one(&cfg, &podman, &r).await;
+            let report = scanner.scan_one(&r).await;
             (i, report)
         });
     }

@@ -11,10 +11,12 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub struct Layer {
     pub source: LayerSource,
-    pub scan: LayerScan,
+    /// Shared: a layer read once per run may belong to several images.
+    pub scan: Arc<LayerScan>,
     /// Per entry: VISIBLE, or the index of the layer that deleted or replaced it.
     pub hidden_by: Vec<u16>,
 }
@@ -39,8 +41,8 @@ pub enum ResolveError {
 const MAX_LINKS: usize = 40;
 
 impl ImageFs {
-    pub fn new(layers: Vec<(LayerSource, LayerScan)>) -> ImageFs {
-        let scans: Vec<&LayerScan> = layers.iter().map(|(_, s)| s).collect();
+    pub fn new(layers: Vec<(LayerSource, Arc<LayerScan>)>) -> ImageFs {
+        let scans: Vec<&LayerScan> = layers.iter().map(|(_, s)| s.as_ref()).collect();
         let (hidden, index) = overlay::merge(&scans);
         let layers = layers
             .into_iter()

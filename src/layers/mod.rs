@@ -12,6 +12,8 @@ pub mod store_lock;
 pub mod tar;
 pub mod walk;
 
+use std::sync::Arc;
+
 pub use entry::{Classify, Entry, LayerScan, Loc};
 pub use image_fs::{ImageFs, ResolveError};
 pub use source::{locate, needs_store_records, CapturedFiles, LayerFiles, LayerFormat, LayerSource, Layout};
@@ -40,7 +42,7 @@ pub fn scan_snapshots(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs
         }
     }
     let top = sources.last().map(|s| s.stored_dir().to_path_buf());
-    let mut fs = ImageFs::new(sources.into_iter().zip(diffs).collect());
+    let mut fs = ImageFs::new(sources.into_iter().zip(diffs.into_iter().map(Arc::new)).collect());
     if let Some(top) = top {
         fs.set_content_root(top);
     }
@@ -52,7 +54,7 @@ pub fn scan_snapshots(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs
 pub fn scan(sources: Vec<LayerSource>, classifier: &dyn Classify, jobs: usize) -> ImageFs {
     let roots: Vec<&std::path::Path> = sources.iter().map(|s| s.stored_dir()).collect();
     let scans = walk::walk_layers(&roots, classifier, jobs, false, walk::Split::Balanced);
-    ImageFs::new(sources.into_iter().zip(scans.into_iter().map(|(s, _)| s)).collect())
+    ImageFs::new(sources.into_iter().zip(scans.into_iter().map(|(s, _)| Arc::new(s))).collect())
 }
 
 #[cfg(test)]

@@ -80,7 +80,10 @@ pub fn locate(image: &ImageInspect, store: Option<&StoreInfo>) -> Result<Layout,
         "vfs" => {
             let store = store.ok_or("vfs layer directories need the store's location (podman info)")?;
             let dirs = super::storage::layer_dirs("vfs", &store.stores(), &image.id, &image.root_fs.layers)?;
-            Ok(Layout { format: LayerFormat::Snapshot, layers: attribute(image, dirs)? })
+            Ok(Layout {
+                format: LayerFormat::Snapshot,
+                layers: attribute(image, dirs.into_iter().map(LayerFiles::Dir).collect())?,
+            })
         }
         other => Err(unsupported(other)),
     }
@@ -109,28 +112,25 @@ pub fn layer_sources(image: &ImageInspect) -> Result<Vec<LayerSource>, String> {
         .unwrap_or_default();
     dirs.reverse();
     dirs.push(PathBuf::from(upper));
-    attribute(image, dirs)
+    attribute(image, dirs.into_iter().map(LayerFiles::Dir).collect())
 }
 
-/// Tie layer directories (bottom to top) to RootFS diff digests and History.
-fn attribute(image: &ImageInspect, dirs: Vec<PathBuf>) -> Result<Vec<LayerSource>, String> {
+/// Tie layers' files (bottom to top) to RootFS diff digests and History: the same for
+/// stored layers and for layers read from blobs.
+pub fn attribute(image: &ImageInspect, layers: Vec<LayerFiles>) -> Result<Vec<LayerSource>, String> {
     let diff_ids = &image.root_fs.layers;
-    if !diff_ids.is_empty() && diff_ids.len() != dirs.len() {
-        return Err(format!(
-            "the image has {} RootFS layers but storage lists {} layer directories",
-            diff_ids.len(),
-            dirs.len()
-        ));
+    if !diff_ids.is_empty() && diff_ids.len() != layers.len() {
+        return Err(format!("the image has {} RootFS layers but {} layers were found", diff_ids.len(), layers.len()));
     }
     let history = image.layer_history();
     // History is only trusted for attribution when it lines up one to one with the layers.
-    let history_fits = history.len() == dirs.len();
-    Ok(dirs
+    let history_fits = history.len() == layers.len();
+    Ok(layers
         .into_iter()
         .enumerate()
-        .map(|(i, dir)| LayerSource {
+        .map(|(i, files)| LayerSource {
             number: i + 1,
-            files: LayerFiles::Dir(dir),
+            files,
             diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
             created_by: if history_fits { history[i].created_by.clone() } else { String::new() },
         })

@@ -64,9 +64,21 @@ pub struct TarLayer {
     /// Hard links: link path -> target path (both absolute), so a later content read can follow them.
     /// The target is the regular file that carried the data (chains of links are followed).
     pub hardlinks: HashMap<Box<[u8]>, Box<[u8]>>,
+    /// Bytes of the uncompressed tar stream (the layer's size as an image store counts it).
+    pub tar_bytes: u64,
 }
 
 impl TarLayer {
+    /// A layer that could not be read at all: no entries, one error.
+    pub fn failed(error: String) -> TarLayer {
+        TarLayer {
+            scan: LayerScan { errors: vec![error], ..LayerScan::default() },
+            captured: HashMap::new(),
+            hardlinks: HashMap::new(),
+            tar_bytes: 0,
+        }
+    }
+
     /// The path whose data in the layer is the content of `path`: its hard link target if
     /// it is a hard link, itself otherwise. What to pass to `read_file`.
     pub fn content_path<'a>(&'a self, path: &'a [u8]) -> &'a [u8] {
@@ -159,6 +171,8 @@ fn run(input: impl Read, compression: Compression, b: &mut Builder) {
             if let Err(e) = parse(&mut st, b) {
                 b.errors.push(e);
             }
+            // The whole uncompressed stream (parse reads past the end-of-archive blocks).
+            b.tar_bytes = st.pos;
         }
         Err(e) => b.errors.push(e),
     }
@@ -862,6 +876,8 @@ struct Builder<'c> {
     /// Selected files that are sparse, so not captured.
     sparse: HashSet<u32>,
     capture: &'c dyn Fn(&[u8]) -> bool,
+    /// Bytes of the uncompressed tar stream.
+    tar_bytes: u64,
     max_capture: u64,
     /// Bytes of memory the layer holds (approximately), and of tar read.
     held: u64,
@@ -886,6 +902,7 @@ impl<'c> Builder<'c> {
             hardlinks: HashMap::new(),
             sparse: HashSet::new(),
             capture,
+            tar_bytes: 0,
             max_capture,
             held: 0,
             consumed: 0,
@@ -1212,7 +1229,18 @@ impl<'c> Builder<'c> {
 
     /// Drop what was replaced, then classify: the entries as the layer ends.
     fn finish(self, classifier: &dyn Classify) -> TarLayer {
-        let Builder { mut entries, mut hashes, errors, dead, any_dead, capabilities, captured, hardlinks, .. } = self;
+        let Builder {
+            mut entries,
+            mut hashes,
+            errors,
+            dead,
+            any_dead,
+            capabilities,
+            captured,
+            hardlinks,
+            tar_bytes,
+            ..
+        } = self;
         let mut caps: Vec<(u32, Box<[u8]>)> = capabilities.into_iter().collect();
         if any_dead {
             let mut remap = vec![NO_PARENT; entries.len()];
@@ -1249,7 +1277,7 @@ impl<'c> Builder<'c> {
             }
         }
         let scan = LayerScan { entries, hashes, hits, errors, bytes, capabilities: caps };
-        TarLayer { scan, captured, hardlinks }
+        TarLayer { scan, captured, hardlinks, tar_bytes }
     }
 }
 

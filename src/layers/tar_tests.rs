@@ -873,13 +873,13 @@ fn image_fs_merges_tar_layers_like_walked_ones() {
     img.layer(3).file("/opt/app/.wh.run", 0o644).file("/.wh.srv", 0o644).whiteout("/odd");
     let walked = img.fs();
     let classifier = crate::rules::Classifier::new(crate::rules::all(), &img.settings);
-    let layers: Vec<(LayerSource, LayerScan)> = img
+    let layers: Vec<(LayerSource, std::sync::Arc<LayerScan>)> = img
         .sources()
         .into_iter()
         .map(|s| {
-            let tar = gnu_tar(&s.dir, &["--xattrs", "--xattrs-include=*", "--numeric-owner"]);
+            let tar = gnu_tar(s.dir().unwrap(), &["--xattrs", "--xattrs-include=*", "--numeric-owner"]);
             let l = read_layer(&gzip(&tar)[..], Compression::Gzip, &classifier, &nothing, 0);
-            (s, l.scan)
+            (s, std::sync::Arc::new(l.scan))
         })
         .collect();
     let from_tar = ImageFs::new(layers);

@@ -107,7 +107,7 @@ impl Renderer {
         Ok(Renderer { templates })
     }
 
-    pub fn templates(&self) -> &Templates {
+    fn templates(&self) -> &Templates {
         self.templates.get_or_init(|| Templates::load(None).expect("the built-in templates compile (tested)"))
     }
 

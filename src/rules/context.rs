@@ -23,7 +23,7 @@ pub struct Context<'a> {
 pub type FileRead<T> = Result<Option<T>, String>;
 
 /// Files this tool reads from images are small; anything bigger is suspicious.
-const MAX_ETC_FILE: u64 = 16 << 20;
+pub const MAX_FILE_READ: u64 = 16 << 20;
 
 impl<'a> Context<'a> {
     pub fn new(reference: &'a ImageRef, image: &'a ImageInspect, fs: &'a ImageFs, settings: &'a RuleSettings) -> Self {
@@ -44,7 +44,7 @@ impl<'a> Context<'a> {
         if let Some(e) = self.fs.walk_errors().next() {
             return Err(format!("cannot trust {path}: a layer could not be read completely ({e})"));
         }
-        Ok(self.fs.read_file(path.as_bytes(), MAX_ETC_FILE)?.map(|d| parse(&d)))
+        Ok(self.fs.read_file(path.as_bytes(), MAX_FILE_READ)?.map(|d| parse(&d)))
     }
 
     pub fn passwd(&self) -> &FileRead<Vec<crate::etc_files::PasswdEntry>> {

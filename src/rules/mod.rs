@@ -25,7 +25,7 @@ pub mod suid_files;
 pub mod too_many_layers;
 
 pub use classifier::Classifier;
-pub use context::{Context, FileRead, STANDARD_PATH};
+pub use context::{Context, FileRead, MAX_FILE_READ, STANDARD_PATH};
 pub use rule::{Evaluation, Needs, Rule, RuleMeta};
 pub use settings::{RuleSettings, DEFAULT_ADMIN_PORTS};
 

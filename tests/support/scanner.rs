@@ -118,18 +118,25 @@ pub struct Scan<'a> {
     reports: Reports,
 }
 
-/// `oci-compliance scan` against `store` (the scanner's podman sees only that store), with
-/// `--reports-dir` in a fresh workspace, and NO_COLOR=1.
+/// `oci-compliance scan` against `store` (the scanner's podman sees only that store) with
+/// the storage source, `--reports-dir` in a fresh workspace, and NO_COLOR=1. A later
+/// `.env("COMPLIANCE_SOURCE", …)` chooses another source.
 pub fn scan(store: &Store) -> Scan<'_> {
     Scan {
         store,
         workspace: None,
         prefix: Vec::new(),
         args: vec!["scan".into()],
-        envs: vec![("NO_COLOR".into(), Some("1".into()))],
+        envs: vec![("NO_COLOR".into(), Some("1".into())), ("COMPLIANCE_SOURCE".into(), Some("storage".into()))],
         secrets: Vec::new(),
         reports: Reports::Flag,
     }
+}
+
+/// `oci-compliance scan` with the registry source: no image store is written (the scanner's
+/// podman sees `store`, which must stay empty of the scanned images).
+pub fn fetch(store: &Store) -> Scan<'_> {
+    scan(store).env("COMPLIANCE_SOURCE", "registry")
 }
 
 /// Any subcommand (`checks`, `explain`), with the environment's shared store.
