@@ -64,6 +64,16 @@ impl Scanner {
         }
     }
 
+    /// The tool the asked-for source needs, when it cannot be found: the run cannot do
+    /// anything (with `auto`, an image simply uses the source that is there).
+    pub fn missing_tool(&self) -> Option<Failure> {
+        match (self.cfg.source, &self.podman, &self.skopeo) {
+            (SourceChoice::Storage, Err(f), _) => Some(Failure::new(f.kind, f.message.clone())),
+            (SourceChoice::Registry, _, Err(e)) => Some(Failure::new(ErrorKind::PullFailed, e.clone())),
+            _ => None,
+        }
+    }
+
     /// Scan one image into a report; operational failures become a report with `error` set.
     pub async fn scan_one(&self, r: &ImageRef) -> Report {
         let scanned = match self.source_for(r).await {

@@ -530,8 +530,10 @@ fn rootless_scan_sees_owners_as_the_image_does() {
         "image root is the user on the host"
     );
 
-    let scan = |envs: &[(&str, &str)], args: &[&str]| {
-        let mut envs = envs.to_vec();
+    let scan = |given: &[(&str, &str)], args: &[&str]| {
+        // The stored layers, unless a test says otherwise.
+        let mut envs = vec![("COMPLIANCE_SOURCE", "storage")];
+        envs.extend(given);
         envs.extend([("COMPLIANCE_JSON_STDOUT", "true"), ("NO_COLOR", "1")]);
         let reports = work.path.join("reports");
         let mut cmd = user.cmd(&envs, &bin);
@@ -580,6 +582,22 @@ fn rootless_scan_sees_owners_as_the_image_does() {
     for secret in [e.password.as_str(), &b64(&format!("{}:{}", e.user, e.password)), "DOCKER_AUTH_CONFIG"] {
         assert!(!calls.contains(secret), "a secret reached podman's argv or environment:\n{calls}");
     }
+
+    // The registry source needs no user namespace: the same unprivileged user scans the
+    // image straight from the registry, with the same findings and no podman at all.
+    fs::write(&log, "").unwrap();
+    let s = scan(
+        &[
+            ("DOCKER_AUTH_CONFIG", &auth),
+            ("COMPLIANCE_PODMAN", spy.to_str().unwrap()),
+            ("COMPLIANCE_SOURCE", "registry"),
+        ],
+        &["--tls-verify=false", &remote],
+    );
+    assert_eq!(s.code, Some(12), "{}", s.dump());
+    assert_eq!(s.stdout_json["image"]["source"], "registry");
+    assert_eq!(all_findings(&s.stdout_json), expected_findings(), "{}", s.dump());
+    assert_eq!(fs::read_to_string(&log).unwrap(), "", "the registry source ran podman");
 }
 
 #[test]

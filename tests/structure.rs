@@ -95,15 +95,35 @@ fn code_only(src: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The modules `code` declares as `#[cfg(test)] mod name;` (files that are test code).
-fn test_module_files(code: &str) -> Vec<String> {
+/// The modules `code` declares as `#[cfg(test)] mod name;` (test code). One with a
+/// `#[path]` attribute is found by `path_attributes`.
+fn test_module_files(code: &str) -> Vec<TestModule> {
     code.split("#[cfg(test)]")
         .skip(1)
         .filter_map(|rest| {
             let rest = rest.trim_start();
             let rest = rest.strip_prefix("pub ").unwrap_or(rest).trim_start().strip_prefix("mod ")?;
             let name: String = rest.chars().take_while(|&c| is_ident(c)).collect();
-            rest[name.len()..].trim_start().starts_with(';').then_some(name)
+            rest[name.len()..].trim_start().starts_with(';').then_some(TestModule::Named(name))
+        })
+        .collect()
+}
+
+enum TestModule {
+    Named(String),
+    File(String),
+}
+
+/// `#[cfg(test)] #[path = "file.rs"] mod name;` in the source as written (the file name is a
+/// string, which `code_only` blanks).
+fn path_attributes(text: &str) -> Vec<TestModule> {
+    text.split("#[cfg(test)]")
+        .skip(1)
+        .filter_map(|rest| {
+            let attr = rest.trim_start().strip_prefix("#[path")?;
+            let end = attr.find(']')?;
+            let file = attr[..end].trim().trim_start_matches('=').trim().trim_matches('"');
+            (!file.is_empty()).then(|| TestModule::File(file.to_string()))
         })
         .collect()
 }
@@ -229,13 +249,19 @@ pub fn dependencies(src: &Path) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
     let mut modules: BTreeMap<Vec<String>, PathBuf> = files.iter().map(|f| (module_of(f), f.clone())).collect();
     // Test-only files (and everything below them) are not part of the shape.
     let mut test_only: Vec<Vec<String>> = Vec::new();
+    let mut test_files: Vec<PathBuf> = Vec::new();
     for rel in &files {
-        let code = code_only(&std::fs::read_to_string(src.join(rel)).unwrap());
-        for name in test_module_files(&code) {
-            test_only.push([module_of(rel), vec![name]].concat());
+        // The source as written: a #[path] attribute's file name is a string.
+        let text = std::fs::read_to_string(src.join(rel)).unwrap();
+        let code = code_only(&text);
+        for m in test_module_files(&code).into_iter().chain(path_attributes(&text)) {
+            match m {
+                TestModule::Named(name) => test_only.push([module_of(rel), vec![name]].concat()),
+                TestModule::File(f) => test_files.push(rel.parent().unwrap_or(Path::new("")).join(f)),
+            }
         }
     }
-    modules.retain(|m, _| !test_only.iter().any(|t| m.starts_with(t)));
+    modules.retain(|m, f| !test_only.iter().any(|t| m.starts_with(t)) && !test_files.contains(f));
     let files: Vec<PathBuf> = modules.values().cloned().collect();
     let resolve = |path: &[String]| (0..=path.len()).rev().find_map(|n| modules.get(&path[..n]));
     let mut graph = BTreeMap::new();

@@ -23,6 +23,9 @@ pub async fn scan(cfg: ScanConfig) -> Result<u8, Failure> {
     }
     let cfg = Arc::new(cfg);
     let scanner = Arc::new(Scanner::new(cfg.clone()));
+    if let Some(f) = scanner.missing_tool() {
+        return Err(f);
+    }
     // Stored layers of an unprivileged user are read inside podman's user namespace; the
     // registry source needs none.
     if crate::userns::needed(&cfg) {

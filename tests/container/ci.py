@@ -5,8 +5,12 @@ Kept in Python because both jobs need real YAML/JSON parsing, which is fragile i
 
   ci.py job-script YAML JOB         the job's shell script (before_script + script, extends resolved)
   ci.py job-var YAML JOB VAR        one variable of the job (extends resolved), empty if unset
+  ci.py job-vars YAML JOB           all the job's variables, NAME=VALUE lines (extends resolved)
   ci.py job-parallel YAML JOB       the job's `parallel: N`
-  ci.py k8s YAML FIELD              completions | command | env (NAME=VALUE lines) | images
+  ci.py job-key YAML JOB KEY.KEY..  one value of the job (extends resolved), e.g. image.docker.user
+  ci.py k8s YAML FIELD              completions | command | env (NAME=VALUE lines) | images |
+                                    security (KEY=VALUE lines: the pod's securityContext, then
+                                    the container's, which wins) | mounts (PATH KIND [ro] lines)
   ci.py statuses REPORT.json        "check-id status" lines
   ci.py fingerprint REPORT.json     verdicts and every finding, normalised for comparison
   ci.py entries REPORT.json         the number of entries walked in each layer, bottom first
@@ -78,7 +82,36 @@ def k8s(path, field):
         return "\n".join(f"{e['name']}={e['value']}" for e in ctr.get("env", []) if "value" in e)
     if field == "images":
         return cms[0]["data"]["images.txt"]
+    if field == "security":
+        out = {}
+        for ctx in (spec["template"]["spec"].get("securityContext") or {}, ctr.get("securityContext") or {}):
+            for k, v in flat(ctx).items():
+                out[k] = v
+        return "\n".join(f"{k}={v}" for k, v in out.items())
+    if field == "mounts":
+        kinds = {}
+        for v in spec["template"]["spec"].get("volumes", []):
+            kinds[v["name"]] = next(k for k in v if k != "name")
+        return "\n".join(
+            f"{m['mountPath']} {kinds[m['name']]}" + (" ro" if m.get("readOnly") else "")
+            for m in ctr.get("volumeMounts", [])
+        )
     fail(f"unknown field {field}")
+
+
+def flat(d, prefix=""):
+    # {"capabilities": {"drop": ["ALL"]}} -> {"capabilities.drop": "ALL"}; booleans as YAML spells them.
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flat(v, f"{prefix}{k}."))
+        elif isinstance(v, list):
+            out[prefix + k] = ",".join(str(x) for x in v)
+        elif isinstance(v, bool):
+            out[prefix + k] = str(v).lower()
+        else:
+            out[prefix + k] = str(v)
+    return out
 
 
 def report(path):
@@ -97,11 +130,19 @@ def main(argv):
         print("\n".join(lines(j.get("before_script")) + lines(j.get("script"))))
     elif cmd == "job-var":
         print((job(args[0], args[1]).get("variables") or {}).get(args[2], ""))
+    elif cmd == "job-vars":
+        for k, v in (job(args[0], args[1]).get("variables") or {}).items():
+            print(f"{k}={v}")
     elif cmd == "job-parallel":
         p = job(*args).get("parallel")
         if not isinstance(p, int):
             fail(f"{args[1]}: parallel is not a number")
         print(p)
+    elif cmd == "job-key":
+        v = job(args[0], args[1])
+        for k in args[2].split("."):
+            v = v.get(k) if isinstance(v, dict) else None
+        print("" if v is None else (str(v).lower() if isinstance(v, bool) else v))
     elif cmd == "k8s":
         print(k8s(*args))
     elif cmd == "statuses":
