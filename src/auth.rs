@@ -3,12 +3,13 @@
 //! authfile and a `podman login` with the password on stdin. The user's own podman/docker
 //! auth files are never written; the temporary one is removed when this value is dropped.
 
+use crate::fsutil::PrivateDir;
 use base64::Engine;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, PartialEq, Eq)]
@@ -169,35 +170,14 @@ impl Credentials {
 
 /// A private directory holding the authfile; removed (with the file) on drop.
 pub struct AuthFile {
-    dir: tempfile::TempDir,
+    dir: PrivateDir,
     path: PathBuf,
-}
-
-/// Authfile directories alive right now, so a signal can remove them even when the task
-/// that owns one is not dropped before the process exits.
-static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-
-/// Remove every authfile directory still alive (called on SIGINT/SIGTERM).
-pub fn remove_live_authfiles() {
-    let dirs = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|p| p.into_inner()));
-    for d in dirs {
-        let _ = std::fs::remove_dir_all(d);
-    }
-}
-
-impl Drop for AuthFile {
-    fn drop(&mut self) {
-        LIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|d| d != self.dir.path());
-    }
 }
 
 impl AuthFile {
     /// Write every auths entry into a fresh 0600 file inside a fresh 0700 directory.
     pub fn create(creds: &Credentials) -> Result<AuthFile, String> {
-        let dir = tempfile::Builder::new()
-            .prefix("oci-compliance-auth-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
+        let dir = PrivateDir::create_in(&std::env::temp_dir(), "oci-compliance-auth-")
             .map_err(|e| format!("cannot create a private directory for the registry authfile: {e}"))?;
         let path = dir.path().join("auth.json");
         let mut auths = serde_json::Map::new();
@@ -218,7 +198,6 @@ impl AuthFile {
             .open(&path)
             .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         f.write_all(&body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        LIVE.lock().unwrap_or_else(|p| p.into_inner()).push(dir.path().to_path_buf());
         Ok(AuthFile { dir, path })
     }
 
@@ -234,6 +213,7 @@ impl AuthFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn gitlab_style_config() {

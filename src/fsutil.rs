@@ -39,6 +39,51 @@ pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf, Stri
     Ok(target)
 }
 
+/// A private temporary directory (0700) for what must never outlive the run or be read by
+/// others (authfiles, fetched blobs): removed when dropped, and by `remove_live_private_dirs`
+/// on SIGINT/SIGTERM, when its owner may never be dropped.
+pub struct PrivateDir {
+    dir: tempfile::TempDir,
+}
+
+/// Private directories alive right now, for the signal path.
+static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+impl PrivateDir {
+    /// A new `prefix…` directory in `parent`.
+    pub fn create_in(parent: &Path, prefix: &str) -> std::io::Result<PrivateDir> {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in(parent)?;
+        LIVE.lock().unwrap_or_else(|p| p.into_inner()).push(dir.path().to_path_buf());
+        Ok(PrivateDir { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        LIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|d| d != self.dir.path());
+    }
+}
+
+/// Whether `dir` is a private directory the signal path would remove.
+pub fn is_live_private_dir(dir: &Path) -> bool {
+    LIVE.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|d| d == dir)
+}
+
+/// Remove every private directory still alive (called on SIGINT/SIGTERM).
+pub fn remove_live_private_dirs() {
+    let dirs = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|p| p.into_inner()));
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,8 +34,7 @@ fn run() -> Exit {
         // private stores unmount, their podman children are killed), and remove any authfile
         // or blob cache that is still there whatever happens.
         runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(200)).await });
-        oci_compliance::auth::remove_live_authfiles();
-        oci_compliance::skopeo::remove_live_caches();
+        oci_compliance::fsutil::remove_live_private_dirs();
     }
     // After SIGTERM/SIGINT a layer walk may still be running on a blocking thread; dropping
     // the runtime would wait for it (seconds to minutes on a big image), so do not.

@@ -60,6 +60,7 @@
 use crate::auth::{AuthFile, Credentials, Secret};
 use crate::command::{self, argv, Program};
 use crate::exit::Failure;
+use crate::fsutil::PrivateDir;
 use crate::inspect::ImageInspect;
 use crate::model::ErrorKind;
 use crate::oci::{self, LayerBlob};
@@ -77,29 +78,12 @@ pub struct Skopeo {
     registries_conf: Option<PathBuf>,
 }
 
-/// A run-wide private directory (0700, removed on drop and by [`remove_live_caches`] on
+/// A run-wide private directory (0700, removed on drop and by [`crate::fsutil::remove_live_private_dirs`] on
 /// SIGINT/SIGTERM) holding the blobs every image of the run shares and one OCI layout per
 /// image. Layer blob paths handed out stay valid while it lives.
 pub struct BlobCache {
-    dir: tempfile::TempDir,
+    dir: PrivateDir,
     next: AtomicUsize,
-}
-
-/// Blob cache directories alive right now, for the signal path (see `auth::remove_live_authfiles`).
-static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-
-/// Remove every blob cache directory still alive (called on SIGINT/SIGTERM).
-pub fn remove_live_caches() {
-    let dirs = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|p| p.into_inner()));
-    for d in dirs {
-        let _ = std::fs::remove_dir_all(d);
-    }
-}
-
-impl Drop for BlobCache {
-    fn drop(&mut self) {
-        LIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|d| d != self.dir.path());
-    }
 }
 
 impl BlobCache {
@@ -110,10 +94,7 @@ impl BlobCache {
 
     pub fn create_in(parent: &Path) -> Result<BlobCache, String> {
         let private = std::fs::Permissions::from_mode(0o700);
-        let dir = tempfile::Builder::new()
-            .prefix("oci-compliance-blobs-")
-            .permissions(private.clone())
-            .tempdir_in(parent)
+        let dir = PrivateDir::create_in(parent, "oci-compliance-blobs-")
             .map_err(|e| format!("cannot create a private directory for image blobs in {}: {e}", parent.display()))?;
         // skopeo reads `oci:PATH:NAME`: a ':' in the path would be taken for a name.
         if dir.path().as_os_str().as_encoded_bytes().contains(&b':') {
@@ -128,7 +109,6 @@ impl BlobCache {
                 .and_then(|_| std::fs::set_permissions(&p, private.clone()))
                 .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
         }
-        LIVE.lock().unwrap_or_else(|p| p.into_inner()).push(dir.path().to_path_buf());
         Ok(BlobCache { dir, next: AtomicUsize::new(0) })
     }
 
