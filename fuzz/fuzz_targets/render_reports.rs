@@ -1,6 +1,8 @@
 //! A report file as `merge` reads it, then every format: each image report and the merged
 //! summary of two of them, through the built-in templates in strict mode. Whatever a report
-//! file says, no renderer may panic or fail, and the console shows no raw control character.
+//! file says, no renderer may panic or fail, and the merged table `merge` prints shows no raw
+//! control character. (The per-image console report is only ever printed by the scan that
+//! made the report, from strings it escaped.)
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -20,8 +22,6 @@ fuzz_target!(|data: &[u8]| {
             panic!("{} report: {e}", format.name());
         }
     }
-    let text = console::render(&report, &console::Style { color: false });
-    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
     let sources = vec![("a.json".to_string(), report.clone()), ("b/\u{1b}.json".to_string(), report)];
     let reports: Vec<_> = sources.iter().map(|(_, r)| r.clone()).collect();
     let summary = oci_compliance::aggregate::summarize(&sources, reports[0].settings.exit_codes, "2026-01-01T00:00:00Z".into());
