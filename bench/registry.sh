@@ -72,46 +72,9 @@ trap cleanup EXIT
 
 # --- images (bench/run.sh's recipes; cached in the test storage) ----------------
 
-have() { podman image exists "$1"; }
-
-if ! have localhost/bench-debian:1; then
-    log "building bench-debian (debootstrap base + apt-get install gcc g++ openssh-client)"
-    ctr=$(buildah from scratch)
-    buildah copy --quiet "$ctr" "$OCIC_TEST_ROOTFS" / >/dev/null
-    buildah config --created-by "ADD debian-bookworm-minbase /" --cmd /bin/bash "$ctr"
-    buildah commit --quiet "$ctr" localhost/bench-debian-base:1 >/dev/null
-    buildah rm "$ctr" >/dev/null
-    mkdir -p "$WORK/ctx"
-    cat >"$WORK/ctx/Containerfile" <<'CF'
-FROM localhost/bench-debian-base:1
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc g++ >/dev/null
-RUN DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-client >/dev/null && rm -rf /var/lib/apt/lists/*
-RUN useradd -u 1001 -m app
-USER app
-CF
-    podman build --quiet --network host -t localhost/bench-debian:1 -f "$WORK/ctx/Containerfile" "$WORK/ctx" >/dev/null
-fi
-
-if ! have localhost/bench-synth-500k:2; then
-    log "building synthetic images (10 layers of 50,000 entries, one commit per layer)"
-    from=scratch
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-        rm -rf "$WORK/layer"
-        python3 bench/mktree.py "$WORK/layer" 50000 "$i"
-        ctr=$(buildah from --pull=never "$from")
-        buildah copy --quiet "$ctr" "$WORK/layer" / >/dev/null
-        buildah config --created-by "COPY layer-$i /" "$ctr"
-        from=localhost/bench-synth-layer$i:2
-        buildah commit --quiet "$ctr" "$from" >/dev/null
-        buildah rm "$ctr" >/dev/null
-        case $i in
-            2) buildah tag "$from" localhost/bench-synth-100k:2 ;;
-            5) buildah tag "$from" localhost/bench-synth-250k:2 ;;
-            10) buildah tag "$from" localhost/bench-synth-500k:2 ;;
-        esac
-    done
-    rm -rf "$WORK/layer"
-fi
+# shellcheck source=bench/images.sh
+source bench/images.sh
+build_bench_images
 
 # 20 small images on the bench-debian base: one tiny file each, in a layer of its own.
 BATCH=()
