@@ -36,11 +36,13 @@ fn checks_table(policy: &Policy) -> String {
 }
 
 fn explain(m: &RuleMeta) -> String {
+    let controls = if m.controls.is_empty() { "none".to_string() } else { m.controls.join(", ") };
     format!(
-        "{} — {}\nDefault severity: {}\n\nWhy:\n  {}\n\nFix:\n  {}\n",
+        "{} — {}\nDefault severity: {}\nStandards: {}\n\nWhy:\n  {}\n\nFix:\n  {}\n",
         m.id,
         m.title,
         m.severity.name(),
+        controls,
         m.rationale_text(),
         m.remediation_text()
     )

@@ -15,6 +15,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Remove the EXPOSE instruction and the administration service; use the \
         orchestrator's exec/log facilities for administration.",
     reads_layers: false,
+    controls: &["NIST SP 800-190 4.1.2"],
 };
 
 /// "8080/tcp" → (8080, "tcp"); a port with no protocol is tcp.

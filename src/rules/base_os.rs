@@ -15,6 +15,7 @@ static META: RuleMeta = RuleMeta {
         NAME and VERSION_ID from os-release, or that the image has none (scratch, distroless).",
     remediation: "Build on a supported, maintained release and rebuild when it publishes fixes.",
     reads_layers: true,
+    controls: &["CIS Docker 1.6 4.2", "NIST SP 800-190 4.1.5"],
 };
 
 /// Where os-release(5) is looked for, in order.

@@ -16,6 +16,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Use a multi-stage build: compile in a builder stage and copy only the artefacts \
         into a runtime stage without build-essential, golang, rustc, JDK, etc.",
     reads_layers: true,
+    controls: &["CIS Docker 1.6 4.3", "NIST SP 800-190 4.1.2"],
 };
 
 impl super::rule::Rule for Rule {

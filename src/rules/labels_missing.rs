@@ -15,6 +15,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Add LABEL instructions, at least the OCI annotations \
         org.opencontainers.image.vendor, .version, .source and .revision.",
     reads_layers: false,
+    controls: &["NIST SP 800-190 4.1.5"],
 };
 
 impl super::rule::Rule for Rule {

@@ -15,6 +15,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Reference the image by an immutable version tag (`app:1.4.2`) or, better, by \
         digest (`app@sha256:…`).",
     reads_layers: false,
+    controls: &["NIST SP 800-190 4.2.2"],
 };
 
 impl super::rule::Rule for Rule {

@@ -72,6 +72,15 @@ mod tests {
             );
             assert!(!m.title.is_empty() && m.rationale.len() > 40 && m.remediation.len() > 20, "{} undocumented", m.id);
             assert!(find(m.id).is_some());
+            for c in m.controls {
+                assert!(
+                    ["CIS Docker 1.6 4.", "CIS Docker 1.6 5.", "NIST SP 800-190 4.", "DISA "]
+                        .iter()
+                        .any(|p| c.starts_with(p)),
+                    "{}: unknown standard in {c:?}",
+                    m.id
+                );
+            }
         }
         assert!(all().len() <= 64, "rule slots are bits of a u64");
     }

@@ -19,6 +19,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Add the missing LABEL instructions (e.g. `LABEL org.opencontainers.image.vendor=\"ACME\"`) \
         in the image's own Containerfile, with values matching the policy's patterns.",
     reads_layers: false,
+    controls: &["NIST SP 800-190 4.1.5"],
 };
 
 /// Where the build history says a label was set.

@@ -19,6 +19,9 @@ pub struct RuleMeta {
     pub remediation: &'static str,
     /// The verdict depends on the layer walk; a walk error makes it `error`.
     pub reads_layers: bool,
+    /// The controls of published standards this check implements, e.g. "CIS Docker 1.6
+    /// 4.8" or "NIST SP 800-190 4.1.2"; empty when none applies.
+    pub controls: &'static [&'static str],
 }
 
 impl RuleMeta {

@@ -13,6 +13,7 @@ static META: RuleMeta = RuleMeta {
         must supply a command, so what actually runs is decided outside the audited artefact.",
     remediation: "Set ENTRYPOINT (exec form, e.g. `ENTRYPOINT [\"/app/server\"]`) and/or CMD.",
     reads_layers: false,
+    controls: &[],
 };
 
 impl super::rule::Rule for Rule {

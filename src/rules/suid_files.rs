@@ -19,6 +19,7 @@ static META: RuleMeta = RuleMeta {
         `find / -xdev -perm -4000 -type f -exec chmod u-s {} +` in the last layer), or remove the \
         package that installs it.",
     reads_layers: true,
+    controls: &["CIS Docker 1.6 4.8", "NIST SP 800-190 4.1.2"],
 };
 
 impl super::rule::Rule for Rule {

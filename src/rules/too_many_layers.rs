@@ -15,6 +15,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Build with a multi-stage Containerfile copying only the result into the final \
         stage, or squash (`podman build --squash-all`).",
     reads_layers: false,
+    controls: &[],
 };
 
 impl super::rule::Rule for Rule {
