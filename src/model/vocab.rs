@@ -283,6 +283,9 @@ pub enum EntryKind {
     Socket,
     /// An overlay whiteout: the path is deleted from the layers below.
     Whiteout,
+    /// Not a file: a finding about the image's configuration or history (an `Env` entry, a
+    /// label, a build step). Walks never produce it.
+    Config,
 }
 
 impl EntryKind {
@@ -297,11 +300,16 @@ impl EntryKind {
             EntryKind::Fifo => 'p',
             EntryKind::Socket => 's',
             EntryKind::Whiteout => 'w',
+            EntryKind::Config => '=',
         }
     }
 
-    /// `ls -l` style permissions of an entry of this kind, e.g. `-rwsr-xr-x`.
+    /// `ls -l` style permissions of an entry of this kind, e.g. `-rwsr-xr-x`; empty for
+    /// a configuration finding, which has none.
     pub fn permissions(self, mode: u32) -> String {
+        if self == EntryKind::Config {
+            return String::new();
+        }
         let bit = |mask: u32, c: char| if mode & mask != 0 { c } else { '-' };
         let exec = |x: u32, special: u32, set: char, unset: char| match (mode & x != 0, mode & special != 0) {
             (true, true) => set,

@@ -93,7 +93,11 @@ fn check_line(out: &mut String, c: &CheckResult, width: usize, style: &Style) {
 }
 
 fn finding_line(f: &Finding) -> String {
-    let mut s = format!("{}  {} {}:{}", f.path, f.permissions, f.uid, f.gid);
+    let mut s = if f.kind == crate::model::EntryKind::Config {
+        f.path.clone()
+    } else {
+        format!("{}  {} {}:{}", f.path, f.permissions, f.uid, f.gid)
+    };
     if let Some(t) = &f.link_target {
         let _ = write!(s, " -> {t}");
     }

@@ -69,6 +69,31 @@ impl<'a> Context<'a> {
         })
     }
 
+    /// A finding about the configuration or the build history, not a file. `location` names
+    /// where it is (`Env DB_PASSWORD`, `label api.token`, `history step 4`); `layer` is the
+    /// 1-based layer a history step made, or 0 when it made none or the finding is in the
+    /// config. Configuration findings are always visible: the config ships whole.
+    pub fn config_finding(&self, location: &str, layer: usize, violation: bool, note: Option<String>) -> Finding {
+        let source = layer.checked_sub(1).and_then(|i| self.fs.layers.get(i)).map(|l| &l.source);
+        Finding {
+            path: crate::escape::text(location),
+            layer,
+            layer_digest: source.map(|s| s.diff_id.clone()).unwrap_or_default(),
+            created_by: source.map(|s| crate::escape::text(&s.created_by)).unwrap_or_default(),
+            kind: crate::model::EntryKind::Config,
+            mode: "0000".into(),
+            permissions: String::new(),
+            uid: 0,
+            gid: 0,
+            size: 0,
+            link_target: None,
+            visible: true,
+            violation,
+            note,
+            waiver: None,
+        }
+    }
+
     /// A finding about one entry, with its layer attribution and visibility.
     pub fn finding(&self, loc: Loc, violation: bool, note: Option<String>) -> Finding {
         let e = self.fs.entry(loc);
