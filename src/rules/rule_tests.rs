@@ -43,6 +43,12 @@ fn root_user_and_group_resolution() {
         ("rootgrp", true, Pass, Fail),
         ("alias", true, Fail, Pass),
         ("nosuch", true, Fail, Fail),
+        ("ghost:1000", true, Fail, Pass),
+        ("ghost:staff", true, Fail, Pass),
+        ("ghost:wheel", true, Fail, Fail),
+        ("ghost:0", true, Fail, Fail),
+        ("ghost:nosuch", true, Fail, Fail),
+        ("ghost:1000", false, Fail, Pass),
         ("1001", true, Pass, Pass),
         ("4242", true, Pass, Fail),
         ("4242:4242", true, Pass, Pass),
@@ -54,6 +60,9 @@ fn root_user_and_group_resolution() {
         let (u, g, du, dg) = user_case(user, files);
         assert_eq!((u, g), (want_u, want_g), "USER {user:?} files={files}: {du} / {dg}");
     }
+    let (_, _, du, dg) = user_case("ghost:1000", true);
+    assert!(du.contains("would not start"), "{du}");
+    assert!(!dg.contains("would not start") && dg.contains("gid 1000"), "{dg}");
     let (_, _, du, dg) = user_case("rootgrp", true);
     assert!(du.contains("uid 1002"), "{du}");
     assert!(dg.contains("gid 0"), "{dg}");
