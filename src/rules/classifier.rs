@@ -14,6 +14,7 @@ pub struct Classifier {
     mode_rules: Vec<(u32, u64)>,
     /// Files some rule reads the content of.
     files: HashSet<&'static [u8]>,
+    capabilities: bool,
 }
 
 impl Classifier {
@@ -23,6 +24,7 @@ impl Classifier {
             versioned: HashMap::new(),
             mode_rules: Vec::new(),
             files: HashSet::new(),
+            capabilities: false,
         };
         for (slot, rule) in rules.iter().enumerate() {
             let bit = 1u64 << slot;
@@ -37,6 +39,7 @@ impl Classifier {
                 c.mode_rules.push((needs.mode_bits, bit));
             }
             c.files.extend(needs.files.iter().map(|f| f.as_bytes()));
+            c.capabilities |= needs.capabilities;
         }
         c
     }
@@ -45,6 +48,10 @@ impl Classifier {
 impl Classify for Classifier {
     fn reads_content(&self, path: &[u8]) -> bool {
         self.files.contains(path)
+    }
+
+    fn reads_capabilities(&self) -> bool {
+        self.capabilities
     }
 
     fn classify(&self, e: &Entry) -> u64 {
@@ -74,7 +81,7 @@ mod tests {
     #[test]
     fn the_files_rules_read_are_declared() {
         let c = Classifier::new(crate::rules::all(), &RuleSettings::default());
-        for f in ["/etc/passwd", "/etc/group", "/etc/os-release", "/usr/lib/os-release"] {
+        for f in ["/etc/passwd", "/etc/group", "/etc/shadow", "/etc/os-release", "/usr/lib/os-release"] {
             assert!(c.reads_content(f.as_bytes()), "{f}");
         }
         assert!(!c.reads_content(b"/etc/shadow-not-read"));
