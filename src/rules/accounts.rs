@@ -5,8 +5,8 @@ use super::context::Context;
 use super::rule::Evaluation;
 use crate::etc_files::id;
 
-/// The account files USER is resolved against.
-pub const FILES: &[&str] = &["/etc/passwd", "/etc/group"];
+/// The account files USER is resolved against, and /etc/shadow for account-hygiene.
+pub const FILES: &[&str] = &["/etc/passwd", "/etc/group", "/etc/shadow"];
 
 /// The effective user and group of the image's USER setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
