@@ -4,14 +4,48 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswdEntry {
     pub name: String,
+    pub password: Password,
     pub uid: u32,
     pub gid: u32,
+    /// As written: empty means /bin/sh to login(1).
+    pub shell: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupEntry {
     pub name: String,
     pub gid: u32,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadowEntry {
+    pub name: String,
+    pub password: Password,
+}
+
+/// What a password field says, never the hash itself (nothing here keeps or prints one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Password {
+    /// No password: anyone may log in as the account without one.
+    Empty,
+    /// `x` in /etc/passwd: the password is in /etc/shadow.
+    Shadowed,
+    /// `!`, `*`, `!!`, `!*` or a hash behind `!`: no password login.
+    Locked,
+    /// A hash (or anything else that is not empty).
+    Set,
+}
+
+impl Password {
+    fn of(field: &str) -> Password {
+        match field {
+            "" => Password::Empty,
+            "x" => Password::Shadowed,
+            f if f.starts_with('!') || f.starts_with('*') => Password::Locked,
+            _ => Password::Set,
+        }
+    }
 }
 
 /// `name:password:uid:gid:gecos:home:shell` lines; NIS `+`/`-` lines and malformed lines
@@ -22,7 +56,13 @@ pub fn parse_passwd(data: &[u8]) -> Vec<PasswdEntry> {
             if fields.len() < 4 {
                 return None;
             }
-            Some(PasswdEntry { name: fields[0].to_string(), uid: id(fields[2])?, gid: id(fields[3])? })
+            Some(PasswdEntry {
+                name: fields[0].to_string(),
+                password: Password::of(fields[1]),
+                uid: id(fields[2])?,
+                gid: id(fields[3])?,
+                shell: fields.get(6).unwrap_or(&"").to_string(),
+            })
         })
         .collect()
 }
@@ -34,7 +74,21 @@ pub fn parse_group(data: &[u8]) -> Vec<GroupEntry> {
             if fields.len() < 3 {
                 return None;
             }
-            Some(GroupEntry { name: fields[0].to_string(), gid: id(fields[2])? })
+            let members = fields.get(3).unwrap_or(&"").split(',').filter(|m| !m.is_empty()).map(String::from);
+            Some(GroupEntry { name: fields[0].to_string(), gid: id(fields[2])?, members: members.collect() })
+        })
+        .collect()
+}
+
+/// `name:password:lastchange:min:max:warn:inactive:expire:` lines; only the name and what
+/// the password field says are kept.
+pub fn parse_shadow(data: &[u8]) -> Vec<ShadowEntry> {
+    lines(data)
+        .filter_map(|fields| {
+            if fields.len() < 2 {
+                return None;
+            }
+            Some(ShadowEntry { name: fields[0].to_string(), password: Password::of(fields[1]) })
         })
         .collect()
 }
@@ -108,13 +162,34 @@ mod tests {
     fn passwd_skips_garbage() {
         let p = parse_passwd(b"root:x:0:0:root:/root:/bin/sh\n\n# c\n+nis\nbad\napp:x:1001:0::/:/bin/false\nneg:x:-1:2\nbig:x:99999999999:1\n\xff:x:5:5\n");
         assert_eq!(p.len(), 2);
-        assert_eq!(p[1], PasswdEntry { name: "app".into(), uid: 1001, gid: 0 });
+        let app = PasswdEntry {
+            name: "app".into(),
+            password: Password::Shadowed,
+            uid: 1001,
+            gid: 0,
+            shell: "/bin/false".into(),
+        };
+        assert_eq!(p[1], app);
     }
 
     #[test]
     fn group_lines() {
-        let g = parse_group(b"root:x:0:\nstaff:x:50:a,b\nnogid:x:\n");
-        assert_eq!(g, vec![GroupEntry { name: "root".into(), gid: 0 }, GroupEntry { name: "staff".into(), gid: 50 }]);
+        let g = parse_group(b"root:x:0:\nstaff:x:50:a,b\nnogid:x:\nshort:x:7\n");
+        let group = |name: &str, gid, members: &[&str]| GroupEntry {
+            name: name.into(),
+            gid,
+            members: members.iter().map(|m| m.to_string()).collect(),
+        };
+        assert_eq!(g, vec![group("root", 0, &[]), group("staff", 50, &["a", "b"]), group("short", 7, &[])]);
+    }
+
+    #[test]
+    fn shadow_keeps_what_the_password_field_says() {
+        let s = parse_shadow(b"root:*:19000:0:99999:7:::\nguest::19000::::::\nold:!$6$salt$hash:1::::::\nu:$6$s$h:1::::::\nl:!!:1\nbad\n");
+        let got: Vec<(&str, Password)> = s.iter().map(|e| (e.name.as_str(), e.password)).collect();
+        use Password::*;
+        assert_eq!(got, [("root", Locked), ("guest", Empty), ("old", Locked), ("u", Set), ("l", Locked)]);
+        assert!(!format!("{s:?}").contains("$6$"), "no hash is kept");
     }
 
     #[test]

@@ -64,6 +64,25 @@ impl Tree {
         self
     }
 
+    /// File capabilities set the way image builds set them (`setcap`, libcap2-bin).
+    pub fn setcap(&self, p: impl AsRef<[u8]>, caps: &str) -> &Self {
+        let f = self.at(p);
+        let out = std::process::Command::new("setcap").arg(caps).arg(&f).output().expect("setcap (libcap2-bin)");
+        assert!(out.status.success(), "setcap {caps}: {}", String::from_utf8_lossy(&out.stderr));
+        self
+    }
+
+    /// A raw xattr on an entry itself (a link is not followed).
+    pub fn xattr(&self, p: impl AsRef<[u8]>, name: &str, value: &[u8]) -> &Self {
+        let f = CString::new(self.at(p).as_os_str().as_bytes()).unwrap();
+        let n = CString::new(name).unwrap();
+        // SAFETY: NUL-terminated strings and a live buffer.
+        let r =
+            unsafe { libc::lsetxattr(f.as_ptr(), n.as_ptr(), value.as_ptr() as *const libc::c_void, value.len(), 0) };
+        assert_eq!(r, 0, "lsetxattr {name}: {}", std::io::Error::last_os_error());
+        self
+    }
+
     /// An opaque directory, marked the way the kernel's overlayfs marks it.
     pub fn opaque(&self, p: impl AsRef<[u8]>) -> &Self {
         let d = self.at(p);

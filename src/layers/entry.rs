@@ -59,6 +59,11 @@ pub trait Classify: Sync {
     fn reads_content(&self, _path: &[u8]) -> bool {
         false
     }
+
+    /// Whether some rule wants the `security.capability` xattr of executable regular files.
+    fn reads_capabilities(&self) -> bool {
+        false
+    }
 }
 
 /// What comparing two vfs snapshots needs beyond an Entry: when the inode last changed
@@ -81,8 +86,10 @@ pub struct LayerScan {
     pub errors: Vec<String>,
     /// Sum of regular file sizes (apparent), for the layer table.
     pub bytes: u64,
-    /// (entry index, raw `security.capability` xattr value), ascending by index. Filled by
-    /// the tar reader (PAX `SCHILY.xattr.security.capability`); walks leave it empty for now.
+    /// (entry index, raw `security.capability` xattr value), ascending by index. The tar
+    /// reader fills it from PAX `SCHILY.xattr.security.capability` records; walks, when the
+    /// classifier asks, for executable regular files (an empty value: the file has one the
+    /// kernel would not show, as one set for another user namespace's root).
     pub capabilities: Vec<(u32, Box<[u8]>)>,
 }
 

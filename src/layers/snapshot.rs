@@ -42,6 +42,8 @@ impl Snapshot {
 pub fn diff(lower: Option<&Snapshot>, upper: &Snapshot, classifier: &dyn Classify) -> LayerScan {
     let entries = &upper.scan.entries;
     let hit_bits: HashMap<u32, u64> = upper.scan.hits.iter().copied().collect();
+    // setcap changes no mtime: a capability added or removed is a change of its own.
+    let caps: HashMap<u32, &[u8]> = upper.scan.capabilities.iter().map(|(i, v)| (*i, &v[..])).collect();
     let mut errors = upper.scan.errors.clone();
     let mut include = vec![lower.is_none(); entries.len()];
     let mut whiteouts: Vec<(u32, Box<[u8]>)> = Vec::new();
@@ -49,12 +51,13 @@ pub fn diff(lower: Option<&Snapshot>, upper: &Snapshot, classifier: &dyn Classif
     if let Some(lower) = lower {
         let below: HashMap<&[u8], u32> =
             lower.scan.entries.iter().enumerate().map(|(i, e)| (&e.path[..], i as u32)).collect();
+        let caps_below: HashMap<u32, &[u8]> = lower.scan.capabilities.iter().map(|(i, v)| (*i, &v[..])).collect();
         for (i, e) in entries.iter().enumerate() {
             include[i] = match below.get(&e.path[..]) {
                 None => true,
                 Some(&j) => {
                     let (le, ls) = (&lower.scan.entries[j as usize], &lower.stamps[j as usize]);
-                    if !same_metadata(le, ls, e, &upper.stamps[i]) {
+                    if !same_metadata(le, ls, e, &upper.stamps[i]) || caps_below.get(&j) != caps.get(&(i as u32)) {
                         true
                     } else if e.kind == EntryKind::File && hit_bits.contains_key(&(i as u32)) {
                         match same_content(&lower.root, &upper.root, &e.path) {
@@ -117,6 +120,9 @@ pub fn diff(lower: Option<&Snapshot>, upper: &Snapshot, classifier: &dyn Classif
         }
         if let Some(&bits) = hit_bits.get(&(i as u32)) {
             out.hits.push((idx, bits));
+        }
+        if let Some(v) = caps.get(&(i as u32)) {
+            out.capabilities.push((idx, (*v).into()));
         }
         out.entries.push(entry);
     }

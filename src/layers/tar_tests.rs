@@ -855,6 +855,19 @@ fn the_scan_of_a_tar_equals_the_walk_of_it_unpacked() {
     assert_eq!(rows(&l.scan), rows(&walked));
     assert_eq!(hit_paths(&l.scan), hit_paths(&walked));
     assert_eq!(l.scan.bytes, walked.bytes);
+    // The walk reads capabilities of executable files only; the tar carries them all.
+    let caps = |s: &LayerScan| -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut v: Vec<_> = s
+            .capabilities
+            .iter()
+            .filter(|(i, _)| s.entries[*i as usize].is_executable())
+            .map(|(i, c)| (s.entries[*i as usize].path.to_vec(), c.to_vec()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(caps(&walked).len(), 1, "ping's cap_net_raw");
+    assert_eq!(caps(&l.scan), caps(&walked));
     let walked_setuid = walk::walk_layer(&unpacked, &Setuid);
     let tar_setuid = read_layer(&tar[..], Compression::None, &Setuid, &nothing, 0);
     assert_eq!(hit_paths(&tar_setuid.scan), hit_paths(&walked_setuid));
@@ -947,4 +960,43 @@ fn throughput() {
             unpacked / best
         );
     }
+}
+
+/// A capability in a PAX record reaches the file-capabilities rule, decoded; a malformed one
+/// is a failing finding that says so; a later layer deleting a file makes it information.
+#[test]
+fn pax_capabilities_reach_the_file_capabilities_rule() {
+    let v2_net_raw: &[u8] = b"\x01\x00\x00\x02\x00\x20\x00\x00\0\0\0\0\0\0\0\0\0\0\0\0";
+    let mut raw = Raw::default();
+    raw.dir("usr/", 0o755).dir("usr/bin/", 0o755);
+    raw.pax(&[(b"SCHILY.xattr.security.capability", v2_net_raw)]).file("usr/bin/ping", 0o755, b"ping");
+    raw.pax(&[(b"SCHILY.xattr.security.capability", b"\x01\x00\x00\x02cap")]).file("usr/bin/odd", 0o755, b"x");
+    raw.pax(&[(b"SCHILY.xattr.security.capability", v2_net_raw)]).file("usr/bin/data", 0o644, b"x");
+    raw.pax(&[(b"SCHILY.xattr.security.capability", v2_net_raw)]).file("usr/bin/gone", 0o755, b"x");
+    let lower = raw.end();
+    let upper = Raw::default().dir("usr/", 0o755).dir("usr/bin/", 0o755).file("usr/bin/.wh.gone", 0o644, b"").end();
+    let img = Image::new(2);
+    let classifier = crate::rules::Classifier::new(crate::rules::all(), &img.settings);
+    let layers = img
+        .sources()
+        .into_iter()
+        .zip([lower, upper])
+        .map(|(s, tar)| {
+            (s, std::sync::Arc::new(read_layer(&tar[..], Compression::None, &classifier, &nothing, 0).scan))
+        })
+        .collect();
+    let fs = ImageFs::new(layers);
+    let checks =
+        crate::engine::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, crate::rules::all());
+    let c = checks.iter().find(|c| c.id == "file-capabilities").unwrap();
+    assert_eq!(c.status, crate::model::Status::Fail, "{}", c.description);
+    let got: Vec<(&str, bool, &str)> =
+        c.findings.iter().map(|f| (f.path.as_str(), f.violation, f.note.as_deref().unwrap_or(""))).collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.contains(&("/usr/bin/ping", true, "cap_net_raw+ep")), "{got:?}");
+    assert!(
+        got.iter().any(|g| g.0 == "/usr/bin/odd" && g.1 && g.2.starts_with("malformed security.capability")),
+        "{got:?}"
+    );
+    assert!(got.iter().any(|g| g.0 == "/usr/bin/gone" && !g.1 && g.2.contains("layer 2")), "{got:?}");
 }

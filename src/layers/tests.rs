@@ -301,6 +301,25 @@ fn vfs_snapshots_become_layer_diffs() {
     assert_eq!(fs.walk_errors().count(), 0);
 }
 
+/// setcap changes no mtime, size or mode: a vfs snapshot that only adds or removes a
+/// capability still makes the file a change of that layer.
+#[test]
+fn vfs_snapshots_see_capability_only_changes() {
+    let mut s = Snapshots::new();
+    let l1 = s.next();
+    l1.file("/usr/bin/ping", 0o755).file("/usr/bin/other", 0o755);
+    let l2 = s.next();
+    l2.setcap("/usr/bin/ping", "cap_net_raw+ep");
+    let l3 = s.next();
+    let st = std::process::Command::new("setcap").arg("-r").arg(l3.root.join("usr/bin/ping")).status().unwrap();
+    assert!(st.success());
+    let fs = s.fs();
+    assert_eq!(copies(&fs, "/usr/bin/ping"), vec![(1, false), (2, false), (3, true)]);
+    assert_eq!(copies(&fs, "/usr/bin/other"), vec![(1, true)]);
+    let with_caps: Vec<usize> = fs.layers.iter().map(|l| l.scan.capabilities.len()).collect();
+    assert_eq!(with_caps, [0, 1, 0]);
+}
+
 #[test]
 fn vfs_and_overlay_forms_of_one_image_agree() {
     // The same history stored both ways must give the same visible entries.
@@ -430,6 +449,9 @@ fn rich_layer(t: &crate::testutil::Tree, salt: u32) {
             t.file(format!("/srv/d{d}/sub{}/f{f}", f % 3), if f == 4 { 0o4755 } else { 0o644 });
         }
         t.link(format!("/srv/d{d}/latest"), format!("sub0/f{salt}"));
+        // Capabilities in every directory a thread may take: they must stitch back in place.
+        let cap = [0x0200_0001u32, 1 << d, 0, 0, 0].iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
+        t.xattr(format!("/srv/d{d}/sub1/f4"), "security.capability", &cap);
     }
     t.file("/usr/bin/gcc", 0o755).file("/usr/bin/su", 0o4755).file("/usr/sbin/sshd", 0o755);
     t.whiteout("/usr/bin/old").file("/usr/lib/.wh.gone", 0o644);
@@ -474,6 +496,7 @@ fn threads_sharing_directories_give_exactly_the_single_thread_walk() {
         assert_eq!(a.0.hits, s.0.hits);
         assert_eq!(a.0.errors, s.0.errors);
         assert_eq!(a.0.bytes, s.0.bytes);
+        assert_eq!(a.0.capabilities, s.0.capabilities);
         assert_eq!(a.1, s.1);
     }
     let idle = walk::walk_layers(&roots, &classifier, 2, true, walk::Split::Balanced);
@@ -497,6 +520,10 @@ fn threads_sharing_directories_give_exactly_the_single_thread_walk() {
     let hit_paths: Vec<&[u8]> = scan.hits.iter().map(|&(i, _)| &scan.entries[i as usize].path[..]).collect();
     assert!(hit_paths.contains(&&b"/usr/bin/su"[..]) && hit_paths.contains(&&b"/srv/d11/sub1/f4"[..]));
     assert_eq!(shared[2].0.entries.len(), 2);
+    let caps: Vec<(&[u8], u8)> =
+        scan.capabilities.iter().map(|(i, v)| (&scan.entries[*i as usize].path[..], v[4])).collect();
+    assert_eq!(caps.len(), 12, "{caps:?}");
+    assert!(caps.contains(&(&b"/srv/d3/sub1/f4"[..], 1 << 3)), "{caps:?}");
 }
 
 /// xorshift64: the same "random" layers on every run, without a dependency.

@@ -169,6 +169,8 @@ struct Segment {
     stamps: Vec<Stamp>,
     /// (index of a directory entry, the segment holding what is under it), ascending.
     splits: Vec<(u32, usize)>,
+    /// (entry index, `security.capability` value), ascending.
+    capabilities: Vec<(u32, Box<[u8]>)>,
     /// The task's directory holds an opaque marker file (its entry is in another segment).
     root_opaque: bool,
 }
@@ -258,6 +260,7 @@ impl Pool {
         let layer = &layers[task.layer];
         let root = &layer.root;
         let force_masked = layer.force_masked;
+        let want_capabilities = classifier.reads_capabilities();
         let prefix = &task.prefix[..];
         // (open directory, index of its entry or NO_PARENT for the task's directory)
         let mut stack: Vec<(nix::dir::OwningIter, u32)> = vec![(task.dir.into_iter(), NO_PARENT)];
@@ -370,6 +373,14 @@ impl Pool {
                 seg.bytes += entry.size;
             }
             let index = seg.entries.len() as u32;
+            // A file capability only takes effect on exec: one lookup per executable file.
+            if want_capabilities && entry.is_executable() {
+                match file_capability(dirfd, name_c) {
+                    Ok(Some(v)) => seg.capabilities.push((index, v)),
+                    Ok(None) => {}
+                    Err(e) => seg.error("cannot read the capabilities of", &entry.path, root, e),
+                }
+            }
             let bits = classifier.classify(&entry);
             if bits != 0 {
                 seg.hits.push((index, bits));
@@ -401,6 +412,7 @@ fn stitch(layer: usize, segments: &mut [Option<Segment>], scan: &mut LayerScan, 
         scan.entries = first.entries;
         scan.hashes = first.hashes;
         scan.hits = first.hits;
+        scan.capabilities = first.capabilities;
         scan.errors.extend(first.errors.into_iter().map(|(_, m)| m));
         scan.bytes = first.bytes;
         *stamps = first.stamps;
@@ -411,6 +423,7 @@ fn stitch(layer: usize, segments: &mut [Option<Segment>], scan: &mut LayerScan, 
         hashes: std::vec::IntoIter<u64>,
         stamps: std::vec::IntoIter<Stamp>,
         hits: std::iter::Peekable<std::vec::IntoIter<(u32, u64)>>,
+        capabilities: std::iter::Peekable<std::vec::IntoIter<(u32, Box<[u8]>)>>,
         errors: std::iter::Peekable<std::vec::IntoIter<(u32, String)>>,
         splits: std::iter::Peekable<std::vec::IntoIter<(u32, usize)>>,
         /// Local index → index in the layer, for the entries emitted so far.
@@ -431,6 +444,7 @@ fn stitch(layer: usize, segments: &mut [Option<Segment>], scan: &mut LayerScan, 
             hashes: s.hashes.into_iter(),
             stamps: s.stamps.into_iter(),
             hits: s.hits.into_iter().peekable(),
+            capabilities: s.capabilities.into_iter().peekable(),
             errors: s.errors.into_iter().peekable(),
             splits: s.splits.into_iter().peekable(),
             outer_parent,
@@ -454,6 +468,9 @@ fn stitch(layer: usize, segments: &mut [Option<Segment>], scan: &mut LayerScan, 
         stamps.extend(f.stamps.next());
         if let Some((_, bits)) = f.hits.next_if(|(i, _)| *i == local) {
             scan.hits.push((at, bits));
+        }
+        if let Some((_, v)) = f.capabilities.next_if(|(i, _)| *i == local) {
+            scan.capabilities.push((at, v));
         }
         if let Some((_, handed)) = f.splits.next_if(|(i, _)| *i == local) {
             if let Some(s) = segments.get_mut(handed).and_then(Option::take) {
@@ -514,6 +531,42 @@ fn override_stat(dirfd: RawFd, name: &std::ffi::CStr) -> Option<(u32, u32, u32)>
     let gid = f.next()?.parse().ok()?;
     let mode = u32::from_str_radix(f.next()?, 8).ok()?;
     Some((uid, gid, mode & 0o7777))
+}
+
+const CAPABILITY: &[u8] = b"security.capability\0";
+
+/// The `security.capability` xattr of an entry, never following a link: None when it has
+/// none (or the file system keeps no xattrs). An empty value: it has one that the kernel
+/// will not show here (EOVERFLOW: a v3 capability for a user namespace whose root is not
+/// mapped into ours).
+fn file_capability(dirfd: RawFd, name: &std::ffi::CStr) -> Result<Option<Box<[u8]>>, nix::errno::Errno> {
+    use nix::errno::Errno;
+    let mut path = format!("/proc/self/fd/{dirfd}/").into_bytes();
+    path.extend_from_slice(name.to_bytes());
+    let c = std::ffi::CString::new(path).map_err(|_| Errno::EINVAL)?;
+    // v3 is 24 bytes; anything up to the xattr size limit is read whole, to report it.
+    let mut buf = vec![0u8; 64];
+    loop {
+        // SAFETY: both strings are NUL-terminated and buf outlives the call.
+        let n = unsafe {
+            libc::lgetxattr(
+                c.as_ptr(),
+                CAPABILITY.as_ptr() as *const libc::c_char,
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+            )
+        };
+        if n >= 0 {
+            buf.truncate(n as usize);
+            return Ok(Some(buf.into()));
+        }
+        match Errno::last() {
+            Errno::ENODATA | Errno::EOPNOTSUPP => return Ok(None),
+            Errno::EOVERFLOW => return Ok(Some(Box::new([]))),
+            Errno::ERANGE if buf.len() < 1 << 16 => buf.resize(1 << 16, 0),
+            e => return Err(e),
+        }
+    }
 }
 
 /// The value of xattr `name` (NUL-terminated) of an open file, if it fits in `buf`.

@@ -5,8 +5,8 @@ use super::context::Context;
 use super::rule::Evaluation;
 use crate::etc_files::id;
 
-/// The account files USER is resolved against.
-pub const FILES: &[&str] = &["/etc/passwd", "/etc/group"];
+/// The account files USER is resolved against, and /etc/shadow for account-hygiene.
+pub const FILES: &[&str] = &["/etc/passwd", "/etc/group", "/etc/shadow"];
 
 /// The effective user and group of the image's USER setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,24 +61,20 @@ pub fn identity(ctx: &Context) -> Identity {
     } else {
         match passwd {
             Err(e) => return unknown(spec, e),
-            Ok(None) => {
-                let why = format!("USER {shown} is a name but the image has no /etc/passwd");
-                return Identity { user_spec: spec, uid: Resolved::Missing(why.clone()), gid: Resolved::Missing(why) };
-            }
+            Ok(None) => uid = Resolved::Missing(format!("USER {shown} is a name but the image has no /etc/passwd")),
             Ok(Some(entries)) => match entries.iter().find(|e| e.name == user) {
                 Some(e) => {
                     uid = Resolved::Id { id: e.uid, how: format!("USER {shown} resolves to uid {}", e.uid) };
                     passwd_gid = Some((e.gid, format!("the primary group of {shown} in /etc/passwd")));
                 }
-                None => {
-                    let why = format!("USER {shown} is not in the image's /etc/passwd");
-                    return Identity {
-                        user_spec: spec,
-                        uid: Resolved::Missing(why.clone()),
-                        gid: Resolved::Missing(why),
-                    };
-                }
+                None => uid = Resolved::Missing(format!("USER {shown} is not in the image's /etc/passwd")),
             },
+        }
+        // A missing user is root-user's failure; an explicit group is still judged on its own.
+        if let Resolved::Missing(why) = &uid {
+            if group.as_deref().unwrap_or("").is_empty() {
+                return Identity { user_spec: spec, uid: uid.clone(), gid: Resolved::Missing(why.clone()) };
+            }
         }
     }
     let gid = match group.as_deref() {

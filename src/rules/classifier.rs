@@ -19,6 +19,7 @@ pub struct Classifier {
     path_patterns: PatternSet,
     /// Files some rule reads the content of.
     files: HashSet<&'static [u8]>,
+    capabilities: bool,
 }
 
 impl Classifier {
@@ -30,6 +31,7 @@ impl Classifier {
             name_patterns: PatternSet::default(),
             path_patterns: PatternSet::default(),
             files: HashSet::new(),
+            capabilities: false,
         };
         for (slot, rule) in rules.iter().enumerate() {
             let bit = 1u64 << slot;
@@ -51,6 +53,7 @@ impl Classifier {
                 c.mode_rules.push((needs.mode_bits, bit));
             }
             c.files.extend(needs.files.iter().map(|f| f.as_bytes()));
+            c.capabilities |= needs.capabilities;
         }
         c
     }
@@ -59,6 +62,10 @@ impl Classifier {
 impl Classify for Classifier {
     fn reads_content(&self, path: &[u8]) -> bool {
         self.files.contains(path)
+    }
+
+    fn reads_capabilities(&self) -> bool {
+        self.capabilities
     }
 
     fn classify(&self, e: &Entry) -> u64 {
@@ -96,7 +103,7 @@ mod tests {
     #[test]
     fn the_files_rules_read_are_declared() {
         let c = Classifier::new(crate::rules::all(), &RuleSettings::default());
-        for f in ["/etc/passwd", "/etc/group", "/etc/os-release", "/usr/lib/os-release"] {
+        for f in ["/etc/passwd", "/etc/group", "/etc/shadow", "/etc/os-release", "/usr/lib/os-release"] {
             assert!(c.reads_content(f.as_bytes()), "{f}");
         }
         assert!(!c.reads_content(b"/etc/shadow-not-read"));

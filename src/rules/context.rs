@@ -17,6 +17,7 @@ pub struct Context<'a> {
     tool_dirs: OnceLock<HashSet<Vec<u8>>>,
     passwd: OnceLock<FileRead<Vec<crate::etc_files::PasswdEntry>>>,
     group: OnceLock<FileRead<Vec<crate::etc_files::GroupEntry>>>,
+    shadow: OnceLock<FileRead<Vec<crate::etc_files::ShadowEntry>>>,
 }
 
 /// A file read from the image: absent, parsed, or unreadable (with why).
@@ -35,6 +36,7 @@ impl<'a> Context<'a> {
             tool_dirs: OnceLock::new(),
             passwd: OnceLock::new(),
             group: OnceLock::new(),
+            shadow: OnceLock::new(),
         }
     }
 
@@ -53,6 +55,10 @@ impl<'a> Context<'a> {
 
     pub fn group(&self) -> &FileRead<Vec<crate::etc_files::GroupEntry>> {
         self.group.get_or_init(|| self.read_parsed("/etc/group", crate::etc_files::parse_group))
+    }
+
+    pub fn shadow(&self) -> &FileRead<Vec<crate::etc_files::ShadowEntry>> {
+        self.shadow.get_or_init(|| self.read_parsed("/etc/shadow", crate::etc_files::parse_shadow))
     }
 
     /// Canonical directories where an executable counts as an installed tool: the image's

@@ -10,9 +10,11 @@ mod rule;
 mod settings;
 mod tools;
 
+pub mod account_hygiene;
 pub mod admin_ports_exposed;
 pub mod base_os;
 pub mod compilers;
+pub mod file_capabilities;
 pub mod labels_missing;
 pub mod latest_tag;
 pub mod privilege_tools;
@@ -24,6 +26,7 @@ pub mod sgid_files;
 pub mod startup_command_missing;
 pub mod suid_files;
 pub mod too_many_layers;
+pub mod world_writable;
 
 pub use classifier::Classifier;
 pub use context::{Context, FileRead, MAX_FILE_READ, STANDARD_PATH};
@@ -43,6 +46,9 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &startup_command_missing::Rule,
         &suid_files::Rule,
         &sgid_files::Rule,
+        &file_capabilities::Rule,
+        &world_writable::Rule,
+        &account_hygiene::Rule,
         &privilege_tools::Rule,
         &remote_access_tools::Rule,
         &compilers::Rule,
@@ -103,6 +109,9 @@ mod tests {
                 ("startup-command-missing", Low),
                 ("suid-files", Critical),
                 ("sgid-files", Critical),
+                ("file-capabilities", High),
+                ("world-writable", Medium),
+                ("account-hygiene", High),
                 ("privilege-tools", Critical),
                 ("remote-access-tools", Critical),
                 ("compilers", Medium),

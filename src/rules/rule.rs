@@ -54,6 +54,9 @@ pub struct Needs {
     /// Files whose content the rule reads (absolute paths in the image): a source that
     /// streams layers keeps these while it reads them.
     pub files: &'static [&'static str],
+    /// The `security.capability` xattr of executable regular files (one extra lookup each on
+    /// a walk; tar streams carry it anyway).
+    pub capabilities: bool,
 }
 
 /// What a rule concluded about one image.

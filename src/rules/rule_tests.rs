@@ -43,6 +43,12 @@ fn root_user_and_group_resolution() {
         ("rootgrp", true, Pass, Fail),
         ("alias", true, Fail, Pass),
         ("nosuch", true, Fail, Fail),
+        ("ghost:1000", true, Fail, Pass),
+        ("ghost:staff", true, Fail, Pass),
+        ("ghost:wheel", true, Fail, Fail),
+        ("ghost:0", true, Fail, Fail),
+        ("ghost:nosuch", true, Fail, Fail),
+        ("ghost:1000", false, Fail, Pass),
         ("1001", true, Pass, Pass),
         ("4242", true, Pass, Fail),
         ("4242:4242", true, Pass, Pass),
@@ -54,6 +60,9 @@ fn root_user_and_group_resolution() {
         let (u, g, du, dg) = user_case(user, files);
         assert_eq!((u, g), (want_u, want_g), "USER {user:?} files={files}: {du} / {dg}");
     }
+    let (_, _, du, dg) = user_case("ghost:1000", true);
+    assert!(du.contains("would not start"), "{du}");
+    assert!(!dg.contains("would not start") && dg.contains("gid 1000"), "{dg}");
     let (_, _, du, dg) = user_case("rootgrp", true);
     assert!(du.contains("uid 1002"), "{du}");
     assert!(dg.contains("gid 0"), "{dg}");
@@ -452,4 +461,219 @@ fn required_labels_with_patterns() {
     assert!(r.description.contains("org.opencontainers.image.version=\"v1\" does not match"), "{}", r.description);
     assert!(r.description.contains("product is missing"));
     assert!(!r.description.contains("vendor"));
+}
+
+fn vfs_cap(revision: u32, effective: bool, permitted: u64, rootid: Option<u32>) -> Vec<u8> {
+    let magic = revision << 24 | u32::from(effective);
+    let mut words = vec![magic, permitted as u32, 0];
+    if revision > 1 {
+        words.extend([(permitted >> 32) as u32, 0]);
+    }
+    words.extend(rootid);
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+#[test]
+fn file_capabilities_from_setcap_and_raw_xattrs() {
+    let img = Image::new(2);
+    img.layer(0)
+        .file("/usr/bin/ping", 0o755)
+        .setcap("/usr/bin/ping", "cap_net_raw+ep")
+        .file("/usr/bin/both", 0o755)
+        .setcap("/usr/bin/both", "cap_net_bind_service,cap_net_raw+eip")
+        .file("/usr/bin/admin", 0o755)
+        .xattr("/usr/bin/admin", "security.capability", &vfs_cap(2, true, 1 << 21, None))
+        .file("/usr/bin/nsadmin", 0o755)
+        .xattr("/usr/bin/nsadmin", "security.capability", &vfs_cap(3, true, 1 << 21 | 1 << 45, Some(100_000)))
+        .file("/usr/lib/not-executable", 0o644)
+        .setcap("/usr/lib/not-executable", "cap_sys_admin+ep")
+        .file("/usr/bin/gone", 0o755)
+        .setcap("/usr/bin/gone", "cap_sys_ptrace+ep")
+        .file("/usr/bin/plain", 0o755)
+        .link("/usr/bin/ping-link", "ping");
+    img.layer(1).whiteout("/usr/bin/gone");
+    let c = img.check("file-capabilities");
+    assert_eq!(c.status, Status::Fail, "{}", c.description);
+    assert_eq!(c.description, "4 files with capabilities (1 more in layers but not in the final image)");
+    let note = |p: &str| {
+        let f = c.findings.iter().find(|f| f.path == p).unwrap_or_else(|| panic!("no {p}: {:?}", c.findings));
+        (f.violation, f.note.clone().unwrap_or_default())
+    };
+    assert_eq!(note("/usr/bin/ping"), (true, "cap_net_raw+ep".into()));
+    assert_eq!(note("/usr/bin/both"), (true, "cap_net_bind_service,cap_net_raw+eip".into()));
+    assert_eq!(note("/usr/bin/admin"), (true, "cap_sys_admin+ep".into()));
+    let (v, n) = note("/usr/bin/nsadmin");
+    assert!(v && n.starts_with("cap_sys_admin,cap_45+ep") && n.contains("host uid 100000"), "{n}");
+    let (v, n) = note("/usr/bin/gone");
+    assert!(!v && n.starts_with("cap_sys_ptrace+ep") && n.contains("layer 2"), "{n}");
+    assert_eq!(c.findings.len(), 5, "no finding for the non-executable file, the plain one or the link");
+    let ping = c.findings.iter().find(|f| f.path == "/usr/bin/ping").unwrap();
+    assert_eq!((ping.layer, ping.visible, ping.mode.as_str()), (1, true, "0755"));
+
+    let clean = Image::new(1);
+    clean.layer(0).file("/usr/bin/ping", 0o755);
+    let c = clean.check("file-capabilities");
+    assert_eq!((c.status, c.findings.len()), (Status::Pass, 0));
+}
+
+#[test]
+fn file_capabilities_removed_by_a_later_layer_pass() {
+    // The later layer's copy of the file has no capability: what ships is listed, not failed.
+    let img = Image::new(2);
+    img.layer(0).file("/usr/bin/ping", 0o755).setcap("/usr/bin/ping", "cap_net_raw+ep");
+    img.layer(1).file("/usr/bin/ping", 0o755);
+    let c = img.check("file-capabilities");
+    assert_eq!(c.status, Status::Pass, "{}", c.description);
+    assert_eq!(c.findings.len(), 1);
+    assert!(!c.findings[0].visible && !c.findings[0].violation);
+}
+
+#[test]
+fn world_writable_files_and_directories() {
+    let img = Image::new(2);
+    img.layer(0)
+        .dir("/tmp", 0o1777)
+        .dir("/var/tmp", 0o1777)
+        .dir("/srv/shared", 0o777)
+        .dir("/srv/group-only", 0o775)
+        .file_with("/etc/app.conf", 0o666, b"k=v")
+        .file("/etc/ok.conf", 0o644)
+        .file("/opt/gone", 0o646)
+        .link("/usr/bin/any-link", "/etc/ok.conf");
+    img.layer(1).whiteout("/opt/gone");
+    let w = img.check("world-writable");
+    assert_eq!(w.status, Status::Fail);
+    assert_eq!(
+        w.description,
+        "1 world-writable file and 1 world-writable directory without the sticky bit (1 more in layers but not in \
+         the final image)"
+    );
+    let got: Vec<(&str, bool)> = w.findings.iter().map(|f| (f.path.as_str(), f.violation)).collect();
+    assert_eq!(got, [("/etc/app.conf", true), ("/srv/shared", true), ("/opt/gone", false)]);
+    assert!(w.findings[1].note.as_deref().unwrap().contains("sticky"));
+
+    let sticky = Image::new(1);
+    sticky.layer(0).dir("/tmp", 0o1777).link("/usr/bin/x", "/tmp");
+    let w = sticky.check("world-writable");
+    assert_eq!((w.status, w.findings.len()), (Status::Pass, 0), "{}", w.description);
+}
+
+fn accounts(passwd: Option<&str>, shadow: Option<&str>, group: Option<&str>) -> crate::model::CheckResult {
+    let img = Image::new(1);
+    img.layer(0).dir("/etc", 0o755);
+    for (path, content) in [("/etc/passwd", passwd), ("/etc/shadow", shadow), ("/etc/group", group)] {
+        if let Some(c) = content {
+            img.layer(0).file_with(path, 0o640, c.as_bytes());
+        }
+    }
+    img.check("account-hygiene")
+}
+
+const HEALTHY_PASSWD: &str =
+    "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/:/usr/sbin/nologin\napp:x:1000:1000::/app:/bin/sh\n";
+const HEALTHY_SHADOW: &str = "root:*:19000:0:99999:7:::\ndaemon:!:19000::::::\napp:!!:19000::::::\n";
+const HEALTHY_GROUP: &str = "root:x:0:root\ndaemon:x:1:\napp:x:1000:\n";
+
+#[test]
+fn account_hygiene_passes_locked_accounts_and_says_what_it_checked() {
+    let a = accounts(Some(HEALTHY_PASSWD), Some(HEALTHY_SHADOW), Some(HEALTHY_GROUP));
+    assert_eq!(a.status, Status::Pass, "{}", a.description);
+    assert!(a.findings.is_empty());
+    assert!(
+        a.description.contains("3 accounts in /etc/passwd, 3 entries in /etc/shadow, 3 groups"),
+        "{}",
+        a.description
+    );
+    let none = accounts(None, None, None);
+    assert_eq!(none.status, Status::Pass);
+    assert!(none.description.contains("no /etc/passwd"), "{}", none.description);
+}
+
+#[test]
+fn account_hygiene_findings() {
+    type Case<'a> = (&'a str, Option<&'a str>, &'a str, &'a [(&'a str, bool, &'a str)]);
+    let cases: &[Case] = &[
+        // Empty in shadow with a shell fails; with nologin it is information.
+        (
+            "root:x:0:0::/root:/bin/sh\nguest:x:1001:1001::/:/bin/sh\nsvc:x:1002:1002::/:/usr/sbin/nologin\n",
+            Some("root:*:1::::::\nguest::1::::::\nsvc::1::::::\n"),
+            "",
+            &[
+                ("/etc/shadow: account guest", true, "empty password in /etc/shadow and login shell /bin/sh"),
+                ("/etc/shadow: account svc", false, "but shell /usr/sbin/nologin gives no login"),
+            ],
+        ),
+        // No shadow entry: the passwd field decides; an empty shell field is /bin/sh.
+        (
+            "root:x:0:0::/root:/bin/sh\nopen::1001:1001::/:\nlocked:*:1002:1002::/:/bin/sh\nshadowed:x:1003:1003::/:/bin/sh\n",
+            Some("root:*:1::::::\n"),
+            "",
+            &[("/etc/passwd: account open", true, "login shell /bin/sh")],
+        ),
+        // ... also with no /etc/shadow at all; a shadow entry wins over passwd's field.
+        ("open::1001:1001::/:/bin/bash\n", None, "", &[("/etc/passwd: account open", true, "/bin/bash")]),
+        ("hashed:x:1001:1001::/:/bin/bash\n", Some("hashed:$6$s$h:1::::::\n"), "", &[]),
+        // A second uid 0 account, root keeping the id wherever it is listed.
+        (
+            "toor:x:0:0::/:/bin/sh\nroot:x:0:0::/root:/bin/sh\n",
+            Some("toor:*:1::::::\nroot:*:1::::::\n"),
+            "",
+            &[("/etc/passwd: account toor", true, "a second uid 0 account: toor is root under another name")],
+        ),
+        (
+            "root:x:0:0::/root:/bin/sh\na:x:1000:1000::/:/bin/sh\nb:x:1000:1000::/:/bin/sh\n",
+            Some("root:*:1::::::\na:*:1::::::\nb:!:1::::::\n"),
+            "",
+            &[("/etc/passwd: account b", true, "uid 1000 is also a's")],
+        ),
+        // Duplicate gids and a gid 0 group with members other than root.
+        (
+            "root:x:0:0::/root:/bin/sh\n",
+            Some("root:*:1::::::\n"),
+            "root:x:0:root,app\nwheel:x:0:\nstaff:x:50:\nstaff2:x:50:\n",
+            &[
+                ("/etc/group: group root", true, "gid 0 group with members app"),
+                ("/etc/group: group staff2", true, "gid 50 is also group staff's"),
+                ("/etc/group: group wheel", true, "gid 0 is also group root's"),
+            ],
+        ),
+    ];
+    for (passwd, shadow, group, want) in cases {
+        let a = accounts(Some(passwd), *shadow, (!group.is_empty()).then_some(*group));
+        let failing = want.iter().any(|w| w.1);
+        assert_eq!(a.status, if failing { Status::Fail } else { Status::Pass }, "{passwd}: {}", a.description);
+        let mut got: Vec<(&str, bool, &str)> =
+            a.findings.iter().map(|f| (f.path.as_str(), f.violation, f.note.as_deref().unwrap_or(""))).collect();
+        got.sort();
+        assert_eq!(got.len(), want.len(), "{passwd}: {got:?}");
+        for (g, w) in got.iter().zip(want.iter()) {
+            assert!(g.0 == w.0 && g.1 == w.1 && g.2.contains(w.2), "{passwd}: got {g:?}, want {w:?}");
+        }
+        for f in &a.findings {
+            assert!(!f.note.as_deref().unwrap_or("").contains('$'), "never a hash: {f:?}");
+            assert_eq!(f.layer, 1, "the layer that wrote the account file");
+        }
+    }
+}
+
+#[test]
+fn account_hygiene_is_an_error_when_shadow_cannot_be_read() {
+    let img = Image::new(1);
+    img.layer(0).file_with("/etc/passwd", 0o644, HEALTHY_PASSWD.as_bytes()).dir("/etc/shadow", 0o755).file_with(
+        "/etc/group",
+        0o644,
+        HEALTHY_GROUP.as_bytes(),
+    );
+    let a = img.check("account-hygiene");
+    assert_eq!(a.status, Status::Error, "{}", a.description);
+    assert!(a.description.contains("/etc/shadow"), "{}", a.description);
+}
+
+#[test]
+fn account_names_are_escaped_in_findings() {
+    let a = accounts(Some("root:x:0:0::/:/bin/sh\nev\x1b[2Jil:x:0:0::/:/bin/sh\x07\n"), None, None);
+    assert_eq!(a.status, Status::Fail);
+    for f in &a.findings {
+        assert!(!f.path.chars().any(char::is_control) && !f.note.as_deref().unwrap().chars().any(char::is_control));
+    }
 }

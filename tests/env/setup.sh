@@ -19,7 +19,7 @@ source "$HERE/common.sh"
 # curl is used below for the registry health check; attr gives getfattr, which
 # is the only practical way to look at overlay opaque-dir xattrs by hand.
 PACKAGES=(podman buildah skopeo docker-registry apache2-utils runc debootstrap
-    fuse-overlayfs uidmap time curl attr strace chromium python3 busybox-static)
+    fuse-overlayfs uidmap time curl attr strace chromium python3 busybox-static libcap2-bin)
 
 # The browser check drives Chromium from node; Debian's nodejs when the machine has none.
 command -v node >/dev/null || PACKAGES+=(nodejs)
