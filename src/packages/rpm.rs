@@ -204,7 +204,9 @@ impl<'a> Header<'a> {
             None => Ok(None),
             Some((INT32, off, count)) => {
                 let end = count.checked_mul(4).and_then(|n| n.checked_add(off));
-                let b = end.and_then(|e| self.store.get(off..e)).ok_or_else(|| format!("tag {tag} runs past the header"))?;
+                let b = end
+                    .and_then(|e| self.store.get(off..e))
+                    .ok_or_else(|| format!("tag {tag} runs past the header"))?;
                 Ok(Some(b.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect()))
             }
             Some((ty, _, _)) => Err(format!("tag {tag} has type {ty}, not int32")),

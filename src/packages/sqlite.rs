@@ -115,7 +115,13 @@ impl<'a> Db<'a> {
     }
 
     /// A table leaf cell: its rowid, its payload (local part plus overflow chain) in `out`.
-    fn leaf_cell(&self, page: &[u8], at: usize, visited: &mut HashSet<usize>, out: &mut Vec<u8>) -> Result<i64, String> {
+    fn leaf_cell(
+        &self,
+        page: &[u8],
+        at: usize,
+        visited: &mut HashSet<usize>,
+        out: &mut Vec<u8>,
+    ) -> Result<i64, String> {
         let (len, a) = varint(page, at)?;
         let (rowid, b) = varint(page, at + a)?;
         let start = at + a + b;
