@@ -7,7 +7,8 @@
 # and renderers on it), docker_auth (DOCKER_AUTH_CONFIG JSON; the pure parser, no file is
 # read), etc_files (passwd/group/os-release), escape_roundtrip (escape::bytes/unescape),
 # render_reports (a report file as merge reads it, rendered in every format, alone and merged),
-# tar_layer (a layer blob read into entries under each compression, and read_file on it).
+# tar_layer (a layer blob read into entries under each compression, and read_file on it),
+# packages (dpkg/apk/rpm databases and the rpmdb.sqlite reader).
 # New inputs go to fuzz/corpus/TARGET (kept between runs, not in git), seeds come from
 # fuzz/seeds/TARGET; a crash leaves its input in fuzz/artifacts/TARGET/ and should become
 # a regression unit test next to the code.

@@ -26,6 +26,7 @@ pub mod layers;
 pub mod model;
 pub mod oci;
 pub mod output;
+pub mod packages;
 pub mod pipeline;
 pub mod platform;
 pub mod podman;

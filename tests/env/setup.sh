@@ -17,9 +17,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/common.sh"
 
 # curl is used below for the registry health check; attr gives getfattr, which
-# is the only practical way to look at overlay opaque-dir xattrs by hand.
+# is the only practical way to look at overlay opaque-dir xattrs by hand; rpm
+# (rpm, rpmbuild) writes the real rpmdb.sqlite the package-database tests read.
 PACKAGES=(podman buildah skopeo docker-registry apache2-utils runc debootstrap
-    fuse-overlayfs uidmap time curl attr strace chromium python3 busybox-static libcap2-bin)
+    fuse-overlayfs uidmap time curl attr strace chromium python3 busybox-static libcap2-bin rpm)
 
 # The browser check drives Chromium from node; Debian's nodejs when the machine has none.
 command -v node >/dev/null || PACKAGES+=(nodejs)

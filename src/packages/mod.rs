@@ -1,0 +1,332 @@
+//! The image's package databases (dpkg, apk, rpm): which packages are installed and which
+//! files each one owns.
+//!
+//! Databases are image content, so they are parsed leniently and never trusted for safety:
+//! a missing database is `Absent`, one that cannot be read or parsed is `Unreadable` with
+//! the reason, and a check that uses them must then behave exactly as without them.
+//! Every input is bounded (file sizes, counts) and no bytes make the parsers panic.
+
+pub mod apk;
+pub mod dpkg;
+pub mod rpm;
+pub mod sqlite;
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+
+/// The largest database file read (dpkg `status`, apk `installed`, one dpkg `.list`).
+/// A full Debian desktop's status is about 10 MB; anything larger is reported, not read.
+pub const MAX_TEXT_DB: u64 = 64 << 20;
+/// The largest rpmdb.sqlite read (a full Fedora workstation's is about 150 MB).
+pub const MAX_RPMDB: u64 = 512 << 20;
+/// Owned paths kept over all packages of one database; more makes it `Unreadable`.
+pub const MAX_FILES: usize = 4_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ecosystem {
+    Deb,
+    Apk,
+    Rpm,
+}
+
+impl Ecosystem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ecosystem::Deb => "deb",
+            Ecosystem::Apk => "apk",
+            Ecosystem::Rpm => "rpm",
+        }
+    }
+}
+
+/// Image content: print with `crate::escape::text`, never raw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub name: String,
+    /// As the database spells it: dpkg `[epoch:]upstream[-revision]`, apk `x.y-rN`,
+    /// rpm `[epoch:]version-release`.
+    pub version: String,
+    /// `amd64`, `x86_64`, `noarch`, `all`…; empty when the database has none.
+    pub arch: String,
+    /// dpkg: the `Source:` package name (None when it equals `name`); apk: `o:` origin;
+    /// rpm: the SOURCERPM file name (`bash-5.2.26-3.fc40.src.rpm`).
+    pub source: Option<String>,
+    /// dpkg only: the version in `Source: name (version)`, when it differs.
+    pub source_version: Option<String>,
+    pub ecosystem: Ecosystem,
+    /// Absolute paths the package owns (directories included), as the database lists them:
+    /// not canonical (`/bin/ls` on a merged-usr image), see `PackageDb::index_canonical`.
+    pub files: Vec<Vec<u8>>,
+}
+
+/// From the image's os-release, for package URLs (`pkg:deb/debian/…?distro=debian-12`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Distro {
+    pub id: String,
+    pub version_id: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct PackageDb {
+    pub ecosystem: Ecosystem,
+    pub packages: Vec<Package>,
+    pub distro: Option<Distro>,
+    /// Parts of the database that could not be read (a missing `.list`, a bad rpm header):
+    /// the packages are still listed, with what was readable.
+    pub notes: Vec<String>,
+    /// Path → indexes into `packages`, in database order.
+    index: HashMap<Vec<u8>, Vec<u32>>,
+}
+
+impl PackageDb {
+    pub fn new(ecosystem: Ecosystem, packages: Vec<Package>, notes: Vec<String>) -> PackageDb {
+        let mut db = PackageDb { ecosystem, packages, distro: None, notes, index: HashMap::new() };
+        db.index_canonical(|_| None);
+        db
+    }
+
+    /// (Re)build the owner index. `resolve_dir` maps a directory of the image to its
+    /// canonical path, following the image's symlinks inside the image root (for an
+    /// `ImageFs`: `|d| fs.resolve_dir(d)`); None when it does not resolve. Every listed path
+    /// is indexed under its own spelling and under its canonical parent + base name, so
+    /// `/bin/ls` listed by dpkg is found as `/usr/bin/ls` when `/bin -> usr/bin`. The last
+    /// component is never resolved: a package owns the link itself, not what it points to.
+    pub fn index_canonical(&mut self, resolve_dir: impl Fn(&[u8]) -> Option<Vec<u8>>) {
+        let mut index: HashMap<Vec<u8>, Vec<u32>> = HashMap::new();
+        let mut dirs: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
+        for (i, p) in self.packages.iter().enumerate() {
+            for f in &p.files {
+                let mut add = |k: Vec<u8>| {
+                    let owners = index.entry(k).or_default();
+                    if owners.last() != Some(&(i as u32)) {
+                        owners.push(i as u32);
+                    }
+                };
+                add(f.clone());
+                let Some(slash) = f.iter().rposition(|&b| b == b'/') else { continue };
+                let (parent, base) = (&f[..slash.max(1)], &f[slash + 1..]);
+                if base.is_empty() {
+                    continue;
+                }
+                let canon = dirs.entry(parent.to_vec()).or_insert_with(|| resolve_dir(parent));
+                if let Some(c) = canon {
+                    let mut k = c.clone();
+                    if k.last() != Some(&b'/') {
+                        k.push(b'/');
+                    }
+                    k.extend_from_slice(base);
+                    if k != *f {
+                        add(k);
+                    }
+                }
+            }
+        }
+        self.index = index;
+    }
+
+    /// The first package (in database order) that lists this path, by its own spelling or,
+    /// after `index_canonical`, by its canonical one. Directories are often listed by many
+    /// packages: see `owners`.
+    pub fn owner(&self, path: &[u8]) -> Option<&Package> {
+        self.owners(path).next()
+    }
+
+    pub fn owners<'a>(&'a self, path: &[u8]) -> impl Iterator<Item = &'a Package> + 'a {
+        let path = match path {
+            [rest @ .., b'/'] if !rest.is_empty() => rest,
+            p => p,
+        };
+        self.index.get(path).into_iter().flatten().map(move |&i| &self.packages[i as usize])
+    }
+
+    /// Packages whose name matches a shell glob (`crate::glob`: `openssh-*`, `python3.1?`).
+    pub fn installed<'a>(&'a self, name_glob: &'a str) -> impl Iterator<Item = &'a Package> + 'a {
+        self.packages.iter().filter(move |p| crate::glob::matches(name_glob, &p.name))
+    }
+}
+
+#[derive(Debug)]
+pub enum DbStatus {
+    Found(PackageDb),
+    Absent,
+    /// `path` is the image path of the database that could not be used.
+    Unreadable {
+        path: String,
+        reason: String,
+    },
+}
+
+/// What the databases are read from: the final image's files, every path absolute and
+/// resolved inside the image root.
+pub trait FileSource {
+    /// The file's bytes, following symlinks inside the image. Ok(None) when nothing is
+    /// there; Err when something is there but cannot be read or is larger than `limit`
+    /// (the contract of `ImageFs::read_file`).
+    fn read_file(&self, path: &[u8], limit: u64) -> Result<Option<Vec<u8>>, String>;
+    /// The entry names of a directory (following symlinks inside the image). Ok(None)
+    /// when no directory is there.
+    fn list_dir(&self, path: &[u8]) -> Result<Option<Vec<Vec<u8>>>, String>;
+}
+
+/// Every ecosystem's database, in the order Deb, Apk, Rpm, each Found, Absent or
+/// Unreadable. An image can hold more than one (a distroless image with a copied apk db).
+pub fn read(files: &dyn FileSource) -> Vec<(Ecosystem, DbStatus)> {
+    let distro = read_distro(files);
+    let mut out = vec![
+        (Ecosystem::Deb, dpkg::read(files)),
+        (Ecosystem::Apk, apk::read(files)),
+        (Ecosystem::Rpm, rpm::read(files)),
+    ];
+    for (_, s) in &mut out {
+        if let DbStatus::Found(db) = s {
+            db.distro = distro.clone();
+        }
+    }
+    out
+}
+
+fn read_distro(files: &dyn FileSource) -> Option<Distro> {
+    for p in [&b"/etc/os-release"[..], b"/usr/lib/os-release"] {
+        if let Ok(Some(data)) = files.read_file(p, 64 << 10) {
+            let kv = crate::etc_files::parse_os_release(&data);
+            let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            if let Some(id) = get("ID").filter(|s| !s.is_empty()) {
+                return Some(Distro { id, version_id: get("VERSION_ID") });
+            }
+        }
+    }
+    None
+}
+
+/// `crate::escape` for an image path in a reason.
+pub(crate) fn shown(path: &[u8]) -> String {
+    crate::escape::bytes(path)
+}
+
+/// Lines of a text database, tolerant of CRLF and invalid UTF-8.
+pub(crate) fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    data.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+pub(crate) fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A plain directory holding an image's root filesystem (tests; an unpacked rootfs).
+/// Symlinks are resolved by hand inside `root` (an absolute target means `root`, `..`
+/// stops at `root`), and the last component is opened with O_NOFOLLOW, so nothing outside
+/// the root is read. A tree that changes while it is read could race that: use it on
+/// trees nobody else writes; images go through `ImageFs`.
+pub struct DirSource {
+    pub root: PathBuf,
+}
+
+const MAX_LINKS: usize = 40;
+
+impl DirSource {
+    pub fn new(root: impl Into<PathBuf>) -> DirSource {
+        DirSource { root: root.into() }
+    }
+
+    fn host(&self, image_path: &[u8]) -> PathBuf {
+        self.root.join(OsStr::from_bytes(image_path.strip_prefix(b"/").unwrap_or(image_path)))
+    }
+
+    /// The canonical image path (every symlink followed inside the root), or None.
+    pub fn resolve(&self, path: &[u8]) -> Option<Vec<u8>> {
+        let mut pending: Vec<Vec<u8>> = components(path).rev().map(<[u8]>::to_vec).collect();
+        let mut current: Vec<Vec<u8>> = Vec::new();
+        let mut links = 0;
+        while let Some(c) = pending.pop() {
+            if c == b".." {
+                current.pop();
+                continue;
+            }
+            let mut candidate = join(&current);
+            if candidate.len() > 1 {
+                candidate.push(b'/');
+            }
+            candidate.extend_from_slice(&c);
+            let meta = std::fs::symlink_metadata(self.host(&candidate)).ok()?;
+            if meta.file_type().is_symlink() {
+                links += 1;
+                if links > MAX_LINKS {
+                    return None;
+                }
+                let target = std::fs::read_link(self.host(&candidate)).ok()?;
+                let target = target.as_os_str().as_bytes();
+                if target.first() == Some(&b'/') {
+                    current.clear();
+                }
+                pending.extend(components(target).rev().map(<[u8]>::to_vec));
+            } else if meta.is_dir() || pending.is_empty() {
+                current.push(c);
+            } else {
+                return None;
+            }
+        }
+        Some(join(&current))
+    }
+
+    /// `resolve` for directories only, the function `PackageDb::index_canonical` takes.
+    pub fn resolve_dir(&self, path: &[u8]) -> Option<Vec<u8>> {
+        let p = self.resolve(path)?;
+        std::fs::symlink_metadata(self.host(&p)).ok()?.is_dir().then_some(p)
+    }
+}
+
+impl FileSource for DirSource {
+    fn read_file(&self, path: &[u8], limit: u64) -> Result<Option<Vec<u8>>, String> {
+        let Some(p) = self.resolve(path) else { return Ok(None) };
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(self.host(&p))
+            .map_err(|e| format!("cannot read {}: {e}", shown(path)))?;
+        let meta = f.metadata().map_err(|e| format!("cannot read {}: {e}", shown(path)))?;
+        if !meta.is_file() {
+            return Err(format!("{} is not a regular file", shown(path)));
+        }
+        if meta.len() > limit {
+            return Err(format!("{} is {} bytes, more than the {limit} read", shown(path), meta.len()));
+        }
+        let mut buf = Vec::new();
+        f.take(limit).read_to_end(&mut buf).map_err(|e| format!("cannot read {}: {e}", shown(path)))?;
+        Ok(Some(buf))
+    }
+
+    fn list_dir(&self, path: &[u8]) -> Result<Option<Vec<Vec<u8>>>, String> {
+        let Some(p) = self.resolve_dir(path) else { return Ok(None) };
+        let rd = std::fs::read_dir(self.host(&p)).map_err(|e| format!("cannot list {}: {e}", shown(path)))?;
+        let mut names = Vec::new();
+        for e in rd {
+            let e = e.map_err(|e| format!("cannot list {}: {e}", shown(path)))?;
+            names.push(e.file_name().as_bytes().to_vec());
+        }
+        names.sort();
+        Ok(Some(names))
+    }
+}
+
+fn components(p: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    p.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".")
+}
+
+fn join(parts: &[Vec<u8>]) -> Vec<u8> {
+    if parts.is_empty() {
+        return b"/".to_vec();
+    }
+    let mut v = Vec::new();
+    for p in parts {
+        v.push(b'/');
+        v.extend_from_slice(p);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests;
