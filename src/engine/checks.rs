@@ -4,13 +4,29 @@ use crate::inspect::ImageInspect;
 use crate::layers::{ImageFs, Loc};
 use crate::model::{CheckResult, Policy, Status};
 use crate::reference::ImageRef;
+use crate::model::Finding;
+use crate::packages::{ImagePackages, Ownership};
 use crate::rules::{Context, Evaluation, Rule, RuleSettings};
 
-/// Run every rule against one image.
+/// Run every rule against one image (reading its package databases first).
 pub fn run_checks(
     reference: &ImageRef,
     image: &ImageInspect,
     fs: &ImageFs,
+    policy: &Policy,
+    settings: &RuleSettings,
+    rules: &[&dyn Rule],
+) -> Vec<CheckResult> {
+    let packages = ImagePackages::read(fs);
+    run_checks_with(reference, image, fs, &packages, policy, settings, rules)
+}
+
+/// Run every rule against one image whose package databases have been read.
+pub fn run_checks_with(
+    reference: &ImageRef,
+    image: &ImageInspect,
+    fs: &ImageFs,
+    packages: &ImagePackages,
     policy: &Policy,
     settings: &RuleSettings,
     rules: &[&dyn Rule],
@@ -28,7 +44,7 @@ pub fn run_checks(
             }
         }
     }
-    let ctx = Context::new(reference, image, fs, settings);
+    let ctx = Context::new(reference, image, fs, settings).with_packages(packages);
     let first_walk_error = fs.walk_errors().next().map(String::from);
     let walk_error_count = fs.walk_errors().count();
     rules
@@ -38,6 +54,7 @@ pub fn run_checks(
             let meta = rule.meta();
             let ev = if policy.enabled(meta.id) {
                 let mut ev = rule.check(&ctx, &hits);
+                add_fixes(meta.id, &mut ev.findings, packages);
                 // A partial walk cannot prove absence, nor that what it saw is the final state.
                 if let (true, Some(first)) = (meta.reads_layers, &first_walk_error) {
                     ev.status = Status::Error;
@@ -69,4 +86,42 @@ pub fn run_checks(
             }
         })
         .collect()
+}
+
+/// The exact removal for the checks about installed software: the owning package's remove
+/// command, or `chmod u-s` for a setuid file no package owns. Visible violations only.
+fn add_fixes(id: &str, findings: &mut [Finding], packages: &ImagePackages) {
+    if !matches!(id, "privilege-tools" | "remote-access-tools" | "compilers" | "suid-files") {
+        return;
+    }
+    for f in findings.iter_mut().filter(|f| f.visible && f.violation && f.fix.is_none()) {
+        f.fix = if f.package.is_some() {
+            let raw = crate::escape::unescape(&f.path);
+            match raw.as_deref().map(|p| packages.owner(p)) {
+                Some(Ownership::Owned(p)) => crate::packages::image::remove_command(p),
+                _ => None,
+            }
+        } else if f.not_owned && id == "suid-files" && setuid(&f.mode) {
+            chmod_fix(&f.path)
+        } else {
+            None
+        };
+    }
+}
+
+fn setuid(mode: &str) -> bool {
+    u32::from_str_radix(mode, 8).is_ok_and(|m| m & 0o4000 != 0)
+}
+
+/// `chmod u-s PATH`, the path single-quoted when it is not plain. None when the shown path
+/// is escaped (a control character or invalid UTF-8): a command must name the real file.
+fn chmod_fix(path: &str) -> Option<String> {
+    if path.contains('\\') || path.chars().any(crate::escape::is_invisible) {
+        return None;
+    }
+    let plain = path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._+-@:,".contains(&b));
+    Some(match plain {
+        true => format!("chmod u-s {path}"),
+        false => format!("chmod u-s '{}'", path.replace('\'', "'\\''")),
+    })
 }

@@ -8,7 +8,7 @@ pub mod settings;
 pub mod tree;
 mod waivers;
 
-pub use checks::run_checks;
+pub use checks::{run_checks, run_checks_with};
 pub use waivers::apply_waivers;
 
 use crate::inspect::ImageInspect;
@@ -43,13 +43,24 @@ pub struct Judgement<'a> {
 /// The report of one scanned image. `started` only dates the phases for
 /// OCI_COMPLIANCE_TIMINGS.
 pub fn evaluate(scan: &Scanned, judge: &Judgement, settings: SettingsInfo, started: std::time::Instant) -> Report {
-    let mut checks = run_checks(scan.reference, scan.image, scan.fs, judge.policy, judge.rules, crate::rules::all());
+    let packages = crate::packages::ImagePackages::read(scan.fs);
+    timing("packages", started);
+    let mut checks = run_checks_with(
+        scan.reference,
+        scan.image,
+        scan.fs,
+        &packages,
+        judge.policy,
+        judge.rules,
+        crate::rules::all(),
+    );
     timing("rules", started);
     let waivers = apply_waivers(&mut checks, judge.policy, scan.reference, judge.today);
     let layers = layer_info(scan.fs, &checks);
     let image = image_info(scan.reference, scan.image, scan.registry_digest.clone(), scan.source);
     let mut report = new_report(settings, image, layers, checks, waivers, None);
     timing("model", started);
+    report.packages = Some(packages_info(&packages));
     report.tree = Some(tree::from_image(scan.fs, crate::model::TreeLimits::default()));
     timing("tree", started);
     report
@@ -93,6 +104,7 @@ pub fn new_report(
         waivers,
         error,
         tree: None,
+        packages: None,
     }
 }
 
@@ -146,4 +158,42 @@ pub fn layer_info(fs: &ImageFs, checks: &[CheckResult]) -> Vec<LayerInfo> {
             errors: l.scan.errors.clone(),
         })
         .collect()
+}
+
+/// What the report says about the package databases: each one's state and every installed
+/// package, all strings escaped (the databases are image content).
+pub fn packages_info(packages: &crate::packages::ImagePackages) -> crate::model::PackagesInfo {
+    use crate::packages::DbStatus;
+    let mut info = crate::model::PackagesInfo::default();
+    for (eco, status) in &packages.dbs {
+        let (st, reason, count) = match status {
+            DbStatus::Found(db) => {
+                let reason = match db.notes.len() {
+                    0 => None,
+                    n => Some(format!(
+                        "{n} part{} could not be read, first: {}",
+                        crate::text::plural(n, "", "s"),
+                        crate::escape::text(&db.notes[0])
+                    )),
+                };
+                for p in &db.packages {
+                    info.installed.push(crate::model::InstalledPackage {
+                        name: crate::escape::text(&p.name),
+                        version: crate::escape::text(&p.version),
+                        arch: crate::escape::text(&p.arch),
+                        source: p.source.as_deref().map(crate::escape::text),
+                        ecosystem: eco.as_str().to_string(),
+                        purl: crate::packages::image::purl(p, db.distro.as_ref()),
+                    });
+                }
+                ("found", reason, db.packages.len())
+            }
+            DbStatus::Absent => ("absent", None, 0),
+            DbStatus::Unreadable { path, reason } => {
+                ("unreadable", Some(format!("{}: {}", crate::escape::text(path), crate::escape::text(reason))), 0)
+            }
+        };
+        info.databases.push(crate::model::PackageDbInfo { ecosystem: eco.as_str().to_string(), status: st.into(), reason, count });
+    }
+    info
 }

@@ -259,3 +259,19 @@ fn captured(c: &CapturedFiles, path: &[u8], shown: &str, limit: u64) -> Result<V
         None => Err(format!("{shown} was not kept when its layer was read (no rule declared it, or it is too large)")),
     }
 }
+
+/// The package databases read the final image through the same resolution as the rules.
+impl crate::packages::FileSource for ImageFs {
+    fn read_file(&self, path: &[u8], limit: u64) -> Result<Option<Vec<u8>>, String> {
+        ImageFs::read_file(self, path, limit)
+    }
+
+    fn list_dir(&self, path: &[u8]) -> Result<Option<Vec<Vec<u8>>>, String> {
+        let Some(dir) = self.resolve_dir(path) else { return Ok(None) };
+        let mut names: Vec<Vec<u8>> =
+            self.visible_entries().filter(|(_, e)| e.dir() == &dir[..]).map(|(_, e)| e.name().to_vec()).collect();
+        names.sort();
+        names.dedup();
+        Ok(Some(names))
+    }
+}

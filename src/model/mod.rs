@@ -13,7 +13,7 @@ pub use merged::{CheckColumn, MergedImage, MergedSummary, Totals, MERGED_KIND};
 pub use outcome::{ExitCodes, Outcome};
 pub use policy::{CheckPolicy, LabelPolicy, Policy, RequiredLabel, Waiver};
 pub use report::{
-    AppliedWaiver, CheckResult, Finding, ImageInfo, LayerInfo, Report, RuleLists, ScanError, SettingsInfo,
+    AppliedWaiver, CheckResult, Finding, ImageInfo, InstalledPackage, LayerInfo, PackageDbInfo, PackageRef, PackagesInfo, Report, RuleLists, ScanError, SettingsInfo,
     StoreOptions, Summary, ToolInfo, WaiverUse, SCHEMA_VERSION,
 };
 pub use tree::{FileTree, TreeDir, TreeFile, TreeLimits};

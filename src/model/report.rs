@@ -36,6 +36,47 @@ pub struct Report {
     /// A bounded summary of the final image's file tree (absent when the scan stopped early).
     #[serde(default)]
     pub tree: Option<FileTree>,
+    /// The image's package databases and what they list (absent when the scan stopped early).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<PackagesInfo>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PackagesInfo {
+    /// One per ecosystem (deb, apk, rpm).
+    pub databases: Vec<PackageDbInfo>,
+    pub installed: Vec<InstalledPackage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PackageDbInfo {
+    pub ecosystem: String,
+    /// `found`, `absent` or `unreadable`.
+    pub status: String,
+    /// Why it is unreadable, or what part of a found one could not be read (escaped).
+    pub reason: Option<String>,
+    pub count: usize,
+}
+
+/// Every string escaped (`crate::escape::text`): the database is image content.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InstalledPackage {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    /// dpkg source package, apk origin, rpm source rpm; null when none differs.
+    pub source: Option<String>,
+    pub ecosystem: String,
+    pub purl: String,
+}
+
+/// The package that owns a finding's path (escaped).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PackageRef {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    pub ecosystem: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -204,6 +245,18 @@ pub struct Finding {
     /// Set when a policy waiver covers this violation; it then no longer fails the check.
     #[serde(default)]
     pub waiver: Option<AppliedWaiver>,
+    /// The installed package that owns this path in the final image. Only for visible file
+    /// findings and only when a package database was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageRef>,
+    /// A package database was found and no package owns this visible path: it was copied
+    /// in by hand. False when nothing can be said (no database, a hidden or config finding).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_owned: bool,
+    /// The exact command that removes this finding (`apt-get purge --auto-remove PKG`,
+    /// `apk del PKG`, `dnf remove PKG`, `chmod u-s PATH`), when one is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,8 +8,11 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod image;
 pub mod rpm;
 pub mod sqlite;
+
+pub use image::{ImagePackages, Ownership};
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -170,6 +173,30 @@ pub trait FileSource {
     /// The entry names of a directory (following symlinks inside the image). Ok(None)
     /// when no directory is there.
     fn list_dir(&self, path: &[u8]) -> Result<Option<Vec<Vec<u8>>>, String>;
+}
+
+/// The files the databases are read from, for sources that keep only declared files (layers
+/// streamed from a registry): this list does not depend on the rules. Exact paths, plus the
+/// dpkg `info/*.list` and `status.d/*` files by pattern.
+pub fn is_db_file(path: &[u8]) -> bool {
+    const EXACT: [&[u8]; 12] = [
+        b"/var/lib/dpkg/status",
+        b"/lib/apk/db/installed",
+        b"/usr/lib/sysimage/rpm/rpmdb.sqlite",
+        b"/usr/lib/sysimage/rpm/rpmdb.sqlite-wal",
+        b"/usr/lib/sysimage/rpm/Packages",
+        b"/usr/lib/sysimage/rpm/Packages.db",
+        b"/var/lib/rpm/rpmdb.sqlite",
+        b"/var/lib/rpm/rpmdb.sqlite-wal",
+        b"/var/lib/rpm/Packages",
+        b"/var/lib/rpm/Packages.db",
+        b"/etc/os-release",
+        b"/usr/lib/os-release",
+    ];
+    let in_dir = |dir: &[u8]| path.strip_prefix(dir).is_some_and(|n| !n.is_empty() && !n.contains(&b'/'));
+    EXACT.contains(&path)
+        || (in_dir(b"/var/lib/dpkg/info/") && path.ends_with(b".list"))
+        || in_dir(b"/var/lib/dpkg/status.d/")
 }
 
 /// Every ecosystem's database, in the order Deb, Apk, Rpm, each Found, Absent or

@@ -221,6 +221,9 @@ mod tests {
             violation: true,
             note: None,
             waiver: None,
+            package: None,
+            not_owned: false,
+            fix: None,
         };
         let check = CheckResult {
             id: "suid-files".into(),

@@ -61,7 +61,8 @@ impl Classifier {
 
 impl Classify for Classifier {
     fn reads_content(&self, path: &[u8]) -> bool {
-        self.files.contains(path)
+        // The engine reads the package databases whatever rules run.
+        self.files.contains(path) || crate::packages::is_db_file(path)
     }
 
     fn reads_capabilities(&self) -> bool {
@@ -107,6 +108,12 @@ mod tests {
             assert!(c.reads_content(f.as_bytes()), "{f}");
         }
         assert!(!c.reads_content(b"/etc/shadow-not-read"));
+        for f in ["/var/lib/dpkg/status", "/var/lib/dpkg/info/libc6:amd64.list", "/var/lib/dpkg/status.d/base"] {
+            assert!(c.reads_content(f.as_bytes()), "{f}");
+        }
+        for f in ["/var/lib/dpkg/info/libc6.md5sums", "/var/lib/dpkg/info/x/y.list", "/var/lib/dpkg/status.d/"] {
+            assert!(!c.reads_content(f.as_bytes()), "{f}");
+        }
     }
 }
 

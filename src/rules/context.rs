@@ -14,6 +14,7 @@ pub struct Context<'a> {
     pub image: &'a ImageInspect,
     pub fs: &'a ImageFs,
     pub settings: &'a RuleSettings,
+    packages: &'a crate::packages::ImagePackages,
     tool_dirs: OnceLock<HashSet<Vec<u8>>>,
     passwd: OnceLock<FileRead<Vec<crate::etc_files::PasswdEntry>>>,
     group: OnceLock<FileRead<Vec<crate::etc_files::GroupEntry>>>,
@@ -33,11 +34,23 @@ impl<'a> Context<'a> {
             image,
             fs,
             settings,
+            packages: crate::packages::ImagePackages::none(),
             tool_dirs: OnceLock::new(),
             passwd: OnceLock::new(),
             group: OnceLock::new(),
             shadow: OnceLock::new(),
         }
+    }
+
+    /// The image's package databases, read once by the engine (without them: none found).
+    pub fn with_packages(mut self, packages: &'a crate::packages::ImagePackages) -> Self {
+        self.packages = packages;
+        self
+    }
+
+    /// Who owns which path: annotation only, never a reason to pass or fail a file.
+    pub fn packages(&self) -> &crate::packages::ImagePackages {
+        self.packages
     }
 
     /// Read and parse a file of the final image. If any layer could not be walked, the
@@ -97,6 +110,9 @@ impl<'a> Context<'a> {
             violation,
             note,
             waiver: None,
+            package: None,
+            not_owned: false,
+            fix: None,
         }
     }
 
@@ -115,6 +131,21 @@ impl<'a> Context<'a> {
                 })
             }
         };
+        // The final image's database describes only the final image: a deleted or replaced
+        // entry gets no owner, neither a package nor "not owned".
+        let owner = match hidden_by {
+            None => self.packages.owner(&e.path),
+            Some(_) => crate::packages::Ownership::Unknown,
+        };
+        let package = match owner {
+            crate::packages::Ownership::Owned(p) => Some(crate::model::PackageRef {
+                name: crate::escape::text(&p.name),
+                version: crate::escape::text(&p.version),
+                arch: crate::escape::text(&p.arch),
+                ecosystem: p.ecosystem.as_str().to_string(),
+            }),
+            _ => None,
+        };
         Finding {
             path: crate::escape::bytes(&e.path),
             layer: layer.number,
@@ -131,6 +162,9 @@ impl<'a> Context<'a> {
             violation,
             note,
             waiver: None,
+            package,
+            not_owned: owner == crate::packages::Ownership::NotOwned,
+            fix: None,
         }
     }
 }

@@ -111,6 +111,9 @@ fn finding(layers: &[LayerInfo], f: F) -> Finding {
         violation: f.violation,
         note: f.note.map(String::from),
         waiver: None,
+        package: None,
+        not_owned: false,
+        fix: None,
     }
 }
 

@@ -1,0 +1,191 @@
+//! The package databases of one scanned image, read once after the merge: who owns a
+//! path, what is installed, and what could not be read. Never trusted for safety: checks
+//! judge files the same with or without them; ownership only annotates findings.
+
+use super::{DbStatus, Distro, Ecosystem, Package};
+use crate::layers::ImageFs;
+
+pub struct ImagePackages {
+    /// Deb, Apk, Rpm in that order; empty when the databases were not read.
+    pub dbs: Vec<(Ecosystem, DbStatus)>,
+}
+
+/// Who owns a path of the final image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership<'a> {
+    /// No database was found (or none could be read): nothing can be said.
+    Unknown,
+    /// A database was found and no package lists the path.
+    NotOwned,
+    Owned(&'a Package),
+}
+
+static NONE: ImagePackages = ImagePackages { dbs: Vec::new() };
+
+impl ImagePackages {
+    /// Read every database of the final image and index it by canonical path.
+    pub fn read(fs: &ImageFs) -> ImagePackages {
+        let mut dbs = super::read(fs);
+        for (_, s) in &mut dbs {
+            if let DbStatus::Found(db) = s {
+                db.index_canonical(|d| fs.resolve_dir(d));
+            }
+        }
+        ImagePackages { dbs }
+    }
+
+    /// No databases at all (a context built without them).
+    pub fn none() -> &'static ImagePackages {
+        &NONE
+    }
+
+    pub fn found(&self) -> impl Iterator<Item = &super::PackageDb> {
+        self.dbs.iter().filter_map(|(_, s)| match s {
+            DbStatus::Found(db) => Some(db),
+            _ => None,
+        })
+    }
+
+    /// The owner of a canonical path of the final image (first found database first).
+    pub fn owner(&self, path: &[u8]) -> Ownership<'_> {
+        let mut any = false;
+        for db in self.found() {
+            any = true;
+            if let Some(p) = db.owner(path) {
+                return Ownership::Owned(p);
+            }
+        }
+        if any {
+            Ownership::NotOwned
+        } else {
+            Ownership::Unknown
+        }
+    }
+}
+
+/// The package URL (https://github.com/package-url/purl-spec) of an installed package:
+/// `pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=debian-12`, `pkg:apk/alpine/NAME@VERSION?arch=ARCH`,
+/// `pkg:rpm/fedora/NAME@VERSION?arch=ARCH&epoch=1`. Every part percent-encoded.
+pub fn purl(p: &Package, distro: Option<&Distro>) -> String {
+    let (ty, default_ns) = match p.ecosystem {
+        Ecosystem::Deb => ("deb", Some("debian")),
+        Ecosystem::Apk => ("apk", Some("alpine")),
+        Ecosystem::Rpm => ("rpm", None),
+    };
+    let namespace = distro.map(|d| d.id.to_ascii_lowercase()).or(default_ns.map(String::from));
+    let mut version = p.version.as_str();
+    let mut epoch = None;
+    // rpm's epoch is a qualifier in purl; dpkg keeps it in the version (as Debian's own purls do).
+    if p.ecosystem == Ecosystem::Rpm {
+        if let Some((e, v)) = version.split_once(':').filter(|(e, _)| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())) {
+            epoch = Some(e);
+            version = v;
+        }
+    }
+    let mut s = format!("pkg:{ty}/");
+    if let Some(ns) = namespace.filter(|n| !n.is_empty()) {
+        s.push_str(&pct(&ns));
+        s.push('/');
+    }
+    s.push_str(&pct(&p.name));
+    if !version.is_empty() {
+        s.push('@');
+        s.push_str(&pct(version));
+    }
+    let mut q: Vec<(&str, String)> = Vec::new();
+    if !p.arch.is_empty() {
+        q.push(("arch", p.arch.clone()));
+    }
+    if let Some(d) = distro.filter(|_| p.ecosystem == Ecosystem::Deb) {
+        if let Some(v) = d.version_id.as_deref().filter(|v| !v.is_empty()) {
+            q.push(("distro", format!("{}-{v}", d.id.to_ascii_lowercase())));
+        }
+    }
+    if let Some(e) = epoch {
+        q.push(("epoch", e.to_string()));
+    }
+    for (i, (k, v)) in q.iter().enumerate() {
+        s.push(if i == 0 { '?' } else { '&' });
+        s.push_str(k);
+        s.push('=');
+        s.push_str(&pct(v));
+    }
+    s
+}
+
+/// Percent-encode everything but the unreserved characters (RFC 3986).
+fn pct(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The command that removes a package, when its name is one a shell can take as is
+/// (the name comes from the image's database: anything else gets no command).
+pub fn remove_command(p: &Package) -> Option<String> {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('-')
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b'_'))
+    };
+    if !plain(&p.name) {
+        return None;
+    }
+    Some(match p.ecosystem {
+        Ecosystem::Deb => format!("apt-get purge --auto-remove {}", p.name),
+        Ecosystem::Apk => format!("apk del {}", p.name),
+        Ecosystem::Rpm => format!("dnf remove {}", p.name),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(eco: Ecosystem, name: &str, version: &str, arch: &str) -> Package {
+        Package {
+            name: name.into(),
+            version: version.into(),
+            arch: arch.into(),
+            source: None,
+            source_version: None,
+            ecosystem: eco,
+            files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn purls_follow_the_spec() {
+        let deb12 = Distro { id: "debian".into(), version_id: Some("12".into()) };
+        let p = pkg(Ecosystem::Deb, "openssh-client", "1:9.2p1-2+deb12u3", "amd64");
+        assert_eq!(
+            purl(&p, Some(&deb12)),
+            "pkg:deb/debian/openssh-client@1%3A9.2p1-2%2Bdeb12u3?arch=amd64&distro=debian-12"
+        );
+        let p = pkg(Ecosystem::Apk, "socat", "1.8.0.0-r0", "x86_64");
+        assert_eq!(purl(&p, None), "pkg:apk/alpine/socat@1.8.0.0-r0?arch=x86_64");
+        let fedora = Distro { id: "fedora".into(), version_id: Some("40".into()) };
+        let p = pkg(Ecosystem::Rpm, "sudo", "2:1.9.15-2.p5.fc40", "x86_64");
+        assert_eq!(purl(&p, Some(&fedora)), "pkg:rpm/fedora/sudo@1.9.15-2.p5.fc40?arch=x86_64&epoch=2");
+        assert_eq!(purl(&pkg(Ecosystem::Rpm, "a b", "1", ""), None), "pkg:rpm/a%20b@1");
+    }
+
+    #[test]
+    fn removal_commands_only_for_plain_names() {
+        assert_eq!(
+            remove_command(&pkg(Ecosystem::Deb, "openssh-client", "1", "")).as_deref(),
+            Some("apt-get purge --auto-remove openssh-client")
+        );
+        assert_eq!(remove_command(&pkg(Ecosystem::Apk, "socat", "1", "")).as_deref(), Some("apk del socat"));
+        assert_eq!(remove_command(&pkg(Ecosystem::Rpm, "sudo", "1", "")).as_deref(), Some("dnf remove sudo"));
+        for bad in ["a;rm -rf /", "-y", "", "a b", "x$(id)"] {
+            assert_eq!(remove_command(&pkg(Ecosystem::Deb, bad, "1", "")), None, "{bad}");
+        }
+    }
+}
