@@ -188,4 +188,89 @@ mod tests {
             assert_eq!(remove_command(&pkg(Ecosystem::Deb, bad, "1", "")), None, "{bad}");
         }
     }
+
+    use crate::model::{CheckResult, PackageRef, Status};
+    use crate::testutil::Image;
+
+    const STATUS: &[u8] = b"Package: util-linux\nStatus: install ok installed\nVersion: 2.38.1-5+deb12u3\nArchitecture: amd64\n\n\
+Package: sudo\nStatus: install ok installed\nVersion: 1.9.13p3-1+deb12u1\nArchitecture: amd64\n\n";
+
+    /// merged-usr: /bin -> usr/bin, the .list names /bin/su. sudo's file is deleted by layer 2.
+    fn image(db: Option<&[u8]>) -> Image {
+        let img = Image::new(2);
+        img.layer(0).dir("/usr/bin", 0o755).link("/bin", "usr/bin").file("/usr/bin/su", 0o4755);
+        img.layer(0).file("/usr/bin/sudo", 0o4755).file("/usr/local/bin/it's", 0o4755);
+        if let Some(db) = db {
+            img.layer(0).file_with("/var/lib/dpkg/status", 0o644, db);
+            img.layer(0).file_with("/var/lib/dpkg/info/util-linux.list", 0o644, b"/.\n/bin\n/bin/su\n");
+            img.layer(0).file_with("/var/lib/dpkg/info/sudo.list", 0o644, b"/usr/bin/sudo\n");
+        }
+        img.layer(1).whiteout("/usr/bin/sudo");
+        img
+    }
+
+    fn suid(img: &Image) -> CheckResult {
+        img.check("suid-files")
+    }
+
+    #[test]
+    fn findings_name_their_package_or_say_copied_in() {
+        let c = suid(&image(Some(STATUS)));
+        let f = |p: &str| c.findings.iter().find(|f| f.path == p).unwrap_or_else(|| panic!("{p}: {c:?}"));
+        let su = f("/usr/bin/su");
+        let want = PackageRef {
+            name: "util-linux".into(),
+            version: "2.38.1-5+deb12u3".into(),
+            arch: "amd64".into(),
+            ecosystem: "deb".into(),
+        };
+        assert_eq!(su.package.as_ref(), Some(&want));
+        assert!(!su.not_owned);
+        assert_eq!(su.fix.as_deref(), Some("apt-get purge --auto-remove util-linux"));
+        let copied = f("/usr/local/bin/it's");
+        assert_eq!((copied.package.as_ref(), copied.not_owned), (None, true));
+        assert_eq!(copied.fix.as_deref(), Some("chmod u-s '/usr/local/bin/it'\\''s'"));
+        // Deleted by a later layer: the final database does not describe it either way.
+        let sudo = f("/usr/bin/sudo");
+        assert!(!sudo.visible);
+        assert_eq!((sudo.package.as_ref(), sudo.not_owned, sudo.fix.as_ref()), (None, false, None));
+    }
+
+    #[test]
+    fn without_a_readable_database_findings_are_as_before() {
+        let with = image(Some(STATUS)).checks();
+        // Absent; and unreadable (status is a directory).
+        let absent = image(None).checks();
+        let broken = image(None);
+        broken.layer(0).dir("/var/lib/dpkg/status", 0o755);
+        let broken = broken.checks();
+        for other in [&absent, &broken] {
+            for (a, b) in with.iter().zip(other.iter()) {
+                assert_eq!((&a.id, a.status), (&b.id, b.status));
+                let paths = |c: &CheckResult| c.findings.iter().map(|f| (f.path.clone(), f.violation)).collect::<Vec<_>>();
+                assert_eq!(paths(a), paths(b), "{}", a.id);
+            }
+            let c = other.iter().find(|c| c.id == "suid-files").unwrap();
+            assert_eq!(c.status, Status::Fail);
+            for f in &c.findings {
+                assert_eq!((f.package.as_ref(), f.not_owned, f.fix.as_ref()), (None, false, None), "{}", f.path);
+            }
+        }
+        let img = image(None);
+        img.layer(0).dir("/var/lib/dpkg/status", 0o755);
+        let info = crate::engine::packages_info(&ImagePackages::read(&img.fs()));
+        assert_eq!(info.databases[0].status, "unreadable");
+        assert!(info.databases[0].reason.as_deref().unwrap().contains("/var/lib/dpkg/status"), "{info:?}");
+        assert!(info.installed.is_empty());
+        let info = crate::engine::packages_info(&ImagePackages::read(&image(Some(STATUS)).fs()));
+        let names: Vec<_> = info.installed.iter().map(|p| (p.name.as_str(), p.purl.as_str())).collect();
+        assert_eq!(
+            names,
+            [
+                ("util-linux", "pkg:deb/debian/util-linux@2.38.1-5%2Bdeb12u3?arch=amd64"),
+                ("sudo", "pkg:deb/debian/sudo@1.9.13p3-1%2Bdeb12u1?arch=amd64")
+            ]
+        );
+        assert_eq!((info.databases[0].status.as_str(), info.databases[0].count), ("found", 2));
+    }
 }
