@@ -44,6 +44,29 @@ pub fn render(report: &Report, style: &Style) -> String {
         report.layers.len(),
         crate::text::plural(report.layers.len(), "", "s"),
     );
+    if let Some(p) = &report.packages {
+        let dbs: Vec<String> = p
+            .databases
+            .iter()
+            .filter(|d| d.status != "absent")
+            .map(|d| {
+                let what = match d.status.as_str() {
+                    "found" => format!("{} package{}", d.count, crate::text::plural(d.count, "", "s")),
+                    other => other.to_string(),
+                };
+                match &d.reason {
+                    Some(r) => format!("{}: {what} ({r})", d.ecosystem),
+                    None => format!("{}: {what}", d.ecosystem),
+                }
+            })
+            .collect();
+        match dbs.is_empty() {
+            true => out.push_str("  packages: no package database found; findings do not name packages\n"),
+            false => {
+                let _ = writeln!(out, "  packages: {}", dbs.join(", "));
+            }
+        }
+    }
     let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &report.checks {
         check_line(&mut out, c, width, style);
@@ -105,6 +128,14 @@ fn finding_line(f: &Finding) -> String {
         let _ = write!(s, "  ({n})");
     } else if !f.violation {
         s.push_str("  (information)");
+    }
+    if let Some(p) = &f.package {
+        let _ = write!(s, "  from package {} {} ({})", p.name, p.version, p.ecosystem);
+    } else if f.not_owned {
+        s.push_str("  not owned by any package: copied in by hand");
+    }
+    if let Some(fix) = &f.fix {
+        let _ = write!(s, "  fix: {fix}");
     }
     s
 }
