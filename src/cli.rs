@@ -117,7 +117,8 @@ pub struct ScanArgs {
 
     /// More report formats, each written next to the JSON report as <image>.<extension>:
     /// html, markdown (.md), junit (.junit.xml), codequality (.codequality.json), sarif
-    /// (.sarif), legacy-json (.legacy.json). Repeatable or comma-separated.
+    /// (.sarif), legacy-json (.legacy.json), cyclonedx (.cdx.json: an SBOM of the installed
+    /// packages). Repeatable or comma-separated.
     #[arg(long = "format", env = "COMPLIANCE_FORMATS", value_parser = parse_formats, value_name = "FORMAT[,FORMAT…]")]
     pub formats: Vec<Formats>,
 
@@ -195,7 +196,7 @@ pub struct MergeArgs {
     pub reports: Vec<PathBuf>,
 
     /// Formats of the summary besides JSON: html, markdown, junit, codequality, sarif,
-    /// legacy-json. Repeatable or comma-separated.
+    /// legacy-json, cyclonedx. Repeatable or comma-separated.
     #[arg(long = "format", env = "COMPLIANCE_FORMATS", value_parser = parse_formats, value_name = "FORMAT[,FORMAT…]")]
     pub formats: Vec<Formats>,
 

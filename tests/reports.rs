@@ -5,7 +5,10 @@
 //! intended change, regenerate them with `UPDATE_GOLDEN=1 cargo test --test tests -- reports::`
 //! and review the diff.
 
-use crate::support::{all_rules, fixture, summarize, Format, MergedSummary, Renderer, Report, Status, Verdict};
+use crate::support::{
+    all_rules, assert_valid_cyclonedx, cyclonedx_errors, fixture, summarize, Format, InstalledPackage, MergedSummary,
+    PackageDbInfo, PackagesInfo, Renderer, Report, Status, Verdict,
+};
 use std::path::{Path, PathBuf};
 
 fn golden_dir() -> PathBuf {
@@ -508,4 +511,59 @@ fn reports_and_summaries_match_the_published_schemas() {
     let mut v = golden("merge.json");
     v["verdict"] = "maybe".into();
     assert!(crate::support::summary_errors(&v).is_some(), "the summary schema accepted a bad verdict");
+}
+
+/// The sample report with a package list, one name hostile.
+fn with_packages() -> Report {
+    let mut r = fixture::sample();
+    let pkg = |name: &str, version: &str, purl: &str| InstalledPackage {
+        name: name.into(),
+        version: version.into(),
+        arch: "amd64".into(),
+        source: Some("src".into()),
+        ecosystem: "deb".into(),
+        purl: purl.into(),
+    };
+    r.packages = Some(PackagesInfo {
+        databases: vec![PackageDbInfo { ecosystem: "deb".into(), status: "found".into(), reason: None, count: 2 }],
+        installed: vec![
+            pkg("openssh-client", "1:9.2p1-2", "pkg:deb/debian/openssh-client@1%3A9.2p1-2?arch=amd64"),
+            pkg("<x>\\x1b\"", "1", "pkg:deb/debian/%3Cx%3E%1B%22@1?arch=amd64"),
+        ],
+    });
+    r
+}
+
+#[test]
+fn cyclonedx_validates_against_the_1_5_schema() {
+    let (s, mut reports) = merged();
+    reports[0] = with_packages();
+    let docs = [
+        render(Format::Cyclonedx, &with_packages()),
+        render(Format::Cyclonedx, &fixture::sample()),
+        render(Format::Cyclonedx, &fixture::failed_scan()),
+        render(Format::Cyclonedx, &fixture::hostile()),
+        renderer().render_merged(Format::Cyclonedx, &s, &reports).unwrap(),
+    ];
+    for d in &docs {
+        assert_valid_cyclonedx(&serde_json::from_slice(d).unwrap());
+    }
+    let v: serde_json::Value = serde_json::from_slice(&docs[0]).unwrap();
+    assert_eq!((v["bomFormat"].as_str(), v["specVersion"].as_str()), (Some("CycloneDX"), Some("1.5")));
+    assert_eq!(v["metadata"]["component"]["type"], "container");
+    let comps = v["components"].as_array().unwrap();
+    assert_eq!(comps.len(), 2);
+    assert_eq!(comps[0]["purl"], "pkg:deb/debian/openssh-client@1%3A9.2p1-2?arch=amd64");
+    assert!(comps.iter().all(|c| c["type"] == "library"));
+    let merged: serde_json::Value = serde_json::from_slice(&docs[4]).unwrap();
+    assert_eq!(merged["components"].as_array().unwrap().len(), reports.len());
+    assert_eq!(merged["components"][0]["components"].as_array().unwrap().len(), 2);
+    // Same report, same BOM; the validator must be able to say no.
+    assert_eq!(docs[0], render(Format::Cyclonedx, &with_packages()));
+    let mut bad = v.clone();
+    bad["components"][0]["type"] = "package".into();
+    assert!(cyclonedx_errors(&bad).is_some(), "an unknown component type must be rejected");
+    bad = v.clone();
+    bad["serialNumber"] = "urn:uuid:not-a-uuid".into();
+    assert!(cyclonedx_errors(&bad).is_some(), "a malformed serial number must be rejected");
 }

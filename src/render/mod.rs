@@ -7,6 +7,7 @@
 
 pub mod codequality;
 pub mod console;
+pub mod cyclonedx;
 pub mod json;
 pub mod legacy;
 pub mod markup;
@@ -37,10 +38,12 @@ pub enum Format {
     Sarif,
     /// The earlier Python scanner's JSON layout.
     LegacyJson,
+    /// CycloneDX 1.5 JSON: an SBOM of the installed packages.
+    Cyclonedx,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::Json,
         Format::Html,
         Format::Markdown,
@@ -48,6 +51,7 @@ impl Format {
         Format::Codequality,
         Format::Sarif,
         Format::LegacyJson,
+        Format::Cyclonedx,
     ];
 
     /// What follows `<name>.` in the file name.
@@ -60,6 +64,7 @@ impl Format {
             Format::Codequality => "codequality.json",
             Format::Sarif => "sarif",
             Format::LegacyJson => "legacy.json",
+            Format::Cyclonedx => "cdx.json",
         }
     }
 
@@ -72,6 +77,7 @@ impl Format {
             Format::Codequality => "codequality",
             Format::Sarif => "sarif",
             Format::LegacyJson => "legacy-json",
+            Format::Cyclonedx => "cyclonedx",
         }
     }
 }
@@ -121,6 +127,7 @@ impl Renderer {
             Format::Codequality => Ok(codequality::render(&[report])),
             Format::Sarif => Ok(sarif::render(&[report])),
             Format::LegacyJson => Ok(legacy::render(&[report])),
+            Format::Cyclonedx => Ok(cyclonedx::render(&[report])),
         }
     }
 
@@ -144,6 +151,7 @@ impl Renderer {
             Format::Codequality => Ok(codequality::render(&refs)),
             Format::Sarif => Ok(sarif::render(&refs)),
             Format::LegacyJson => Ok(legacy::render(&refs)),
+            Format::Cyclonedx => Ok(cyclonedx::render(&refs)),
         }
     }
 

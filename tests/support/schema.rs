@@ -66,3 +66,35 @@ pub fn assert_valid_summary(value: &Value) {
         panic!("{e}\nin {}", shown(value));
     }
 }
+
+/// The official CycloneDX 1.5 JSON schema with the two it references, vendored under
+/// tests/schema/cyclonedx/ (see its README), each added under the URL its `$ref` resolves to.
+fn cyclonedx_schema() -> &'static Validator {
+    static V: OnceLock<Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schema/cyclonedx");
+        let load = |f: &str| -> Value { serde_json::from_slice(&std::fs::read(dir.join(f)).unwrap()).unwrap() };
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.enable_format_assertions();
+        let base = "http://cyclonedx.org/schema/";
+        for f in ["spdx.SNAPSHOT.schema.json", "jsf-0.82.SNAPSHOT.schema.json"] {
+            compiler.add_resource(&format!("{base}{f}"), load(f)).unwrap();
+        }
+        let url = format!("{base}bom-1.5.schema.json");
+        compiler.add_resource(&url, load("bom-1.5.SNAPSHOT.schema.json")).unwrap();
+        let index = compiler.compile(&url, &mut schemas).unwrap_or_else(|e| panic!("CycloneDX 1.5 schema: {e:#}"));
+        Validator { schemas, index, file: "../tests/schema/cyclonedx/bom-1.5.SNAPSHOT.schema.json" }
+    })
+}
+
+/// Why `value` is not a valid CycloneDX 1.5 BOM, if it is not.
+pub fn cyclonedx_errors(value: &Value) -> Option<String> {
+    cyclonedx_schema().errors(value)
+}
+
+pub fn assert_valid_cyclonedx(value: &Value) {
+    if let Some(e) = cyclonedx_errors(value) {
+        panic!("{e}\nin {}", shown(value));
+    }
+}
