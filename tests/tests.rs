@@ -11,6 +11,7 @@ mod cli;
 mod hardening;
 mod host;
 mod hygiene;
+mod packages;
 mod policy;
 mod processes;
 mod registry;

@@ -47,18 +47,20 @@ impl ImagePackages {
     }
 
     /// The owner of a canonical path of the final image (first found database first).
+    /// "Not owned" only when every found database was read whole: a package whose file
+    /// list could not be read might own the path.
     pub fn owner(&self, path: &[u8]) -> Ownership<'_> {
-        let mut any = false;
+        let (mut any, mut whole) = (false, true);
         for db in self.found() {
             any = true;
+            whole &= db.notes.is_empty();
             if let Some(p) = db.owner(path) {
                 return Ownership::Owned(p);
             }
         }
-        if any {
-            Ownership::NotOwned
-        } else {
-            Ownership::Unknown
+        match any && whole {
+            true => Ownership::NotOwned,
+            false => Ownership::Unknown,
         }
     }
 }
@@ -234,6 +236,20 @@ Package: sudo\nStatus: install ok installed\nVersion: 1.9.13p3-1+deb12u1\nArchit
         let sudo = f("/usr/bin/sudo");
         assert!(!sudo.visible);
         assert_eq!((sudo.package.as_ref(), sudo.not_owned, sudo.fix.as_ref()), (None, false, None));
+    }
+
+    #[test]
+    fn a_partly_read_database_names_owners_but_never_says_not_owned() {
+        let img = image(Some(STATUS));
+        // sudo's file list cannot be read: it might own anything.
+        img.layer(1).dir("/var/lib/dpkg/info/sudo.list", 0o755);
+        let c = suid(&img);
+        let f = |p: &str| c.findings.iter().find(|f| f.path == p).unwrap();
+        assert_eq!(f("/usr/bin/su").package.as_ref().map(|p| p.name.as_str()), Some("util-linux"));
+        let copied = f("/usr/local/bin/it's");
+        assert_eq!((copied.package.as_ref(), copied.not_owned, copied.fix.as_ref()), (None, false, None));
+        let info = crate::engine::packages_info(&ImagePackages::read(&img.fs()));
+        assert!(info.databases[0].reason.as_deref().unwrap().contains("sudo.list"), "{info:?}");
     }
 
     #[test]
