@@ -6,8 +6,8 @@
 //! and review the diff.
 
 use crate::support::{
-    all_rules, assert_valid_cyclonedx, cyclonedx_errors, fixture, summarize, Format, InstalledPackage, MergedSummary,
-    PackageDbInfo, PackagesInfo, Renderer, Report, Status, Verdict,
+    all_rules, assert_valid_cyclonedx, assert_valid_report, cyclonedx_errors, fixture, summarize, Format, InstalledPackage, MergedSummary,
+    PackageDbInfo, PackageRef, PackagesInfo, Renderer, Report, Status, Verdict,
 };
 use std::path::{Path, PathBuf};
 
@@ -566,4 +566,50 @@ fn cyclonedx_validates_against_the_1_5_schema() {
     bad = v.clone();
     bad["serialNumber"] = "urn:uuid:not-a-uuid".into();
     assert!(cyclonedx_errors(&bad).is_some(), "a malformed serial number must be rejected");
+}
+
+#[test]
+fn documents_show_the_owning_package_the_copied_in_file_and_the_fix() {
+    let mut r = with_packages();
+    let suid = r.checks.iter_mut().find(|c| c.id == "suid-files").unwrap();
+    let f = &mut suid.findings[0];
+    f.package = Some(PackageRef {
+        name: "openssh-client".into(),
+        version: "1:9.2p1-2".into(),
+        arch: "amd64".into(),
+        ecosystem: "deb".into(),
+    });
+    f.fix = Some("apt-get purge --auto-remove openssh-client".into());
+    let g = &mut suid.findings[1];
+    g.not_owned = true;
+    g.fix = Some("chmod u-s /x".into());
+    let json: serde_json::Value = serde_json::from_slice(&render(Format::Json, &r)).unwrap();
+    assert_valid_report(&json);
+    for format in [Format::Html, Format::Markdown] {
+        let out = String::from_utf8(render(format, &r)).unwrap();
+        for want in [
+            "from package",
+            "openssh-client",
+            "1:9.2p1-2 (deb)",
+            "not owned by any package: copied in by hand",
+            "apt-get purge --auto-remove openssh-client",
+            "chmod u-s /x",
+            "deb: 2 packages",
+        ] {
+            assert!(out.contains(want), "{} lacks {want:?}", format.name());
+        }
+        assert!(!out.contains("<x>"), "{}: a package name became markup", format.name());
+    }
+    // No database found: the documents say so, and findings name no package.
+    let mut none = fixture::sample();
+    none.packages = Some(PackagesInfo {
+        databases: ["deb", "apk", "rpm"]
+            .iter()
+            .map(|e| PackageDbInfo { ecosystem: e.to_string(), status: "absent".into(), reason: None, count: 0 })
+            .collect(),
+        installed: Vec::new(),
+    });
+    let md = String::from_utf8(render(Format::Markdown, &none)).unwrap();
+    assert!(md.contains("no package database was found or readable"), "{md}");
+    assert!(!md.contains("from package"));
 }

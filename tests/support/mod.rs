@@ -48,7 +48,7 @@ pub use oci_compliance::escape::{bytes as escape_bytes, is_invisible, text as es
 pub use oci_compliance::exit::Failure;
 pub use oci_compliance::model::{
     CheckResult, EntryKind, ErrorKind, ExitCodes, FileTree, Finding, ImageInfo, InstalledPackage, LayerInfo, MergedSummary,
-    PackageDbInfo, PackagesInfo, Policy, Report, SettingsInfo, Severity, Source, Status, TreeLimits, Verdict,
+    PackageDbInfo, PackageRef, PackagesInfo, Policy, Report, SettingsInfo, Severity, Source, Status, TreeLimits, Verdict,
 };
 pub use oci_compliance::reference::ImageRef;
 pub use oci_compliance::render::{Format, Renderer};
