@@ -20,8 +20,11 @@ fn build() -> Pushed {
     store.buildah(&["rm", &c]);
     let ctx = Scratch::new("e-packages-ctx");
     let cf = ctx.path().join("Containerfile");
-    fs::write(&cf, format!("FROM {base}\nRUN install -m 4755 /usr/bin/true /usr/local/bin/e-copied-suid\nUSER 1001:1001\n"))
-        .unwrap();
+    fs::write(
+        &cf,
+        format!("FROM {base}\nRUN install -m 4755 /usr/bin/true /usr/local/bin/e-copied-suid\nUSER 1001:1001\n"),
+    )
+    .unwrap();
     store.podman(&[
         "build",
         "--layers",
@@ -56,8 +59,7 @@ fn findings_name_packages_and_the_sbom_lists_them_on_both_sources() {
     let pushed = build();
     let reference = pushed.reference();
     let stored = scan(&Store::new("e-pkg-stored")).good_auth().args(["--format", "cyclonedx"]).arg(&reference).run();
-    let fetched =
-        fetch(&Store::new("e-pkg-fetched")).good_auth().args(["--format", "cyclonedx"]).arg(&reference).run();
+    let fetched = fetch(&Store::new("e-pkg-fetched")).good_auth().args(["--format", "cyclonedx"]).arg(&reference).run();
     let want = dpkg_count();
     assert!(want > 50, "a debootstrap minbase lists more packages than {want}");
     let mut installed = Vec::new();
@@ -80,7 +82,8 @@ fn findings_name_packages_and_the_sbom_lists_them_on_both_sources() {
         assert_eq!(list.len(), want);
         let coreutils = list.iter().find(|p| p["name"] == "coreutils").unwrap();
         assert!(coreutils["purl"].as_str().unwrap().starts_with("pkg:deb/debian/coreutils@"), "{coreutils}");
-        let cdx = out.reports.iter().find(|(n, _)| n.ends_with(".cdx.json")).unwrap_or_else(|| panic!("{}", out.dump()));
+        let cdx =
+            out.reports.iter().find(|(n, _)| n.ends_with(".cdx.json")).unwrap_or_else(|| panic!("{}", out.dump()));
         let bom: Value = serde_json::from_str(&cdx.1).unwrap();
         assert_valid_cyclonedx(&bom);
         assert_eq!(bom["components"].as_array().unwrap().len(), want);

@@ -6,8 +6,8 @@
 //! and review the diff.
 
 use crate::support::{
-    all_rules, assert_valid_cyclonedx, assert_valid_report, cyclonedx_errors, fixture, summarize, Format, InstalledPackage, MergedSummary,
-    PackageDbInfo, PackageRef, PackagesInfo, Renderer, Report, Status, Verdict,
+    all_rules, assert_valid_cyclonedx, assert_valid_report, cyclonedx_errors, fixture, summarize, Format,
+    InstalledPackage, MergedSummary, PackageDbInfo, PackageRef, PackagesInfo, Renderer, Report, Status, Verdict,
 };
 use std::path::{Path, PathBuf};
 

@@ -2,10 +2,10 @@
 
 use crate::inspect::ImageInspect;
 use crate::layers::{ImageFs, Loc};
-use crate::model::{CheckResult, Policy, Status};
-use crate::reference::ImageRef;
 use crate::model::Finding;
+use crate::model::{CheckResult, Policy, Status};
 use crate::packages::{ImagePackages, Ownership};
+use crate::reference::ImageRef;
 use crate::rules::{Context, Evaluation, Rule, RuleSettings};
 
 /// Run every rule against one image (reading its package databases first).

@@ -45,15 +45,8 @@ pub struct Judgement<'a> {
 pub fn evaluate(scan: &Scanned, judge: &Judgement, settings: SettingsInfo, started: std::time::Instant) -> Report {
     let packages = crate::packages::ImagePackages::read(scan.fs);
     timing("packages", started);
-    let mut checks = run_checks_with(
-        scan.reference,
-        scan.image,
-        scan.fs,
-        &packages,
-        judge.policy,
-        judge.rules,
-        crate::rules::all(),
-    );
+    let mut checks =
+        run_checks_with(scan.reference, scan.image, scan.fs, &packages, judge.policy, judge.rules, crate::rules::all());
     timing("rules", started);
     let waivers = apply_waivers(&mut checks, judge.policy, scan.reference, judge.today);
     let layers = layer_info(scan.fs, &checks);
@@ -193,7 +186,12 @@ pub fn packages_info(packages: &crate::packages::ImagePackages) -> crate::model:
                 ("unreadable", Some(format!("{}: {}", crate::escape::text(path), crate::escape::text(reason))), 0)
             }
         };
-        info.databases.push(crate::model::PackageDbInfo { ecosystem: eco.as_str().to_string(), status: st.into(), reason, count });
+        info.databases.push(crate::model::PackageDbInfo {
+            ecosystem: eco.as_str().to_string(),
+            status: st.into(),
+            reason,
+            count,
+        });
     }
     info
 }

@@ -79,7 +79,9 @@ pub fn purl(p: &Package, distro: Option<&Distro>) -> String {
     let mut epoch = None;
     // rpm's epoch is a qualifier in purl; dpkg keeps it in the version (as Debian's own purls do).
     if p.ecosystem == Ecosystem::Rpm {
-        if let Some((e, v)) = version.split_once(':').filter(|(e, _)| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())) {
+        if let Some((e, v)) =
+            version.split_once(':').filter(|(e, _)| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()))
+        {
             epoch = Some(e);
             version = v;
         }
@@ -194,7 +196,8 @@ mod tests {
     use crate::model::{CheckResult, PackageRef, Status};
     use crate::testutil::Image;
 
-    const STATUS: &[u8] = b"Package: util-linux\nStatus: install ok installed\nVersion: 2.38.1-5+deb12u3\nArchitecture: amd64\n\n\
+    const STATUS: &[u8] =
+        b"Package: util-linux\nStatus: install ok installed\nVersion: 2.38.1-5+deb12u3\nArchitecture: amd64\n\n\
 Package: sudo\nStatus: install ok installed\nVersion: 1.9.13p3-1+deb12u1\nArchitecture: amd64\n\n";
 
     /// merged-usr: /bin -> usr/bin, the .list names /bin/su. sudo's file is deleted by layer 2.
@@ -263,7 +266,8 @@ Package: sudo\nStatus: install ok installed\nVersion: 1.9.13p3-1+deb12u1\nArchit
         for other in [&absent, &broken] {
             for (a, b) in with.iter().zip(other.iter()) {
                 assert_eq!((&a.id, a.status), (&b.id, b.status));
-                let paths = |c: &CheckResult| c.findings.iter().map(|f| (f.path.clone(), f.violation)).collect::<Vec<_>>();
+                let paths =
+                    |c: &CheckResult| c.findings.iter().map(|f| (f.path.clone(), f.violation)).collect::<Vec<_>>();
                 assert_eq!(paths(a), paths(b), "{}", a.id);
             }
             let c = other.iter().find(|c| c.id == "suid-files").unwrap();
