@@ -6,6 +6,7 @@ mod classifier;
 mod context;
 mod mode_bits;
 mod rule;
+pub mod secrets;
 mod settings;
 mod tools;
 
@@ -19,6 +20,7 @@ pub mod remote_access_tools;
 pub mod required_labels;
 pub mod root_group;
 pub mod root_user;
+pub mod secrets_in_config;
 pub mod sgid_files;
 pub mod startup_command_missing;
 pub mod suid_files;
@@ -45,6 +47,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &privilege_tools::Rule,
         &remote_access_tools::Rule,
         &compilers::Rule,
+        &secrets_in_config::Rule,
         &base_os::Rule,
     ]
 }
@@ -105,6 +108,7 @@ mod tests {
                 ("privilege-tools", Critical),
                 ("remote-access-tools", Critical),
                 ("compilers", Medium),
+                ("secrets-in-config", High),
                 ("base-os", Informational),
             ]
         );

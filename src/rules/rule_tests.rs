@@ -453,3 +453,62 @@ fn required_labels_with_patterns() {
     assert!(r.description.contains("product is missing"));
     assert!(!r.description.contains("vendor"));
 }
+
+#[test]
+fn secrets_in_env_labels_and_history_are_found_and_masked() {
+    use crate::inspect::History;
+    let mut img = Image::new(2);
+    img.layer(0).file("/app", 0o755);
+    img.layer(1).file("/app2", 0o755);
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    img.inspect.config.env = vec![
+        "PATH=/usr/bin".into(),
+        "PWD=/app".into(),
+        "DB_PASSWORD=correct-horse-battery".into(),
+        "DB_PASSWORD_FILE=/run/secrets/db".into(),
+        "API_KEY=$API_KEY_FROM_RUNTIME".into(),
+        "GPG_KEY=A4A9406876FCBD3C456770C88C718D3B5072E1F5".into(),
+        "MONKEY=banana".into(),
+        "AUTH_URL=https://auth.example.com/".into(),
+        "EMPTY_TOKEN=".into(),
+    ];
+    img.inspect.config.labels.insert("api.token".into(), "label-secret-value".into());
+    img.inspect.config.labels.insert("version".into(), "1.0".into());
+    let step = |created_by: &str, empty_layer: bool| History {
+        created_by: created_by.into(),
+        empty_layer,
+        ..Default::default()
+    };
+    img.inspect.history = vec![
+        step("/bin/sh -c #(nop) ADD file:abc in /", false),
+        step("/bin/sh -c #(nop) ENV DB_PASSWORD=correct-horse-battery", true),
+        step(&format!("|1 GH={token} /bin/sh -c git clone https://x/y"), false),
+    ];
+    let c = img.check("secrets-in-config");
+    assert_eq!(c.status, Status::Fail, "{}", c.description);
+    assert_eq!(c.description, "secrets in 1 Env entry, 1 label, 2 history steps");
+    let at: Vec<(&str, usize)> = c.findings.iter().map(|f| (f.path.as_str(), f.layer)).collect();
+    assert_eq!(
+        at,
+        [("Env DB_PASSWORD", 0), ("label api.token", 0), ("history step 2", 0), ("history step 3", 2)],
+        "an ENV step makes no layer; the third step made layer 2"
+    );
+    let step3 = &c.findings[3];
+    assert_eq!(step3.layer_digest, format!("sha256:{:064x}", 2));
+    assert_eq!(step3.note.as_deref(), Some("github-token: ghp_…(40 chars)"));
+    assert!(!step3.created_by.contains(token), "the finding's history is masked: {}", step3.created_by);
+    for f in &c.findings {
+        let all = format!("{f:?}");
+        for raw in ["correct-horse-battery", "label-secret-value", token] {
+            assert!(!all.contains(raw), "{raw} shown in {all}");
+        }
+        assert!(f.violation && f.visible && f.kind == crate::model::EntryKind::Config);
+    }
+
+    img.inspect.config.env.retain(|e| !e.starts_with("DB_PASSWORD="));
+    img.inspect.config.labels.remove("api.token");
+    img.inspect.history.truncate(1);
+    let c = img.check("secrets-in-config");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.findings);
+    assert_eq!(c.description, "no secrets in 8 Env entries, 1 label or 1 history step");
+}
