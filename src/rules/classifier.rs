@@ -19,6 +19,9 @@ pub struct Classifier {
     path_patterns: PatternSet,
     /// Files some rule reads the content of.
     files: HashSet<&'static [u8]>,
+    /// Patterns whose matches some rule reads the content of (`Needs::read_patterns`).
+    content_names: PatternSet,
+    content_paths: PatternSet,
 }
 
 impl Classifier {
@@ -30,6 +33,8 @@ impl Classifier {
             name_patterns: PatternSet::default(),
             path_patterns: PatternSet::default(),
             files: HashSet::new(),
+            content_names: PatternSet::default(),
+            content_paths: PatternSet::default(),
         };
         for (slot, rule) in rules.iter().enumerate() {
             let bit = 1u64 << slot;
@@ -42,9 +47,15 @@ impl Classifier {
             }
             for p in &needs.patterns {
                 if p.contains('/') {
-                    c.path_patterns.add(p, bit)
+                    c.path_patterns.add(p, bit);
+                    if needs.read_patterns {
+                        c.content_paths.add(p, bit);
+                    }
                 } else {
-                    c.name_patterns.add(p, bit)
+                    c.name_patterns.add(p, bit);
+                    if needs.read_patterns {
+                        c.content_names.add(p, bit);
+                    }
                 }
             }
             if needs.mode_bits != 0 {
@@ -58,7 +69,12 @@ impl Classifier {
 
 impl Classify for Classifier {
     fn reads_content(&self, path: &[u8]) -> bool {
-        self.files.contains(path)
+        if self.files.contains(path) {
+            return true;
+        }
+        let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+        (!self.content_names.is_empty() && self.content_names.matches(name) != 0)
+            || (!self.content_paths.is_empty() && self.content_paths.matches(path) != 0)
     }
 
     fn classify(&self, e: &Entry) -> u64 {

@@ -21,6 +21,7 @@ pub mod remote_access_tools;
 pub mod required_labels;
 pub mod root_group;
 pub mod root_user;
+pub mod secret_files;
 pub mod secrets_in_config;
 pub mod sgid_files;
 pub mod startup_command_missing;
@@ -49,6 +50,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &remote_access_tools::Rule,
         &compilers::Rule,
         &secrets_in_config::Rule,
+        &secret_files::Rule,
         &base_os::Rule,
     ]
 }
@@ -110,6 +112,7 @@ mod tests {
                 ("remote-access-tools", Critical),
                 ("compilers", Medium),
                 ("secrets-in-config", High),
+                ("secret-files", Critical),
                 ("base-os", Informational),
             ]
         );
@@ -152,4 +155,4 @@ mod tests {
 }
 
 #[cfg(test)]
-mod rule_tests;
+pub(crate) mod rule_tests;

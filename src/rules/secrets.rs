@@ -120,7 +120,7 @@ pub fn token_spans(text: &str) -> Vec<(usize, usize, &'static str)> {
             let start = i + f.prefix.len();
             let len = b[start..].iter().take_while(|&&c| (f.charset)(c)).count();
             let end = start + len;
-            if (f.min..=f.max).contains(&len) && b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric()) {
+            if (f.min..=f.max).contains(&len) && !b.get(end).is_some_and(|c| c.is_ascii_alphanumeric()) {
                 spans.push((i, end, f.kind));
             }
         }
