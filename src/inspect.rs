@@ -160,6 +160,23 @@ impl ImageInspect {
     pub fn layer_history(&self) -> Vec<&History> {
         self.history.iter().filter(|h| !h.empty_layer).collect()
     }
+
+    /// The build steps of each layer, bottom to top: every history entry since the previous
+    /// layer's, ending with the one that committed this layer. A build that commits one layer
+    /// for a whole Containerfile (`buildah build`, `podman build --layers=false`) records its
+    /// COPY and RUN steps as empty and the last step (often CMD) as the layer's. Steps after
+    /// the last layer made no files and belong to none.
+    pub fn layer_steps(&self) -> Vec<Vec<&History>> {
+        let mut groups = Vec::new();
+        let mut current = Vec::new();
+        for h in &self.history {
+            current.push(h);
+            if !h.empty_layer {
+                groups.push(std::mem::take(&mut current));
+            }
+        }
+        groups
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +209,9 @@ mod tests {
     #[test]
     fn empty_layers_are_not_layer_history() {
         let i = parse(br#"[{"History":[{"created_by":"ADD x"},{"created_by":"ENV a=b","empty_layer":true},{"created_by":"RUN y"}]}]"#).unwrap();
+        let steps: Vec<Vec<&str>> =
+            i.layer_steps().iter().map(|g| g.iter().map(|h| h.created_by.as_str()).collect()).collect();
+        assert_eq!(steps, [vec!["ADD x"], vec!["ENV a=b", "RUN y"]]);
         let h: Vec<_> = i.layer_history().iter().map(|h| h.created_by.clone()).collect();
         assert_eq!(h, vec!["ADD x", "RUN y"]);
     }

@@ -124,6 +124,7 @@ impl Image {
                 files: layers::LayerFiles::Dir(t.root.clone()),
                 diff_id: format!("sha256:{:064x}", i + 1),
                 created_by: format!("step {}", i + 1),
+                steps: vec![format!("step {}", i + 1)],
             })
             .collect()
     }

@@ -1373,3 +1373,44 @@ fn failed_ids(rep: &Value) -> BTreeSet<String> {
         .map(|c| c["id"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// A build that commits one layer for several instructions (`podman build --layers=false`)
+/// records COPY as an empty step and the last instruction as the layer's: the report ties
+/// the layer to every step that made it, with both sources.
+#[test]
+fn a_layer_made_by_several_build_steps_names_them_all() {
+    let store = Store::new("steps-build");
+    let ctx = Scratch::new("steps-ctx");
+    fs::write(ctx.path().join("app"), "#!/bin/sh\n").unwrap();
+    fs::write(ctx.path().join("Base"), "FROM scratch\nCOPY app /base-file\n").unwrap();
+    fs::write(
+        ctx.path().join("App"),
+        "FROM localhost/steps-base:1\nCOPY app /opt/app\nENV MODE=prod\nCMD [\"/opt/app\"]\n",
+    )
+    .unwrap();
+    let c = ctx.path().to_str().unwrap();
+    store.podman(&["build", "-q", "--layers=true", "-f", &format!("{c}/Base"), "-t", "localhost/steps-base:1", c]);
+    store.podman(&["build", "-q", "--layers=false", "-f", &format!("{c}/App"), "-t", "localhost/steps-app:1", c]);
+    let id = store.inspect("localhost/steps-app:1")["Id"].as_str().unwrap().to_string();
+    let pushed = push_all(&store, "localhost/steps-app:1", "steps-app", &id, &["1"]);
+
+    for (how, run) in [
+        ("storage", scan(&store).args(["--pull", "never", "containers-storage:localhost/steps-app:1"]).run()),
+        ("registry", fetch(&Store::new("steps-fetch")).good_auth().arg(pushed.reference()).run()),
+    ] {
+        let rep = run.report();
+        let layers = rep["layers"].as_array().unwrap_or_else(|| panic!("{rep}"));
+        assert_eq!(layers.len(), 2, "{how}: {layers:?}");
+        let steps = strings(&layers[1]["steps"]);
+        assert!(steps.iter().any(|s| s.contains("COPY") && s.contains("/opt/app")), "{how}: {steps:?}");
+        assert!(steps.iter().any(|s| s.contains("ENV MODE=prod")), "{how}: {steps:?}");
+        assert!(steps.last().unwrap().contains("CMD"), "{how}: {steps:?}");
+        let created_by = layers[1]["created_by"].as_str().unwrap();
+        assert!(
+            created_by.contains("COPY") && created_by.contains("; then ") && created_by.contains("CMD"),
+            "{how}: {created_by}"
+        );
+        let base = strings(&layers[0]["steps"]);
+        assert!(base.len() == 1 && base[0].contains("/base-file"), "{how}: {base:?}");
+    }
+}

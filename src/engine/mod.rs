@@ -139,6 +139,7 @@ pub fn layer_info(fs: &ImageFs, checks: &[CheckResult]) -> Vec<LayerInfo> {
             number: l.source.number,
             diff_id: l.source.diff_id.clone(),
             created_by: crate::escape::text(&crate::rules::secrets::redact(&l.source.created_by)),
+            steps: l.source.steps.iter().map(|s| crate::escape::text(&crate::rules::secrets::redact(s))).collect(),
             entries: l.scan.entries.len(),
             size: l.scan.bytes,
             whiteouts: l.scan.entries.iter().filter(|e| e.kind == EntryKind::Whiteout).count(),

@@ -14,7 +14,11 @@ pub struct LayerSource {
     pub number: usize,
     pub files: LayerFiles,
     pub diff_id: String,
+    /// The build steps that made the layer (see `ImageInspect::layer_steps`), joined with
+    /// `; then ` when there are several; empty when the history does not line up.
     pub created_by: String,
+    /// The same steps, one by one.
+    pub steps: Vec<String>,
 }
 
 impl LayerSource {
@@ -117,6 +121,9 @@ pub fn layer_sources(image: &ImageInspect) -> Result<Vec<LayerSource>, String> {
     attribute(image, dirs.into_iter().map(LayerFiles::Dir).collect())
 }
 
+/// Between the steps of a layer made by several, in `created_by`.
+pub const STEP_SEPARATOR: &str = "; then ";
+
 /// Tie layers' files (bottom to top) to RootFS diff digests and History: the same for
 /// stored layers and for layers read from blobs.
 pub fn attribute(image: &ImageInspect, layers: Vec<LayerFiles>) -> Result<Vec<LayerSource>, String> {
@@ -124,17 +131,24 @@ pub fn attribute(image: &ImageInspect, layers: Vec<LayerFiles>) -> Result<Vec<La
     if !diff_ids.is_empty() && diff_ids.len() != layers.len() {
         return Err(format!("the image has {} RootFS layers but {} layers were found", diff_ids.len(), layers.len()));
     }
-    let history = image.layer_history();
+    let history = image.layer_steps();
     // History is only trusted for attribution when it lines up one to one with the layers.
     let history_fits = history.len() == layers.len();
     Ok(layers
         .into_iter()
         .enumerate()
-        .map(|(i, files)| LayerSource {
-            number: i + 1,
-            files,
-            diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
-            created_by: if history_fits { history[i].created_by.clone() } else { String::new() },
+        .map(|(i, files)| {
+            let steps: Vec<String> = match history_fits {
+                true => history[i].iter().map(|h| h.created_by.clone()).filter(|s| !s.is_empty()).collect(),
+                false => Vec::new(),
+            };
+            LayerSource {
+                number: i + 1,
+                files,
+                diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
+                created_by: steps.join(STEP_SEPARATOR),
+                steps,
+            }
         })
         .collect())
 }

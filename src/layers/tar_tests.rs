@@ -1020,6 +1020,7 @@ fn candidate_capture_is_bounded_per_layer() {
         })),
         diff_id: String::new(),
         created_by: String::new(),
+        steps: Vec::new(),
     };
     let fs = ImageFs::new(vec![(source, std::sync::Arc::new(l.scan))]);
     let last = fs.lookup(format!("/keys/{}.pem", n - 1).as_bytes()).unwrap();

@@ -174,7 +174,7 @@ fn layer_sources_order_and_attribution() {
         got,
         vec![
             (1, "/s/a/diff", "sha256:a", "ADD a"),
-            (2, "/s/b/diff", "sha256:b", "RUN b"),
+            (2, "/s/b/diff", "sha256:b", "ENV x=1; then RUN b"),
             (3, "/s/c/diff", "sha256:c", "RUN c"),
             (4, "/s/d/diff", "sha256:d", "COPY d"),
         ]
@@ -225,6 +225,7 @@ impl Snapshots {
                 files: LayerFiles::Dir(self.root(i)),
                 diff_id: String::new(),
                 created_by: String::new(),
+                steps: Vec::new(),
             })
             .collect();
         let classifier = crate::rules::Classifier::new(crate::rules::all(), &Default::default());

@@ -130,6 +130,9 @@ pub struct LayerInfo {
     pub number: usize,
     pub diff_id: String,
     pub created_by: String,
+    /// The build steps that made this layer, one by one (escaped); `created_by` joins them.
+    #[serde(default)]
+    pub steps: Vec<String>,
     pub entries: usize,
     /// Sum of the apparent sizes of the layer's regular files.
     pub size: u64,

@@ -238,6 +238,7 @@ mod tests {
             number: 1,
             diff_id: String::new(),
             created_by: String::new(),
+            steps: vec![],
             entries: 1,
             size: 1,
             whiteouts: 0,

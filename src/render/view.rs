@@ -173,6 +173,8 @@ pub struct LayerView {
     pub diff_id: String,
     pub short_digest: String,
     pub created_by: String,
+    /// The layer's build steps one by one (a layer made by several lists each).
+    pub steps: Vec<String>,
     pub entries: usize,
     pub size: u64,
     pub whiteouts: usize,
@@ -267,6 +269,11 @@ pub fn image<'a>(report: &'a Report, index: usize, limits: Limits, with_tree: bo
             diff_id: l.diff_id.clone(),
             short_digest: crate::text::short_digest(&l.diff_id),
             created_by: l.created_by.clone(),
+            steps: if l.steps.is_empty() && !l.created_by.is_empty() {
+                vec![l.created_by.clone()]
+            } else {
+                l.steps.clone()
+            },
             entries: l.entries,
             size: l.size,
             whiteouts: l.whiteouts,

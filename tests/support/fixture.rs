@@ -122,6 +122,7 @@ fn layers(created_by: [&str; 3]) -> Vec<LayerInfo> {
             number: i + 1,
             diff_id: digest(i as u8 + 1),
             created_by: created_by[i].to_string(),
+            steps: vec![created_by[i].to_string()],
             entries: entries[i],
             size: sizes[i],
             whiteouts: usize::from(i == 2),
@@ -333,6 +334,7 @@ pub fn hostile() -> Report {
     let evil_by = "RUN echo '<img src=x onerror=alert(1)>' # buildkit";
     for l in r.layers.iter_mut() {
         l.created_by = evil_by.to_string();
+        l.steps = vec![evil_by.to_string(), "CMD [\"</script>\"]".to_string()];
     }
     r.image.labels.insert(HOSTILE.to_string(), format!("{HOSTILE}\nline two \x1b[2J\x1b[31m | **bold** @all"));
     r.image.user = "<b>root</b>".to_string();
