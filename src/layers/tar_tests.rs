@@ -953,7 +953,7 @@ fn throughput() {
 /// while streaming: the same verdicts as on the walked layers.
 #[test]
 fn secret_file_candidates_are_captured_in_every_streamed_layer() {
-    let img = crate::rules::rule_tests::secret_files_image();
+    let img = crate::testutil::secret_files_image();
     let classifier = crate::rules::Classifier::new(crate::rules::all(), &img.settings);
     let layers: Vec<(LayerSource, std::sync::Arc<LayerScan>)> = img
         .sources()
@@ -986,7 +986,7 @@ fn secret_file_candidates_are_captured_in_every_streamed_layer() {
     let (streamed, walked) = (run(&from_tar), run(&img.fs()));
     assert_eq!(streamed.status, crate::model::Status::Fail, "{}", streamed.description);
     assert_eq!(streamed.description, walked.description);
-    let verdicts = crate::rules::rule_tests::secret_file_verdicts;
+    let verdicts = crate::testutil::secret_file_verdicts;
     assert_eq!(verdicts(&streamed), verdicts(&walked));
     let leaked = streamed.findings.iter().find(|f| f.path == "/tmp/leaked.pem").unwrap();
     assert!(!leaked.visible && leaked.violation, "the deleted key was read from its own layer");

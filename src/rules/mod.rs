@@ -155,4 +155,4 @@ mod tests {
 }
 
 #[cfg(test)]
-pub(crate) mod rule_tests;
+mod rule_tests;
