@@ -16,4 +16,5 @@ mod processes;
 mod registry;
 mod reports;
 mod scan;
+mod secrets;
 mod structure;

@@ -7,6 +7,7 @@ mod context;
 mod mode_bits;
 mod patterns;
 mod rule;
+pub mod secrets;
 mod settings;
 mod tools;
 
@@ -22,6 +23,8 @@ pub mod remote_access_tools;
 pub mod required_labels;
 pub mod root_group;
 pub mod root_user;
+pub mod secret_files;
+pub mod secrets_in_config;
 pub mod sgid_files;
 pub mod startup_command_missing;
 pub mod suid_files;
@@ -52,6 +55,8 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &privilege_tools::Rule,
         &remote_access_tools::Rule,
         &compilers::Rule,
+        &secrets_in_config::Rule,
+        &secret_files::Rule,
         &base_os::Rule,
     ]
 }
@@ -115,6 +120,8 @@ mod tests {
                 ("privilege-tools", Critical),
                 ("remote-access-tools", Critical),
                 ("compilers", Medium),
+                ("secrets-in-config", High),
+                ("secret-files", Critical),
                 ("base-os", Informational),
             ]
         );

@@ -677,3 +677,145 @@ fn account_names_are_escaped_in_findings() {
         assert!(!f.path.chars().any(char::is_control) && !f.note.as_deref().unwrap().chars().any(char::is_control));
     }
 }
+
+#[test]
+fn secrets_in_env_labels_and_history_are_found_and_masked() {
+    use crate::inspect::History;
+    let mut img = Image::new(2);
+    img.layer(0).file("/app", 0o755);
+    img.layer(1).file("/app2", 0o755);
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    img.inspect.config.env = vec![
+        "PATH=/usr/bin".into(),
+        "PWD=/app".into(),
+        "DB_PASSWORD=correct-horse-battery".into(),
+        "DB_PASSWORD_FILE=/run/secrets/db".into(),
+        "API_KEY=$API_KEY_FROM_RUNTIME".into(),
+        "GPG_KEY=A4A9406876FCBD3C456770C88C718D3B5072E1F5".into(),
+        "MONKEY=banana".into(),
+        "AUTH_URL=https://auth.example.com/".into(),
+        "EMPTY_TOKEN=".into(),
+    ];
+    img.inspect.config.labels.insert("api.token".into(), "label-secret-value".into());
+    img.inspect.config.labels.insert("version".into(), "1.0".into());
+    let step = |created_by: &str, empty_layer: bool| History {
+        created_by: created_by.into(),
+        empty_layer,
+        ..Default::default()
+    };
+    img.inspect.history = vec![
+        step("/bin/sh -c #(nop) ADD file:abc in /", false),
+        step("/bin/sh -c #(nop) ENV DB_PASSWORD=correct-horse-battery", true),
+        step(&format!("|1 GH={token} /bin/sh -c git clone https://x/y"), false),
+    ];
+    let c = img.check("secrets-in-config");
+    assert_eq!(c.status, Status::Fail, "{}", c.description);
+    assert_eq!(c.description, "secrets in 1 Env entry, 1 label, 2 history steps");
+    let at: Vec<(&str, usize)> = c.findings.iter().map(|f| (f.path.as_str(), f.layer)).collect();
+    assert_eq!(
+        at,
+        [("Env DB_PASSWORD", 0), ("label api.token", 0), ("history step 2", 0), ("history step 3", 2)],
+        "an ENV step makes no layer; the third step made layer 2"
+    );
+    let step3 = &c.findings[3];
+    assert_eq!(step3.layer_digest, format!("sha256:{:064x}", 2));
+    assert_eq!(step3.note.as_deref(), Some("github-token: ghp_…(40 chars)"));
+    assert!(!step3.created_by.contains(token), "the finding's history is masked: {}", step3.created_by);
+    for f in &c.findings {
+        let all = format!("{f:?}");
+        for raw in ["correct-horse-battery", "label-secret-value", token] {
+            assert!(!all.contains(raw), "{raw} shown in {all}");
+        }
+        assert!(f.violation && f.visible && f.kind == crate::model::EntryKind::Config);
+    }
+
+    img.inspect.config.env.retain(|e| !e.starts_with("DB_PASSWORD="));
+    img.inspect.config.labels.remove("api.token");
+    img.inspect.history.truncate(1);
+    let c = img.check("secrets-in-config");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.findings);
+    assert_eq!(c.description, "no secrets in 8 Env entries, 1 label or 1 history step");
+}
+
+use crate::testutil::{secret_file_verdicts, secret_files_image, SECRET_FILE_VALUES, TEST_CERT, TEST_RSA_KEY};
+
+#[test]
+fn secret_files_are_verified_by_content_in_every_layer() {
+    let img = secret_files_image();
+    let c = img.check("secret-files");
+    assert_eq!(c.status, Status::Fail, "{}", c.description);
+    let s = |p: &str, layer, visible, violation| (p.to_string(), layer, visible, violation);
+    assert_eq!(
+        secret_file_verdicts(&c),
+        [
+            s("/big/huge.pem", 1, true, true),
+            s("/build/deploy.key", 1, true, true),
+            s("/home/app/.docker/config.json", 1, true, true),
+            s("/home/app/.npmrc", 1, true, true),
+            s("/root/.aws/credentials", 1, true, true),
+            s("/root/.git-credentials", 1, true, true),
+            s("/root/.kube/config", 1, true, true),
+            s("/root/.netrc", 1, true, true),
+            s("/root/.pypirc", 1, true, true),
+            s("/root/.ssh/id_ed25519", 1, true, true),
+            s("/tmp/leaked.pem", 2, false, true),
+            s("/usr/lib/python3/site-packages/pkg/tests/data/k.pem", 1, true, false),
+            s("/usr/share/doc/openssl/example.key", 1, true, false),
+            s("/etc/ssl/private/server.pem", 1, true, true),
+        ]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        c.description,
+        "12 files with a private key or credential, 1 of them deleted later but still in their layer \
+         (2 in documentation or test data listed for information)"
+    );
+    let note = |p: &str| c.findings.iter().find(|f| f.path == p).unwrap().note.clone().unwrap();
+    assert_eq!(note("/etc/ssl/private/server.pem"), "private key (BEGIN RSA PRIVATE KEY)");
+    assert_eq!(note("/home/app/.docker/config.json"), "registry auth for registry.example.com: dXNl…(28 chars)");
+    assert_eq!(note("/root/.aws/credentials"), "AWS secret access key: wJal…(40 chars)");
+    assert!(note("/big/huge.pem").contains("too big to verify"));
+    assert!(note("/tmp/leaked.pem").contains("deleted or replaced by layer 3"));
+    let all = format!("{:?}", c);
+    for raw in SECRET_FILE_VALUES {
+        assert!(!all.contains(raw), "{raw} shown");
+    }
+}
+
+#[test]
+fn secret_files_pass_on_certificates_and_public_keys_and_take_policy_globs() {
+    let mut img = Image::new(1);
+    img.layer(0)
+        .file_with("/etc/ssl/certs/ca.pem", 0o644, TEST_CERT.as_bytes())
+        .file_with("/root/.ssh/id_rsa.pub", 0o644, b"ssh-rsa AAAAB3NzaC1yc2E root@host\n")
+        .file_with("/opt/app/conf/app.secret", 0o600, TEST_RSA_KEY.as_bytes());
+    let c = img.check("secret-files");
+    assert_eq!(
+        (c.status, c.description.as_str()),
+        (Status::Pass, "no private keys or credentials in 2 candidate files")
+    );
+    img.policy = crate::engine::policy::parse("extra_secret_files = [\"*.secret\"]").unwrap();
+    img.settings = crate::engine::policy::rule_settings(&img.policy);
+    let c = img.check("secret-files");
+    assert_eq!(c.status, Status::Fail, "{}", c.description);
+    assert_eq!(c.findings.len(), 1);
+    assert_eq!(c.findings[0].path, "/opt/app/conf/app.secret");
+}
+
+#[test]
+fn a_candidate_swapped_for_a_symlink_after_the_walk_is_an_error_never_followed() {
+    let img = Image::new(1);
+    img.layer(0).file_with("/root/id_rsa", 0o600, TEST_RSA_KEY.as_bytes());
+    let fs = img.fs();
+    let host = img.layer(0).root.join("root/id_rsa");
+    std::fs::remove_file(&host).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", &host).unwrap();
+    let checks =
+        crate::engine::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, crate::rules::all());
+    let c = checks.into_iter().find(|c| c.id == "secret-files").unwrap();
+    assert_eq!(c.status, Status::Error, "{}", c.description);
+    assert!(c.description.contains("1 candidate file could not be read"), "{}", c.description);
+}

@@ -285,6 +285,8 @@ pub fn sample() -> Report {
         ),
         check("remote-access-tools", Status::Pass, "none found", vec![]),
         check("compilers", Status::Skipped, "disabled by policy: build image; compilers are expected", vec![]),
+        check("secrets-in-config", Status::Pass, "no secrets in 4 Env entries, 3 labels or 9 history steps", vec![]),
+        check("secret-files", Status::Pass, "no private keys or credentials in 2 candidate files", vec![]),
         check("base-os", Status::Pass, "Debian GNU/Linux 12", vec![]),
         check("required-labels", Status::Pass, "2 required labels present", vec![]),
     ];
