@@ -11,7 +11,9 @@ mod tools;
 
 pub mod admin_ports_exposed;
 pub mod base_os;
+pub mod build_hygiene;
 pub mod compilers;
+pub mod healthcheck_missing;
 pub mod labels_missing;
 pub mod latest_tag;
 pub mod privilege_tools;
@@ -45,6 +47,8 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &privilege_tools::Rule,
         &remote_access_tools::Rule,
         &compilers::Rule,
+        &healthcheck_missing::Rule,
+        &build_hygiene::Rule,
         &base_os::Rule,
     ]
 }
@@ -105,6 +109,8 @@ mod tests {
                 ("privilege-tools", Critical),
                 ("remote-access-tools", Critical),
                 ("compilers", Medium),
+                ("healthcheck-missing", Low),
+                ("build-hygiene", Low),
                 ("base-os", Informational),
             ]
         );

@@ -453,3 +453,81 @@ fn required_labels_with_patterns() {
     assert!(r.description.contains("product is missing"));
     assert!(!r.description.contains("vendor"));
 }
+
+fn healthcheck(img: &mut Image, inspect_json: &str) -> crate::model::CheckResult {
+    img.inspect = crate::inspect::parse(inspect_json.as_bytes()).unwrap();
+    img.check("healthcheck-missing")
+}
+
+#[test]
+fn healthcheck_from_podman_docker_and_oci_configs() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/app", 0o755);
+    // podman inspect of a docker-format image: beside Config.
+    let c = healthcheck(
+        &mut img,
+        r#"[{"ManifestType":"application/vnd.docker.distribution.manifest.v2+json",
+            "Healthcheck":{"Test":["CMD-SHELL","curl -f http://localhost/ || exit 1"],"Interval":30000000000}}]"#,
+    );
+    assert_eq!(c.status, Status::Pass, "{}", c.description);
+    assert!(c.description.contains("CMD-SHELL curl -f"), "{}", c.description);
+    // A docker image config (the registry source): inside config.
+    let c = healthcheck(&mut img, r#"[{"Config":{"Healthcheck":{"Test":["CMD","/bin/true"]}}}]"#);
+    assert_eq!(c.status, Status::Pass, "{}", c.description);
+    let c = healthcheck(&mut img, r#"[{"Healthcheck":{"Test":["NONE"]}}]"#);
+    assert_eq!(c.status, Status::Fail);
+    assert!(c.description.contains("disabled"), "{}", c.description);
+    // Docker's "inherit" (empty Test) in a finished image means none.
+    let c = healthcheck(&mut img, r#"[{"Healthcheck":{"Test":[]}}]"#);
+    assert_eq!((c.status, c.description.as_str()), (Status::Fail, "no HEALTHCHECK"));
+    let c =
+        healthcheck(&mut img, r#"[{"ManifestType":"application/vnd.oci.image.manifest.v1+json","Healthcheck":null}]"#);
+    assert_eq!(c.status, Status::Fail);
+    assert!(c.description.contains("OCI format, which cannot carry one"), "{}", c.description);
+    let c = healthcheck(&mut img, r#"[{"Healthcheck":{"Test":["CMD","/x\u001b[2J"]}}]"#);
+    assert!(c.description.contains("/x\\x1b[2J"), "escaped: {}", c.description);
+}
+
+#[test]
+fn build_hygiene_names_the_history_step_and_its_layer() {
+    let mut img = Image::new(2);
+    img.layer(0).file("/bin/sh", 0o755);
+    img.layer(1).file("/app", 0o755);
+    img.inspect = crate::inspect::parse(
+        br#"[{"History":[
+        {"created_by":"/bin/sh -c #(nop) ADD file:abc in / "},
+        {"created_by":"/bin/sh -c #(nop)  CMD [\"bash\"]","empty_layer":true},
+        {"created_by":"ADD https://example.com/x.tgz in /opt","empty_layer":true},
+        {"created_by":"|1 V=1 /bin/sh -c apt-get update && curl -fsSL https://get.example.com | sh"}]}]"#,
+    )
+    .unwrap();
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Fail, "{}", c.description);
+    let got: Vec<(String, usize, String)> =
+        c.findings.iter().map(|f| (f.path.clone(), f.layer, f.note.clone().unwrap_or_default())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("history step 3".into(), 0, "ADD of a remote URL: ADD https://example.com/x.tgz".into()),
+            (
+                "history step 4".into(),
+                2,
+                "package index refreshed without an install in the same step: apt-get update".into()
+            ),
+            (
+                "history step 4".into(),
+                2,
+                "a download piped into a shell: curl -fsSL https://get.example.com | sh".into()
+            ),
+        ]
+    );
+    assert!(c.findings.iter().all(|f| f.violation && f.visible));
+    assert_eq!(c.findings[1].layer_digest, format!("sha256:{:064x}", 2));
+
+    img.inspect = crate::inspect::parse(
+        br#"[{"History":[{"created_by":"/bin/sh -c apt-get update && apt-get install -y x"},{"created_by":"COPY . /app"}]}]"#,
+    )
+    .unwrap();
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.findings);
+}
