@@ -53,10 +53,13 @@
 //!   conversion) labels them `tar+gzip`: [`LayerBlob::compression`] is what the blob's first
 //!   bytes say, not the label.
 //! - Blob digests are verified by skopeo as it copies; [`crate::oci`] checks sizes and the
-//!   manifest's and config's digests. Two images of a run fetched at the same moment that
-//!   share a base layer not yet in the cache both download it (each blob is written to a
-//!   temporary file and renamed, so the result is sound); fetched one after the other, the
-//!   second reuses it.
+//!   manifest's and config's digests.
+//! - Images of a run fetched at the same moment that share a base layer download it once:
+//!   the manifest from `inspect --raw` names the layers, a fetch claims those neither in the
+//!   cache nor claimed yet and waits for the others' fetches to end ([`BlobCache::claim`]),
+//!   then its `skopeo copy` finds them in the shared blob directory and skips them. (skopeo
+//!   writes each blob to a temporary file and renames it, so a blob file that exists is
+//!   whole.)
 
 use crate::auth::{AuthFile, Credentials, Secret};
 use crate::command::{self, argv, Program};
@@ -67,10 +70,13 @@ use crate::model::ErrorKind;
 use crate::oci::{self, LayerBlob};
 use crate::podman::AcquireOptions;
 use crate::reference::{ImageRef, Transport};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use tokio::sync::watch;
 
 pub struct Skopeo {
     program: Program,
@@ -85,6 +91,16 @@ pub struct Skopeo {
 pub struct BlobCache {
     dir: PrivateDir,
     next: AtomicUsize,
+    /// Layer blobs some fetch of this run is downloading, by digest: the sender is dropped
+    /// when that fetch ends. Images built on one base and fetched at the same time would
+    /// otherwise each download the base.
+    in_flight: Mutex<HashMap<String, watch::Receiver<()>>>,
+}
+
+/// The layer blobs one fetch downloads: waiters are released when it is dropped, whether the
+/// fetch succeeded or not (a waiter then finds the blob missing and fetches it itself).
+pub struct BlobClaim {
+    _done: Option<watch::Sender<()>>,
 }
 
 impl BlobCache {
@@ -110,7 +126,7 @@ impl BlobCache {
                 .and_then(|_| std::fs::set_permissions(&p, private.clone()))
                 .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
         }
-        Ok(BlobCache { dir, next: AtomicUsize::new(0) })
+        Ok(BlobCache { dir, next: AtomicUsize::new(0), in_flight: Mutex::default() })
     }
 
     pub fn path(&self) -> &Path {
@@ -125,6 +141,43 @@ impl BlobCache {
     /// skopeo's own temporary files (an extracted oci-archive).
     fn tmp_dir(&self) -> PathBuf {
         self.dir.path().join("tmp")
+    }
+
+    /// Claim the blobs of `digests` that are neither here nor being fetched, and wait for the
+    /// ones another fetch of this run claimed first. A claim only ever waits for earlier
+    /// claims, so fetches cannot wait for each other in a circle.
+    pub async fn claim(&self, digests: &[String]) -> BlobClaim {
+        let (tx, rx) = watch::channel(());
+        let mut waits = Vec::new();
+        let mut claimed = false;
+        {
+            let mut in_flight = self.in_flight.lock().expect("not poisoned");
+            for d in digests {
+                let Some(path) = self.blob_path(d) else { continue };
+                match in_flight.get(d) {
+                    // Its fetcher is still at it.
+                    Some(other) if other.has_changed().is_ok() => waits.push(other.clone()),
+                    _ if path.exists() => {}
+                    _ => {
+                        in_flight.insert(d.clone(), rx.clone());
+                        claimed = true;
+                    }
+                }
+            }
+        }
+        for mut w in waits {
+            // Err: that fetch ended (its sender dropped), which is all we wait for.
+            while w.changed().await.is_ok() {}
+        }
+        BlobClaim { _done: claimed.then_some(tx) }
+    }
+
+    /// Where the blob of `digest` lives once fetched; None for a digest that is not a safe
+    /// `algorithm:hex` name.
+    fn blob_path(&self, digest: &str) -> Option<PathBuf> {
+        let (alg, hex) = digest.split_once(':')?;
+        let safe = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+        (safe(alg) && safe(hex)).then(|| self.blob_dir().join(alg).join(hex))
     }
 
     /// A new, not yet existing, layout directory for one image.
@@ -222,19 +275,24 @@ impl Skopeo {
             false => None,
         };
         let tls = if registry { opts.tls_verify } else { None };
+        let mut layer_digests = Vec::new();
         let (source, registry_digest) = if registry {
             let repo = r.repo_name().unwrap_or_default();
             let digest = match &r.digest {
                 Some(d) => d.clone(),
                 None => {
                     let name = format!("docker://{}", r.local_name().unwrap_or_default());
-                    self.registry_digest(&name, authfile.as_ref(), tls, &opts.credentials).await?
+                    let (digest, raw) = self.registry_digest(&name, authfile.as_ref(), tls, &opts.credentials).await?;
+                    layer_digests = manifest_layers(&raw);
+                    digest
                 }
             };
             (format!("docker://{repo}@{digest}"), Some(digest))
         } else {
             (r.original.clone(), None)
         };
+        // Held until the copy ends, on every path.
+        let claim = cache.claim(&layer_digests).await;
 
         let layout = cache.new_layout();
         let mut args = self.globals();
@@ -269,6 +327,7 @@ impl Skopeo {
         dest.push(&layout);
         args.push(dest);
         let out = self.run(&args).await?;
+        drop(claim);
         if !out.success() {
             let reason = redact(&reason(&out), &opts.credentials);
             return Err(Failure::new(classify(&reason), format!("skopeo copy {source} failed: {reason}")));
@@ -317,7 +376,7 @@ impl Skopeo {
         authfile: Option<&AuthFile>,
         tls: Option<bool>,
         creds: &Credentials,
-    ) -> Result<String, Failure> {
+    ) -> Result<(String, Vec<u8>), Failure> {
         let mut args = self.globals();
         args.extend(argv(["inspect", "--raw"]));
         if let Some(f) = authfile {
@@ -339,7 +398,7 @@ impl Skopeo {
                 format!("skopeo inspect {name} gave a manifest of {} bytes", out.stdout.len()),
             ));
         }
-        Ok(format!("sha256:{}", crate::sha256::hex(&out.stdout)))
+        Ok((format!("sha256:{}", crate::sha256::hex(&out.stdout)), out.stdout))
     }
 
     async fn run(&self, args: &[OsString]) -> Result<command::Output, Failure> {
@@ -349,6 +408,23 @@ impl Skopeo {
 
 /// skopeo's own explanation: the message of its final `level=fatal msg="…"` log line
 /// (unquoted), else the last lines of stderr; controls escaped.
+/// The layer digests of a single-image manifest (Docker v2s2 or OCI); none for an index,
+/// whose image manifest skopeo chooses, or for anything unparsable (skopeo then reports it).
+fn manifest_layers(raw: &[u8]) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        #[serde(default)]
+        layers: Vec<Layer>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Layer {
+        digest: String,
+    }
+    serde_json::from_slice::<Manifest>(raw)
+        .map(|m| m.layers.into_iter().map(|l| l.digest).collect())
+        .unwrap_or_default()
+}
+
 fn reason(out: &command::Output) -> String {
     let text = String::from_utf8_lossy(&out.stderr);
     let fatal = text.lines().rev().find(|l| l.contains("level=fatal")).and_then(logrus_msg);

@@ -1,5 +1,6 @@
 //! Routes each walked entry to the rules that asked for it, so one walk feeds them all.
 
+use super::patterns::PatternSet;
 use super::rule::Rule;
 use super::settings::RuleSettings;
 use crate::layers::{Classify, Entry};
@@ -12,6 +13,10 @@ pub struct Classifier {
     exact: HashMap<Vec<u8>, u64>,
     versioned: HashMap<Vec<u8>, u64>,
     mode_rules: Vec<(u32, u64)>,
+    /// `Needs::patterns` without a `/`: on the base name.
+    name_patterns: PatternSet,
+    /// `Needs::patterns` with a `/`: on the full path.
+    path_patterns: PatternSet,
     /// Files some rule reads the content of.
     files: HashSet<&'static [u8]>,
 }
@@ -22,6 +27,8 @@ impl Classifier {
             exact: HashMap::new(),
             versioned: HashMap::new(),
             mode_rules: Vec::new(),
+            name_patterns: PatternSet::default(),
+            path_patterns: PatternSet::default(),
             files: HashSet::new(),
         };
         for (slot, rule) in rules.iter().enumerate() {
@@ -31,6 +38,13 @@ impl Classifier {
                 *c.exact.entry(n.as_bytes().to_vec()).or_default() |= bit;
                 if needs.versioned_names {
                     *c.versioned.entry(n.as_bytes().to_vec()).or_default() |= bit;
+                }
+            }
+            for p in &needs.patterns {
+                if p.contains('/') {
+                    c.path_patterns.add(p, bit)
+                } else {
+                    c.name_patterns.add(p, bit)
                 }
             }
             if needs.mode_bits != 0 {
@@ -63,6 +77,14 @@ impl Classify for Classifier {
                 super::tools::versioned_forms(name, |form| bits |= self.versioned.get(form).copied().unwrap_or(0));
             }
         }
+        if e.kind != EntryKind::Whiteout {
+            if !self.name_patterns.is_empty() {
+                bits |= self.name_patterns.matches(e.name());
+            }
+            if !self.path_patterns.is_empty() {
+                bits |= self.path_patterns.matches(&e.path);
+            }
+        }
         bits
     }
 }
@@ -78,5 +100,70 @@ mod tests {
             assert!(c.reads_content(f.as_bytes()), "{f}");
         }
         assert!(!c.reads_content(b"/etc/shadow-not-read"));
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+    use crate::layers::Loc;
+    use crate::rules::{Context, Evaluation, Needs, RuleMeta};
+
+    struct Wants(&'static [&'static str]);
+    static META: RuleMeta = RuleMeta {
+        id: "test-patterns",
+        title: "",
+        severity: crate::model::Severity::Low,
+        rationale: "",
+        remediation: "",
+        reads_layers: true,
+        controls: &[],
+    };
+    impl Rule for Wants {
+        fn meta(&self) -> &'static RuleMeta {
+            &META
+        }
+        fn needs(&self, _: &RuleSettings) -> Needs {
+            Needs { patterns: self.0.iter().map(|p| p.to_string()).collect(), ..Needs::default() }
+        }
+        fn check(&self, _: &Context, _: &[Loc]) -> Evaluation {
+            Evaluation::pass("")
+        }
+    }
+
+    fn entry(path: &str, kind: EntryKind) -> Entry {
+        Entry {
+            path: path.as_bytes().into(),
+            parent: u32::MAX,
+            kind,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            link: None,
+            opaque: false,
+        }
+    }
+
+    #[test]
+    fn patterns_route_entries_of_every_kind_but_whiteouts() {
+        let a = Wants(&[".git", "*.pem"]);
+        let b = Wants(&["/var/cache/apk/*", "*/.docker/config.json"]);
+        let rules: [&dyn Rule; 2] = [&a, &b];
+        let c = Classifier::new(&rules, &RuleSettings::default());
+        let cases = [
+            ("/src/app/.git", EntryKind::Dir, 1),
+            ("/src/app/.git", EntryKind::Whiteout, 0),
+            ("/src/app/.gitignore", EntryKind::File, 0),
+            ("/etc/ssl/private/server.pem", EntryKind::File, 1),
+            ("/etc/ssl/certs/ca.pem", EntryKind::Symlink, 1),
+            ("/var/cache/apk/APKINDEX.tar.gz", EntryKind::File, 2),
+            ("/var/cache/apk", EntryKind::Dir, 0),
+            ("/root/.docker/config.json", EntryKind::File, 2),
+            ("/var/cache/apk/x.pem", EntryKind::File, 3),
+        ];
+        for (path, kind, want) in cases {
+            assert_eq!(c.classify(&entry(path, kind)), want, "{path} {kind:?}");
+        }
     }
 }

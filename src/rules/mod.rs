@@ -5,6 +5,7 @@ mod accounts;
 mod classifier;
 mod context;
 mod mode_bits;
+mod patterns;
 mod rule;
 mod settings;
 mod tools;

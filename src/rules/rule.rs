@@ -46,6 +46,11 @@ pub struct Needs {
     pub versioned_names: bool,
     /// Entries with any of these mode bits (e.g. setuid).
     pub mode_bits: u32,
+    /// Globs (`*`, `?`, `[…]`) on the base name of entries of any kind but whiteouts, or on
+    /// the full path when the glob holds a `/` (`*` then also spans `/`): `*.pem`, `.git`,
+    /// `/var/cache/apk/*`, `*/.docker/config.json`. Keep them shaped `prefix*suffix` where you
+    /// can: those are matched without the glob engine.
+    pub patterns: Vec<String>,
     /// Files whose content the rule reads (absolute paths in the image): a source that
     /// streams layers keeps these while it reads them.
     pub files: &'static [&'static str],

@@ -101,6 +101,47 @@ async fn storage_references_and_short_names_are_not_fetched() {
 
 // --- the environment ---------------------------------------------------------------------
 
+#[tokio::test]
+async fn a_blob_being_fetched_is_waited_for_not_fetched_twice() {
+    let cache = BlobCache::create().unwrap();
+    let (base, own_a, own_b, here) =
+        ("sha256:aa".to_string(), "sha256:a1".to_string(), "sha256:b1".to_string(), "sha256:cc".to_string());
+    std::fs::create_dir_all(cache.blob_dir().join("sha256")).unwrap();
+    std::fs::write(cache.blob_dir().join("sha256/cc"), b"whole").unwrap();
+    // A claims the base and its own layer; the blob already here is nobody's to fetch.
+    let a = cache.claim(&[base.clone(), own_a.clone(), here.clone()]).await;
+    assert!(a._done.is_some());
+    // B needs the base too: its claim waits until A's fetch ends.
+    let b = tokio::spawn({
+        let (base, own_b) = (base.clone(), own_b.clone());
+        async move {
+            let cache = cache;
+            let claim = cache.claim(&[base, own_b]).await;
+            (claim._done.is_some(), cache)
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!b.is_finished(), "B went on while A was still fetching the base");
+    drop(a);
+    let (b_claimed, cache) = tokio::time::timeout(std::time::Duration::from_secs(5), b).await.unwrap().unwrap();
+    assert!(b_claimed, "B fetches its own layer");
+    // A's fetch failed (the base never arrived): the next claim takes it over, no wait.
+    let c = tokio::time::timeout(std::time::Duration::from_secs(5), cache.claim(&[base])).await.unwrap();
+    assert!(c._done.is_some());
+    // Nothing to fetch: no claim.
+    assert!(cache.claim(&[here, "../../etc/passwd".into()]).await._done.is_none());
+}
+
+#[test]
+fn manifest_layers_of_images_but_not_of_indexes() {
+    let v2s2 = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"digest":"sha256:c"},"layers":[{"digest":"sha256:l1","size":1},{"digest":"sha256:l2","size":2}]}"#;
+    assert_eq!(manifest_layers(v2s2), ["sha256:l1", "sha256:l2"]);
+    let index =
+        br#"{"schemaVersion":2,"manifests":[{"digest":"sha256:m","platform":{"os":"linux","architecture":"amd64"}}]}"#;
+    assert!(manifest_layers(index).is_empty());
+    assert!(manifest_layers(b"not json").is_empty());
+}
+
 fn ci_creds(registry: &str, user: &str, password: &str) -> Credentials {
     Credentials {
         entries: Vec::new(),
