@@ -1,7 +1,9 @@
 use super::context::Context;
-use super::rule::{Evaluation, RuleMeta};
+use super::rule::{Evaluation, Needs, RuleMeta};
+use super::settings::RuleSettings;
 use crate::layers::Loc;
-use crate::model::{Finding, Severity};
+use crate::model::{EntryKind, Finding, Severity};
+use std::collections::BTreeMap;
 
 pub struct Rule;
 
@@ -21,7 +23,7 @@ static META: RuleMeta = RuleMeta {
         upgrading in it; download installers, verify their checksum or signature, then run them; \
         clean caches in the step that fills them (`rm -rf /var/lib/apt/lists/*`, \
         `apk add --no-cache`, `dnf clean all`).",
-    reads_layers: false,
+    reads_layers: true,
     controls: &["CIS Docker 1.6 4.7", "CIS Docker 1.6 4.9", "NIST SP 800-190 4.1.2"],
 };
 
@@ -94,17 +96,16 @@ const WRAPPERS: &[&str] = &[
     "while", "until", "do",
 ];
 
-/// Package-manager caches: a finding when one holds any visible file. Globs on the full path
-/// ([`crate::glob`]); the directories themselves (and Debian's empty `lists/partial`, and the
-/// `lock` files) are not caches left behind.
-pub const CACHE_GLOBS: &[&str] = &[
-    "/var/lib/apt/lists/*",
-    "/var/cache/apt/*.bin",
-    "/var/cache/apt/archives/*.deb",
-    "/var/cache/apk/*",
-    "/etc/apk/cache/*",
-    "/var/cache/yum/*",
-    "/var/cache/dnf/*",
+/// Package-manager caches, as (glob on the full path, what): a finding when one holds files.
+/// The directories themselves, Debian's empty `lists/partial` and the `lock` files are no
+/// cache left behind.
+pub const CACHES: &[(&str, &str)] = &[
+    ("/var/lib/apt/lists/*", "apt package lists"),
+    ("/var/cache/apt/*.bin", "apt package cache"),
+    ("/var/cache/apt/archives/*.deb", "downloaded .deb packages"),
+    ("/var/cache/apk/*", "apk cache"),
+    ("/var/cache/yum/*", "yum cache"),
+    ("/var/cache/dnf/*", "dnf cache"),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -424,19 +425,70 @@ fn history_findings(ctx: &Context) -> Vec<Finding> {
     out
 }
 
+/// Files left in package caches: per cache and layer, one finding on the first file (in path
+/// order) with the count, so a full apt lists directory is one line, not fifty.
+fn cache_findings(ctx: &Context, hits: &[Loc]) -> Vec<Finding> {
+    // (cache, layer, visible) → (first path, its loc, file count)
+    let mut groups: BTreeMap<(usize, u16, bool), (Vec<u8>, Loc, usize)> = BTreeMap::new();
+    for &loc in hits {
+        let e = ctx.fs.entry(loc);
+        if !matches!(e.kind, EntryKind::File | EntryKind::Symlink) || e.name() == b"lock" {
+            continue;
+        }
+        let path = String::from_utf8_lossy(&e.path);
+        let Some(cache) = CACHES.iter().position(|(g, _)| crate::glob::matches(g, &path)) else { continue };
+        let g = groups.entry((cache, loc.layer, ctx.fs.is_visible(loc))).or_insert_with(|| (e.path.to_vec(), loc, 0));
+        if e.path[..] < g.0[..] {
+            (g.0, g.1) = (e.path.to_vec(), loc);
+        }
+        g.2 += 1;
+    }
+    groups
+        .into_iter()
+        .map(|((cache, _, visible), (_, loc, n))| {
+            let (glob, what) = CACHES[cache];
+            let dir = &glob[..glob.rfind('/').unwrap_or(0)];
+            let note = format!("{what} left in the image: {n} file{} under {dir}", crate::text::plural(n, "", "s"));
+            ctx.finding(loc, visible, Some(note))
+        })
+        .collect()
+}
+
 impl super::rule::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
 
-    fn check(&self, ctx: &Context, _hits: &[Loc]) -> Evaluation {
-        let findings = history_findings(ctx);
-        let n = findings.len();
-        let mut e = if n == 0 {
-            Evaluation::pass(format!("{} history steps, none at fault", ctx.image.history.len()))
+    fn needs(&self, _: &RuleSettings) -> Needs {
+        Needs { patterns: CACHES.iter().map(|(g, _)| g.to_string()).collect(), ..Needs::default() }
+    }
+
+    fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
+        let mut findings = history_findings(ctx);
+        let steps = findings.len();
+        let mut files = cache_findings(ctx, hits);
+        super::tools::sort_findings(&mut files);
+        let caches = files.iter().filter(|f| f.violation).count();
+        let hidden = files.len() - caches;
+        findings.extend(files);
+        let mut parts = Vec::new();
+        if steps > 0 {
+            parts.push(format!("{steps} build step finding{}", crate::text::plural(steps, "", "s")));
+        }
+        if caches > 0 {
+            parts.push(format!("package caches left by {caches} layer{}", crate::text::plural(caches, "", "s")));
+        }
+        let mut e = if parts.is_empty() {
+            Evaluation::pass(format!("{} history steps and the final files show no fault", ctx.image.history.len()))
         } else {
-            Evaluation::fail(format!("{n} build step finding{}", crate::text::plural(n, "", "s")))
+            Evaluation::fail(parts.join("; "))
         };
+        if hidden > 0 {
+            e.description.push_str(&format!(
+                " ({hidden} cleaned cache{} in lower layers)",
+                crate::text::plural(hidden, "", "s")
+            ));
+        }
         e.findings = findings;
         e
     }

@@ -26,6 +26,7 @@ pub mod sgid_files;
 pub mod startup_command_missing;
 pub mod suid_files;
 pub mod too_many_layers;
+pub mod unwanted_files;
 
 pub use classifier::Classifier;
 pub use context::{Context, FileRead, MAX_FILE_READ, STANDARD_PATH};
@@ -50,6 +51,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &compilers::Rule,
         &healthcheck_missing::Rule,
         &build_hygiene::Rule,
+        &unwanted_files::Rule,
         &base_os::Rule,
     ]
 }
@@ -112,6 +114,7 @@ mod tests {
                 ("compilers", Medium),
                 ("healthcheck-missing", Low),
                 ("build-hygiene", Low),
+                ("unwanted-files", Low),
                 ("base-os", Informational),
             ]
         );

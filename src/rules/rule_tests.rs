@@ -531,3 +531,116 @@ fn build_hygiene_names_the_history_step_and_its_layer() {
     let c = img.check("build-hygiene");
     assert_eq!(c.status, Status::Pass, "{:?}", c.findings);
 }
+
+fn notes(c: &crate::model::CheckResult) -> Vec<(String, usize, bool, String)> {
+    c.findings.iter().map(|f| (f.path.clone(), f.layer, f.violation, f.note.clone().unwrap_or_default())).collect()
+}
+
+#[test]
+fn package_caches_count_only_with_files_in_them() {
+    // Debian's base: an empty lists/partial and the lock files are no cache left behind.
+    let img = Image::new(1);
+    img.layer(0)
+        .dir("/var/lib/apt/lists/partial", 0o700)
+        .file("/var/lib/apt/lists/lock", 0o640)
+        .dir("/var/cache/apt/archives/partial", 0o700)
+        .file("/var/cache/apt/archives/lock", 0o640)
+        .dir("/var/cache/apk", 0o755);
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.findings);
+
+    let img = Image::new(3);
+    img.layer(0).dir("/var/lib/apt/lists/partial", 0o700).file("/var/lib/apt/lists/lock", 0o640);
+    img.layer(1)
+        .file("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", 0o644)
+        .file("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4", 0o644)
+        .file("/var/cache/apt/pkgcache.bin", 0o644)
+        .file("/var/cache/apk/APKINDEX.abc.tar.gz", 0o644);
+    // The last layer cleans the apt lists and the apk cache, but leaves pkgcache.bin.
+    img.layer(2)
+        .whiteout("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease")
+        .whiteout("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4")
+        .whiteout("/var/cache/apk/APKINDEX.abc.tar.gz")
+        .file("/var/cache/dnf/repodata.xml", 0o644);
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Fail);
+    assert_eq!(
+        notes(&c),
+        vec![
+            ("/var/cache/apt/pkgcache.bin".into(), 2, true, "apt package cache left in the image: 1 file under /var/cache/apt".into()),
+            ("/var/cache/dnf/repodata.xml".into(), 3, true, "dnf cache left in the image: 1 file under /var/cache/dnf".into()),
+            (
+                "/var/cache/apk/APKINDEX.abc.tar.gz".into(),
+                2,
+                false,
+                "apk cache left in the image: 1 file under /var/cache/apk; not in the final image: deleted or replaced by layer 3".into()
+            ),
+            (
+                "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease".into(),
+                2,
+                false,
+                "apt package lists left in the image: 2 files under /var/lib/apt/lists; not in the final image: deleted or replaced by layer 3".into()
+            ),
+        ]
+    );
+    assert!(c.description.contains("package caches left by 2 layers"), "{}", c.description);
+}
+
+#[test]
+fn unwanted_files_visible_deleted_nested_and_packaged() {
+    let img = Image::new(2);
+    img.layer(0)
+        .file("/app/.git/config", 0o644)
+        .file("/app/.git/objects/ab/cdef", 0o444)
+        .dir("/app/.git/.idea", 0o755)
+        .file("/app/Dockerfile", 0o644)
+        .file("/app/.env.production", 0o600)
+        .file("/app/.environment", 0o644)
+        .file("/app/Dockerfile.md", 0o644)
+        .file("/src/.git/HEAD", 0o644)
+        .file("/usr/share/doc/pkg/examples/Dockerfile", 0o644)
+        .file("/home/u/.DS_Store", 0o644);
+    // Layer 2 deletes /src/.git and writes into /app/.git (its copy replaces layer 1's).
+    img.layer(1).whiteout("/src/.git").file("/app/.git/FETCH_HEAD", 0o644).file("/srv/.vscode", 0o644);
+    let c = img.check("unwanted-files");
+    assert_eq!(c.status, Status::Fail);
+    let mut got: Vec<(String, usize, bool)> =
+        c.findings.iter().map(|f| (f.path.clone(), f.layer, f.violation)).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("/app/.env.production".into(), 1, true),
+            ("/app/.git".into(), 2, true),
+            ("/app/Dockerfile".into(), 1, true),
+            ("/app/Dockerfile.md".into(), 1, true),
+            ("/home/u/.DS_Store".into(), 1, true),
+            ("/src/.git".into(), 1, false),
+            ("/srv/.vscode".into(), 2, true),
+            ("/usr/share/doc/pkg/examples/Dockerfile".into(), 1, false),
+        ]
+    );
+    let deleted = c.findings.iter().find(|f| f.path == "/src/.git").unwrap();
+    assert!(!deleted.visible && deleted.note.as_deref().unwrap().contains("deleted or replaced by layer 2"));
+    assert!(c.description.starts_with("6 unwanted files or directories"), "{}", c.description);
+
+    // Nothing left once the policy's extra globs are the only matches and they do not match.
+    let clean = Image::new(1);
+    clean.layer(0).file("/app/main", 0o755).file("/app/.gitignore", 0o644);
+    assert_eq!(clean.check("unwanted-files").status, Status::Pass);
+}
+
+#[test]
+fn unwanted_files_list_is_extended_by_the_policy() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/app/main.go.orig", 0o644).file("/app/test/fixture.json", 0o644).file("/app/x.json", 0o644);
+    assert_eq!(img.check("unwanted-files").status, Status::Pass);
+    with_policy(
+        &mut img,
+        "extra_unwanted_files = [\"*.orig\", \"/app/test/*\"]\n[[waivers]]\ncheck = \"unwanted-files\"\npath = \"/app/test/*\"\nreason = \"fixtures are read at run time\"\n",
+    );
+    let c = img.check("unwanted-files");
+    assert_eq!(c.status, Status::Fail);
+    let got: Vec<(String, bool)> = c.findings.iter().map(|f| (f.path.clone(), f.waiver.is_some())).collect();
+    assert_eq!(got, vec![("/app/main.go.orig".to_string(), false), ("/app/test/fixture.json".to_string(), true)]);
+}

@@ -18,6 +18,8 @@ pub struct RuleSettings {
     pub required_labels: Vec<(String, Option<String>)>,
     /// Required labels must be set by the image itself, not inherited from its base.
     pub labels_own: bool,
+    /// Globs (base name, or full path with a '/') of files unwanted-files fails on.
+    pub unwanted_files: Vec<String>,
 }
 
 impl Default for RuleSettings {
@@ -30,6 +32,7 @@ impl Default for RuleSettings {
             max_layers: 1,
             required_labels: Vec::new(),
             labels_own: false,
+            unwanted_files: name_list(include_str!("data/unwanted-files.txt")),
         }
     }
 }
