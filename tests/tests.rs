@@ -10,6 +10,7 @@ mod support;
 mod cli;
 mod hardening;
 mod host;
+mod hygiene;
 mod policy;
 mod processes;
 mod registry;

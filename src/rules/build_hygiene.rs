@@ -428,8 +428,13 @@ fn history_findings(ctx: &Context) -> Vec<Finding> {
 /// Files left in package caches: per cache and layer, one finding on the first file (in path
 /// order) with the count, so a full apt lists directory is one line, not fifty.
 fn cache_findings(ctx: &Context, hits: &[Loc]) -> Vec<Finding> {
-    // (cache, layer, visible) → (first path, its loc, file count)
-    let mut groups: BTreeMap<(usize, u16, bool), (Vec<u8>, Loc, usize)> = BTreeMap::new();
+    // (cache, layer, visible) → the first file in path order, and the count.
+    struct Group {
+        path: Vec<u8>,
+        loc: Loc,
+        files: usize,
+    }
+    let mut groups: BTreeMap<(usize, u16, bool), Group> = BTreeMap::new();
     for &loc in hits {
         let e = ctx.fs.entry(loc);
         if !matches!(e.kind, EntryKind::File | EntryKind::Symlink) || e.name() == b"lock" {
@@ -437,15 +442,19 @@ fn cache_findings(ctx: &Context, hits: &[Loc]) -> Vec<Finding> {
         }
         let path = String::from_utf8_lossy(&e.path);
         let Some(cache) = CACHES.iter().position(|(g, _)| crate::glob::matches(g, &path)) else { continue };
-        let g = groups.entry((cache, loc.layer, ctx.fs.is_visible(loc))).or_insert_with(|| (e.path.to_vec(), loc, 0));
-        if e.path[..] < g.0[..] {
-            (g.0, g.1) = (e.path.to_vec(), loc);
+        let g = groups.entry((cache, loc.layer, ctx.fs.is_visible(loc))).or_insert_with(|| Group {
+            path: e.path.to_vec(),
+            loc,
+            files: 0,
+        });
+        if e.path[..] < g.path[..] {
+            (g.path, g.loc) = (e.path.to_vec(), loc);
         }
-        g.2 += 1;
+        g.files += 1;
     }
     groups
         .into_iter()
-        .map(|((cache, _, visible), (_, loc, n))| {
+        .map(|((cache, _, visible), Group { loc, files: n, .. })| {
             let (glob, what) = CACHES[cache];
             let dir = &glob[..glob.rfind('/').unwrap_or(0)];
             let note = format!("{what} left in the image: {n} file{} under {dir}", crate::text::plural(n, "", "s"));
