@@ -227,7 +227,14 @@ pub fn build_scratch(store: &Store, name: &str, spec: &ImageSpec) -> String {
             tree: (!l.add.is_empty()).then(|| ctx.path()),
             edit: (!l.remove.is_empty()).then_some(&remove as &dyn Fn(&Path)),
             config,
-            commit_flags: if spec.identity_label { vec![] } else { vec!["--identity-label=false"] },
+            commit_flags: {
+                let mut f = if spec.identity_label { vec![] } else { vec!["--identity-label=false"] };
+                // Only the docker format carries a healthcheck.
+                if i + 1 == n && spec.config.iter().any(|c| c == "--healthcheck") {
+                    f.extend(["--format", "docker"]);
+                }
+                f
+            },
         };
         id = commit_layer(store, &from, &target, commit);
         from = target;
