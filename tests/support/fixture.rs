@@ -284,6 +284,9 @@ pub fn sample() -> Report {
         ),
         check("remote-access-tools", Status::Pass, "none found", vec![]),
         check("compilers", Status::Skipped, "disabled by policy: build image; compilers are expected", vec![]),
+        check("healthcheck-missing", Status::Pass, "HEALTHCHECK CMD /app/server --health", vec![]),
+        check("build-hygiene", Status::Pass, "4 history steps and the final files show no fault", vec![]),
+        check("unwanted-files", Status::Pass, "no build-context or developer files in the final image", vec![]),
         check("base-os", Status::Pass, "Debian GNU/Linux 12", vec![]),
         check("required-labels", Status::Pass, "2 required labels present", vec![]),
     ];
