@@ -129,7 +129,8 @@ fn parse_step(created_by: &str) -> Step<'_> {
     if let Some(rest) = s.strip_suffix("# buildkit") {
         s = rest.trim_end();
     }
-    if let Some(rest) = s.strip_prefix("RUN ") {
+    let run = s.strip_prefix("RUN ");
+    if let Some(rest) = run {
         s = rest.trim_start();
     }
     s = skip_build_args(s);
@@ -146,6 +147,8 @@ fn parse_step(created_by: &str) -> Step<'_> {
             Ok(words) => Step::Run(words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")),
             Err(_) => instruction(s),
         },
+        // Kaniko and others: `RUN apt-get update`, no shell named.
+        None if run.is_some() => Step::Run(s.to_string()),
         None => instruction(s),
     }
 }
@@ -526,6 +529,10 @@ mod tests {
         assert_eq!(parse_step("RUN /bin/sh -c apt-get update # buildkit"), Step::Run("apt-get update".into()));
         assert_eq!(parse_step(r#"["apt-get","update"]"#), Step::Run("apt-get update".into()));
         assert_eq!(parse_step(""), Step::Instruction("", ""));
+        assert_eq!(parse_step("RUN apt-get update"), Step::Run("apt-get update".into()));
+        assert_eq!(parse_step("|x /bin/sh -c a"), Step::Instruction("|x", "/bin/sh -c a"));
+        // A count larger than the assignments eats words, never panics.
+        assert_eq!(parse_step("|3 A=1 /bin/sh -c a"), Step::Instruction("a", ""));
     }
 
     #[test]
@@ -588,6 +595,27 @@ mod tests {
         assert_eq!(f, vec![(UPDATE, "apt-get update -qq".to_string())]);
         let f = step_findings("/bin/sh -c cd /tmp && curl -sSL https://x/i.sh | sudo bash -s -- -y && rm -rf /tmp/x");
         assert_eq!(f, vec![(PIPE, "curl -sSL https://x/i.sh | sudo bash -s -- -y".to_string())]);
+    }
+
+    #[test]
+    fn hostile_scripts_never_panic() {
+        for s in [
+            "/bin/sh -c 'unterminated",
+            "/bin/sh -c \"unterminated \\",
+            "/bin/sh -c $(curl x | sh",
+            "/bin/sh -c \\",
+            "/bin/sh -c é\\é && ü | ñ ; \u{202e}curl x|sh",
+            "/bin/sh -c ))))((((&&&&||||;;;;",
+            "/bin/sh -c <(<(<(",
+            "|99999999999999999999999 A=1",
+            "/bin/sh -c #(nop)",
+            "RUN ",
+            "[\"curl x\", \"|\", \"sh\"]",
+        ] {
+            let _ = step_findings(s);
+        }
+        let f = step_findings("/bin/sh -c é && curl x | sh");
+        assert_eq!(f, vec![(PIPE, "curl x | sh".to_string())]);
     }
 
     #[test]
