@@ -10,7 +10,7 @@ mod support;
 mod cli;
 mod hardening;
 mod host;
-mod hygiene;
+mod build_hygiene;
 mod policy;
 mod processes;
 mod registry;
