@@ -7,10 +7,10 @@
 
 mod support;
 
+mod build_hygiene;
 mod cli;
 mod hardening;
 mod host;
-mod build_hygiene;
 mod policy;
 mod processes;
 mod registry;
