@@ -77,6 +77,18 @@ fn validate(p: &Policy) -> Result<(), String> {
         }
         glob::check(g).map_err(|e| format!("extra_secret_files[{i}]: {e}"))?;
     }
+    for (i, g) in p.extra_unwanted_files.iter().enumerate() {
+        let key = format!("extra_unwanted_files[{i}]");
+        if g.is_empty() || g.contains('\0') {
+            return Err(format!("{key}: expected a file name glob or an absolute path glob, got {g:?}"));
+        }
+        if g.contains('/') && !g.starts_with('/') && !g.starts_with('*') {
+            return Err(format!(
+                "{key}: a glob with '/' is on the full path and must start with '/' or '*', got {g:?}"
+            ));
+        }
+        glob::check(g).map_err(|e| format!("{key}: {e}"))?;
+    }
     if p.max_layers == Some(0) {
         return Err("max_layers: expected at least 1".into());
     }
@@ -90,6 +102,7 @@ pub fn rule_settings(p: &Policy) -> RuleSettings {
     s.remote_access_tools.extend(p.extra_remote_access_tools.iter().cloned());
     s.compilers.extend(p.extra_compilers.iter().cloned());
     s.secret_files.extend(p.extra_secret_files.iter().cloned());
+    s.unwanted_files.extend(p.extra_unwanted_files.iter().cloned());
     if let Some(ports) = &p.admin_ports {
         s.admin_ports = ports.iter().filter_map(|port| parse_port(port)).collect();
     }
@@ -137,6 +150,10 @@ mod tests {
             ("extra_secret_files = [\"*.jks\", \"[a-z\"]", "extra_secret_files[1]: unterminated ["),
             ("extra_secret_files = \"*.jks\"", "invalid type"),
             ("max_layers = \"five\"", "invalid type"),
+            ("extra_unwanted_files = [\"\"]", "extra_unwanted_files[0]: expected a file name glob"),
+            ("extra_unwanted_files = [\"*.bak\", \"app/x\"]", "extra_unwanted_files[1]: a glob with '/'"),
+            ("extra_unwanted_files = [\"[ab\"]", "extra_unwanted_files[0]: unterminated ["),
+            ("extra_unwanted_files = \"*.bak\"", "invalid type"),
         ];
         for (text, want) in cases {
             let err = parse(text).unwrap_err();

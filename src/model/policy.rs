@@ -29,6 +29,10 @@ pub struct Policy {
     /// the glob holds a '/'.
     #[serde(default)]
     pub extra_secret_files: Vec<String>,
+    /// Globs added to the unwanted-files list: on the base name (`*.orig`), or on the full
+    /// path when they hold a '/' (`/app/test/*`).
+    #[serde(default)]
+    pub extra_unwanted_files: Vec<String>,
     /// The most layers an image may have before too-many-layers fails (default 1).
     pub max_layers: Option<usize>,
     #[serde(default)]

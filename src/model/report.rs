@@ -95,6 +95,9 @@ pub struct RuleLists {
     /// `port/protocol`, e.g. `22/tcp`.
     pub admin_ports: Vec<String>,
     pub max_layers: usize,
+    /// Globs unwanted-files looks for; absent in reports written before the check existed.
+    #[serde(default)]
+    pub unwanted_files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

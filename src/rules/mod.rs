@@ -14,8 +14,10 @@ mod tools;
 pub mod account_hygiene;
 pub mod admin_ports_exposed;
 pub mod base_os;
+pub mod build_hygiene;
 pub mod compilers;
 pub mod file_capabilities;
+pub mod healthcheck_missing;
 pub mod labels_missing;
 pub mod latest_tag;
 pub mod privilege_tools;
@@ -29,6 +31,7 @@ pub mod sgid_files;
 pub mod startup_command_missing;
 pub mod suid_files;
 pub mod too_many_layers;
+pub mod unwanted_files;
 pub mod world_writable;
 
 pub use classifier::Classifier;
@@ -57,6 +60,9 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &compilers::Rule,
         &secrets_in_config::Rule,
         &secret_files::Rule,
+        &healthcheck_missing::Rule,
+        &build_hygiene::Rule,
+        &unwanted_files::Rule,
         &base_os::Rule,
     ]
 }
@@ -122,6 +128,9 @@ mod tests {
                 ("compilers", Medium),
                 ("secrets-in-config", High),
                 ("secret-files", Critical),
+                ("healthcheck-missing", Low),
+                ("build-hygiene", Low),
+                ("unwanted-files", Low),
                 ("base-os", Informational),
             ]
         );

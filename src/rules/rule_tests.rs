@@ -819,3 +819,194 @@ fn a_candidate_swapped_for_a_symlink_after_the_walk_is_an_error_never_followed()
     assert_eq!(c.status, Status::Error, "{}", c.description);
     assert!(c.description.contains("1 candidate file could not be read"), "{}", c.description);
 }
+
+fn healthcheck(img: &mut Image, inspect_json: &str) -> crate::model::CheckResult {
+    img.inspect = crate::inspect::parse(inspect_json.as_bytes()).unwrap();
+    img.check("healthcheck-missing")
+}
+
+#[test]
+fn healthcheck_from_podman_docker_and_oci_configs() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/app", 0o755);
+    // podman inspect of a docker-format image: beside Config.
+    let c = healthcheck(
+        &mut img,
+        r#"[{"ManifestType":"application/vnd.docker.distribution.manifest.v2+json",
+            "Healthcheck":{"Test":["CMD-SHELL","curl -f http://localhost/ || exit 1"],"Interval":30000000000}}]"#,
+    );
+    assert_eq!(c.status, Status::Pass, "{}", c.description);
+    assert!(c.description.contains("CMD-SHELL curl -f"), "{}", c.description);
+    // A docker image config (the registry source): inside config.
+    let c = healthcheck(&mut img, r#"[{"Config":{"Healthcheck":{"Test":["CMD","/bin/true"]}}}]"#);
+    assert_eq!(c.status, Status::Pass, "{}", c.description);
+    let c = healthcheck(&mut img, r#"[{"Healthcheck":{"Test":["NONE"]}}]"#);
+    assert_eq!(c.status, Status::Fail);
+    assert!(c.description.contains("disabled"), "{}", c.description);
+    // Docker's "inherit" (empty Test) in a finished image means none.
+    let c = healthcheck(&mut img, r#"[{"Healthcheck":{"Test":[]}}]"#);
+    assert_eq!((c.status, c.description.as_str()), (Status::Fail, "no HEALTHCHECK"));
+    let c =
+        healthcheck(&mut img, r#"[{"ManifestType":"application/vnd.oci.image.manifest.v1+json","Healthcheck":null}]"#);
+    assert_eq!(c.status, Status::Fail);
+    assert!(c.description.contains("OCI format, which cannot carry one"), "{}", c.description);
+    let c = healthcheck(&mut img, r#"[{"Healthcheck":{"Test":["CMD","/x\u001b[2J"]}}]"#);
+    assert!(c.description.contains("/x\\x1b[2J"), "escaped: {}", c.description);
+}
+
+#[test]
+fn build_hygiene_names_the_history_step_and_its_layer() {
+    let mut img = Image::new(2);
+    img.layer(0).file("/bin/sh", 0o755);
+    img.layer(1).file("/app", 0o755);
+    img.inspect = crate::inspect::parse(
+        br#"[{"History":[
+        {"created_by":"/bin/sh -c #(nop) ADD file:abc in / "},
+        {"created_by":"/bin/sh -c #(nop)  CMD [\"bash\"]","empty_layer":true},
+        {"created_by":"ADD https://example.com/x.tgz in /opt","empty_layer":true},
+        {"created_by":"|1 V=1 /bin/sh -c apt-get update && curl -fsSL https://get.example.com | sh"}]}]"#,
+    )
+    .unwrap();
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Fail, "{}", c.description);
+    let got: Vec<(String, usize, String)> =
+        c.findings.iter().map(|f| (f.path.clone(), f.layer, f.note.clone().unwrap_or_default())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("history step 3".into(), 0, "ADD of a remote URL: ADD https://example.com/x.tgz".into()),
+            (
+                "history step 4".into(),
+                2,
+                "package index refreshed without an install in the same step: apt-get update".into()
+            ),
+            (
+                "history step 4".into(),
+                2,
+                "a download piped into a shell: curl -fsSL https://get.example.com | sh".into()
+            ),
+        ]
+    );
+    assert!(c.findings.iter().all(|f| f.violation && f.visible));
+    assert_eq!(c.findings[1].layer_digest, format!("sha256:{:064x}", 2));
+
+    img.inspect = crate::inspect::parse(
+        br#"[{"History":[{"created_by":"/bin/sh -c apt-get update && apt-get install -y x"},{"created_by":"COPY . /app"}]}]"#,
+    )
+    .unwrap();
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.findings);
+}
+
+fn notes(c: &crate::model::CheckResult) -> Vec<(String, usize, bool, String)> {
+    c.findings.iter().map(|f| (f.path.clone(), f.layer, f.violation, f.note.clone().unwrap_or_default())).collect()
+}
+
+#[test]
+fn package_caches_count_only_with_files_in_them() {
+    // Debian's base: an empty lists/partial and the lock files are no cache left behind.
+    let img = Image::new(1);
+    img.layer(0)
+        .dir("/var/lib/apt/lists/partial", 0o700)
+        .file("/var/lib/apt/lists/lock", 0o640)
+        .dir("/var/cache/apt/archives/partial", 0o700)
+        .file("/var/cache/apt/archives/lock", 0o640)
+        .dir("/var/cache/apk", 0o755);
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.findings);
+
+    let img = Image::new(3);
+    img.layer(0).dir("/var/lib/apt/lists/partial", 0o700).file("/var/lib/apt/lists/lock", 0o640);
+    img.layer(1)
+        .file("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", 0o644)
+        .file("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4", 0o644)
+        .file("/var/cache/apt/pkgcache.bin", 0o644)
+        .file("/var/cache/apk/APKINDEX.abc.tar.gz", 0o644);
+    // The last layer cleans the apt lists and the apk cache, but leaves pkgcache.bin.
+    img.layer(2)
+        .whiteout("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease")
+        .whiteout("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4")
+        .whiteout("/var/cache/apk/APKINDEX.abc.tar.gz")
+        .file("/var/cache/dnf/repodata.xml", 0o644);
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Fail);
+    assert_eq!(
+        notes(&c),
+        vec![
+            ("/var/cache/apt/pkgcache.bin".into(), 2, true, "apt package cache left in the image: 1 file under /var/cache/apt".into()),
+            ("/var/cache/dnf/repodata.xml".into(), 3, true, "dnf cache left in the image: 1 file under /var/cache/dnf".into()),
+            (
+                "/var/cache/apk/APKINDEX.abc.tar.gz".into(),
+                2,
+                false,
+                "apk cache left in the image: 1 file under /var/cache/apk; not in the final image: deleted or replaced by layer 3".into()
+            ),
+            (
+                "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease".into(),
+                2,
+                false,
+                "apt package lists left in the image: 2 files under /var/lib/apt/lists; not in the final image: deleted or replaced by layer 3".into()
+            ),
+        ]
+    );
+    assert!(c.description.contains("package caches left by 2 layers"), "{}", c.description);
+}
+
+#[test]
+fn unwanted_files_visible_deleted_nested_and_packaged() {
+    let img = Image::new(2);
+    img.layer(0)
+        .file("/app/.git/config", 0o644)
+        .file("/app/.git/objects/ab/cdef", 0o444)
+        .dir("/app/.git/.idea", 0o755)
+        .file("/app/Dockerfile", 0o644)
+        .file("/app/.env.production", 0o600)
+        .file("/app/.environment", 0o644)
+        .file("/app/Dockerfile.md", 0o644)
+        .file("/src/.git/HEAD", 0o644)
+        .file("/usr/share/doc/pkg/examples/Dockerfile", 0o644)
+        .file("/home/u/.DS_Store", 0o644);
+    // Layer 2 deletes /src/.git and writes into /app/.git (its copy replaces layer 1's).
+    img.layer(1).whiteout("/src/.git").file("/app/.git/FETCH_HEAD", 0o644).file("/srv/.vscode", 0o644);
+    let c = img.check("unwanted-files");
+    assert_eq!(c.status, Status::Fail);
+    let mut got: Vec<(String, usize, bool)> =
+        c.findings.iter().map(|f| (f.path.clone(), f.layer, f.violation)).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("/app/.env.production".into(), 1, true),
+            ("/app/.git".into(), 2, true),
+            ("/app/Dockerfile".into(), 1, true),
+            ("/app/Dockerfile.md".into(), 1, true),
+            ("/home/u/.DS_Store".into(), 1, true),
+            ("/src/.git".into(), 1, false),
+            ("/srv/.vscode".into(), 2, true),
+            ("/usr/share/doc/pkg/examples/Dockerfile".into(), 1, false),
+        ]
+    );
+    let deleted = c.findings.iter().find(|f| f.path == "/src/.git").unwrap();
+    assert!(!deleted.visible && deleted.note.as_deref().unwrap().contains("deleted or replaced by layer 2"));
+    assert!(c.description.starts_with("6 unwanted files or directories"), "{}", c.description);
+
+    // Nothing left once the policy's extra globs are the only matches and they do not match.
+    let clean = Image::new(1);
+    clean.layer(0).file("/app/main", 0o755).file("/app/.gitignore", 0o644);
+    assert_eq!(clean.check("unwanted-files").status, Status::Pass);
+}
+
+#[test]
+fn unwanted_files_list_is_extended_by_the_policy() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/app/main.go.orig", 0o644).file("/app/test/fixture.json", 0o644).file("/app/x.json", 0o644);
+    assert_eq!(img.check("unwanted-files").status, Status::Pass);
+    with_policy(
+        &mut img,
+        "extra_unwanted_files = [\"*.orig\", \"/app/test/*\"]\n[[waivers]]\ncheck = \"unwanted-files\"\npath = \"/app/test/*\"\nreason = \"fixtures are read at run time\"\n",
+    );
+    let c = img.check("unwanted-files");
+    assert_eq!(c.status, Status::Fail);
+    let got: Vec<(String, bool)> = c.findings.iter().map(|f| (f.path.clone(), f.waiver.is_some())).collect();
+    assert_eq!(got, vec![("/app/main.go.orig".to_string(), false), ("/app/test/fixture.json".to_string(), true)]);
+}

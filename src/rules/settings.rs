@@ -22,6 +22,8 @@ pub struct RuleSettings {
     pub secret_files: Vec<String>,
     /// Path globs where a secret file is listed for information (documentation, test data).
     pub secret_info_paths: Vec<String>,
+    /// Globs (base name, or full path with a '/') of files unwanted-files fails on.
+    pub unwanted_files: Vec<String>,
 }
 
 impl Default for RuleSettings {
@@ -36,6 +38,7 @@ impl Default for RuleSettings {
             labels_own: false,
             secret_files: tagged_list(SECRET_FILES, "candidate"),
             secret_info_paths: tagged_list(SECRET_FILES, "information"),
+            unwanted_files: name_list(include_str!("data/unwanted-files.txt")),
         }
     }
 }

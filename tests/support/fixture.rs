@@ -287,6 +287,9 @@ pub fn sample() -> Report {
         check("compilers", Status::Skipped, "disabled by policy: build image; compilers are expected", vec![]),
         check("secrets-in-config", Status::Pass, "no secrets in 4 Env entries, 3 labels or 9 history steps", vec![]),
         check("secret-files", Status::Pass, "no private keys or credentials in 2 candidate files", vec![]),
+        check("healthcheck-missing", Status::Pass, "HEALTHCHECK CMD /app/server --health", vec![]),
+        check("build-hygiene", Status::Pass, "4 history steps and the final files show no fault", vec![]),
+        check("unwanted-files", Status::Pass, "no build-context or developer files in the final image", vec![]),
         check("base-os", Status::Pass, "Debian GNU/Linux 12", vec![]),
         check("required-labels", Status::Pass, "2 required labels present", vec![]),
     ];
