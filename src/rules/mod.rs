@@ -8,6 +8,7 @@ mod mode_bits;
 mod patterns;
 mod rule;
 mod settings;
+pub mod standards;
 mod tools;
 
 pub mod admin_ports_exposed;
