@@ -1379,7 +1379,30 @@ fn checks_and_explain_commands() {
     let out = command(&["explain", "suid-files"]).run();
     out.assert_code(0);
     assert!(out.stdout.contains("setuid"), "{}", out.stdout);
+    assert!(out.stdout.contains("Standards: CIS Docker 1.6 4.8, NIST SP 800-190 4.1.2"), "{}", out.stdout);
     command(&["explain", "no-such-check"]).run().assert_code(24);
+}
+
+#[test]
+fn checks_standard_prints_the_coverage_item_by_item() {
+    let out = command(&["checks", "--standard", "cis-docker-1.6"]).run();
+    out.assert_code(0);
+    let item = |id: &str| {
+        out.stdout.lines().find(|l| l.starts_with(&format!("{id} "))).unwrap_or_else(|| panic!("{id}\n{}", out.stdout))
+    };
+    assert!(item("4.1").contains("automated"), "{}", out.stdout);
+    assert!(item("4.8").contains("automated"), "{}", out.stdout);
+    for manual in ["4.4", "4.5", "4.11", "4.12"] {
+        assert!(item(manual).contains("manual"), "{}", out.stdout);
+    }
+    assert!(out.stdout.contains("checks: suid-files, sgid-files"), "{}", out.stdout);
+    assert_eq!(out.stdout.lines().filter(|l| l.starts_with("4.")).count(), 12, "{}", out.stdout);
+    let nist = command(&["checks", "--standard", "nist-800-190"]).run();
+    nist.assert_code(0);
+    assert!(nist.stdout.contains("4.1.2"), "{}", nist.stdout);
+    let bad = command(&["checks", "--standard", "cis-docker-9"]).run();
+    bad.assert_code(24);
+    assert!(bad.stderr.contains("cis-docker-1.6"), "{}", bad.stderr);
 }
 
 // =======================================================================================

@@ -157,6 +157,9 @@ pub struct CheckResult {
     #[serde(default)]
     pub rationale: String,
     pub mitigation: String,
+    /// The items of published standards this check implements ("CIS Docker 1.6 4.8").
+    #[serde(default)]
+    pub controls: Vec<String>,
     pub findings: Vec<Finding>,
     /// A waiver that covers the whole check (one with no path), when it applied.
     #[serde(default)]

@@ -9,6 +9,7 @@ mod patterns;
 mod rule;
 pub mod secrets;
 mod settings;
+pub mod standards;
 mod tools;
 
 pub mod account_hygiene;

@@ -77,6 +77,7 @@ fn check(id: &str, status: Status, description: &str, findings: Vec<Finding>) ->
         description: description.to_string(),
         rationale: meta.rationale.split_whitespace().collect::<Vec<_>>().join(" "),
         mitigation: meta.remediation.split_whitespace().collect::<Vec<_>>().join(" "),
+        controls: meta.controls.iter().map(|c| c.to_string()).collect(),
         findings,
     }
 }
