@@ -255,6 +255,14 @@ pub fn sample() -> Report {
                 link: None,
             })],
         ),
+        check("file-capabilities", Status::Pass, "no files with capabilities in the final image", vec![]),
+        check("world-writable", Status::Pass, "no world-writable files or directories without the sticky bit", vec![]),
+        check(
+            "account-hygiene",
+            Status::Pass,
+            "3 accounts and 3 groups: no empty passwords, one uid 0, no shared ids",
+            vec![],
+        ),
         check(
             "privilege-tools",
             Status::Fail,
