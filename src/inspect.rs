@@ -33,6 +33,30 @@ pub struct ImageInspect {
     pub graph_driver: GraphDriver,
     #[serde(deserialize_with = "nullable")]
     pub history: Vec<History>,
+    /// podman reports a docker-format image's healthcheck here, beside `Config` (which is
+    /// the OCI config type and has none); [`parse`] moves it into `config.healthcheck`.
+    #[serde(deserialize_with = "nullable")]
+    pub healthcheck: Option<HealthConfig>,
+    /// The manifest media type (podman's `ManifestType`; the layout reader sets it from the
+    /// manifest): an OCI manifest's config cannot carry a healthcheck at all.
+    #[serde(deserialize_with = "nullable")]
+    pub manifest_type: String,
+}
+
+/// A docker-format image's HEALTHCHECK (Docker's `HealthConfig`; durations in ns).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct HealthConfig {
+    /// `[]`: inherit (none, in a finished image); `["NONE"]`: disabled; `["CMD", …]` or
+    /// `["CMD-SHELL", cmd]`: the probe.
+    #[serde(deserialize_with = "nullable")]
+    pub test: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub interval: i64,
+    #[serde(deserialize_with = "nullable")]
+    pub timeout: i64,
+    #[serde(deserialize_with = "nullable")]
+    pub retries: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,6 +76,9 @@ pub struct ImageConfig {
     pub labels: BTreeMap<String, String>,
     #[serde(deserialize_with = "nullable")]
     pub working_dir: String,
+    /// In a docker-format image config; see [`ImageInspect::healthcheck`] for podman's place.
+    #[serde(deserialize_with = "nullable")]
+    pub healthcheck: Option<HealthConfig>,
 }
 
 impl ImageConfig {
@@ -122,7 +149,13 @@ pub fn parse(json: &[u8]) -> Result<ImageInspect, String> {
         serde_json::from_slice(json).map_err(|e| format!("cannot parse podman image inspect output: {e}"))?;
     let mut it = v.into_iter();
     match (it.next(), it.next()) {
-        (Some(i), None) => Ok(i),
+        (Some(mut i), None) => {
+            // One place for rules to look, whichever source filled it.
+            if i.config.healthcheck.is_none() {
+                i.config.healthcheck = i.healthcheck.take();
+            }
+            Ok(i)
+        }
         (None, _) => Err("podman image inspect returned no image".into()),
         (Some(_), Some(_)) => Err("podman image inspect returned more than one image".into()),
     }

@@ -110,8 +110,9 @@ struct Manifest {
 }
 
 /// The OCI / Docker image config. Its `config` object has the same keys as podman's
-/// inspect `Config` (User, ExposedPorts, Env, Entrypoint, Cmd, Labels, WorkingDir), and its
-/// history entries the same as podman's History.
+/// inspect `Config` (User, ExposedPorts, Env, Entrypoint, Cmd, Labels, WorkingDir; a docker
+/// config's also Healthcheck, which podman shows beside `Config`), and its history entries the
+/// same as podman's History.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Config {
@@ -322,6 +323,8 @@ fn read_manifest(blobs: &Path, desc: &Descriptor) -> Result<LayoutImage, String>
         root_fs: RootFs { layers: rootfs.diff_ids.clone() },
         graph_driver: Default::default(),
         history: config.history,
+        healthcheck: None,
+        manifest_type: media_type.clone(),
     };
     Ok(LayoutImage {
         inspect,

@@ -205,7 +205,7 @@ impl From<TarLayer> for ReadLayer {
     fn from(t: TarLayer) -> ReadLayer {
         ReadLayer {
             scan: Arc::new(t.scan),
-            files: Arc::new(CapturedFiles { files: t.captured, hardlinks: t.hardlinks }),
+            files: Arc::new(CapturedFiles { files: t.captured, hardlinks: t.hardlinks, over_budget: t.over_budget }),
             tar_bytes: t.tar_bytes,
         }
     }

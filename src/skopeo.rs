@@ -17,15 +17,16 @@
 //! ```text
 //! skopeo [--registries-conf C] inspect --raw [--authfile F] [--tls-verify=B] docker://REG/REPO[:TAG]   (registry, not pinned)
 //! skopeo [--registries-conf C] [--override-os OS --override-arch ARCH [--override-variant V]] --tmpdir CACHE/tmp \
-//!     copy --quiet --remove-signatures --dest-oci-accept-uncompressed-layers \
+//!     copy --quiet --remove-signatures --preserve-digests --dest-oci-accept-uncompressed-layers \
 //!     --dest-shared-blob-dir CACHE/blobs [--src-authfile F] [--src-tls-verify=B] \
 //!     SOURCE oci:CACHE/images/N
 //! ```
 //!
 //! - A registry reference is first resolved to its manifest digest (`inspect --raw`, hashed
 //!   here), then copied by that digest: the image read is exactly the one whose digest is
-//!   reported, even if the tag moves meanwhile, and the digest is the registry's even though
-//!   the copy converts a Docker v2s2 manifest to OCI (an OCI layout holds only OCI manifests).
+//!   reported, even if the tag moves meanwhile. `--preserve-digests` keeps a Docker v2s2
+//!   manifest and config as they are (skopeo 1.9.3 stores them in the OCI layout); without
+//!   it the copy converts them to OCI, which drops the config's Healthcheck.
 //!   For a multi-arch image that digest is the index's, as podman records it.
 //! - `--src-authfile` is the private authfile built from the CI variables (`AuthFile`,
 //!   0600 in a 0700 directory, removed when the fetch returns); without credentials no
@@ -307,6 +308,9 @@ impl Skopeo {
             "copy",
             "--quiet",
             "--remove-signatures",
+            // Unconverted: turning a docker manifest into an OCI one drops the config's
+            // Healthcheck (and changes the digests), so the scan would not see what podman does.
+            "--preserve-digests",
             "--dest-oci-accept-uncompressed-layers",
             "--dest-shared-blob-dir",
         ]));

@@ -165,3 +165,55 @@ impl Image {
         self.checks().into_iter().find(|c| c.id == id).unwrap()
     }
 }
+
+// secret-files fixtures, shared by the rule tests and the tar-stream test.
+
+pub const TEST_RSA_KEY: &str =
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAtestkeymaterialnotarealkeyAAAA\n-----END RSA PRIVATE KEY-----\n";
+pub const TEST_CERT: &str =
+    "-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBa\n-----END CERTIFICATE-----\n";
+
+/// The layers of an image full of secret-file cases, shared with the tar-stream test.
+pub fn secret_files_image() -> Image {
+    let img = Image::new(3);
+    img.layer(0)
+        .file_with("/etc/ssl/certs/public.pem", 0o644, TEST_CERT.as_bytes())
+        .file_with("/etc/ssl/private/server.pem", 0o600, format!("{TEST_CERT}{TEST_RSA_KEY}").as_bytes())
+        .file_with("/root/.ssh/id_rsa.pub", 0o644, b"ssh-rsa AAAAB3NzaC1yc2E root@host\n")
+        .file_with("/root/.ssh/id_ed25519", 0o600, b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----\n")
+        .file_with("/build/deploy.key", 0o600, TEST_RSA_KEY.as_bytes())
+        .file_with("/usr/share/doc/openssl/example.key", 0o644, TEST_RSA_KEY.as_bytes())
+        .file_with("/usr/lib/python3/site-packages/pkg/tests/data/k.pem", 0o644, TEST_RSA_KEY.as_bytes())
+        .file_with("/home/app/.docker/config.json", 0o600, br#"{"auths":{"registry.example.com":{"auth":"dXNlcjpzM2NyM3QtcmVnaXN0cnk="}}}"#)
+        .file_with("/home/ci/.docker/config.json", 0o600, br#"{"credsStore":"pass","auths":{"r.example":{}}}"#)
+        .file_with("/home/app/.npmrc", 0o600, b"registry=https://r.example/\n//r.example/:_authToken=npm-t0ken-value-xyz\n")
+        .file_with("/home/ci/.npmrc", 0o600, b"//r.example/:_authToken=${NPM_TOKEN}\n")
+        .file_with("/root/.aws/credentials", 0o600, b"[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")
+        .file_with("/root/.kube/config", 0o600, b"users:\n- name: u\n  user:\n    token: kube-t0ken-value-abc\n")
+        .file_with("/root/.netrc", 0o600, b"machine example.com login me password netrc-pa55word\n")
+        .file_with("/root/.git-credentials", 0o600, b"https://me:git-pa55word@github.com\n")
+        .file_with("/root/.pypirc", 0o600, b"[pypi]\nusername = __token__\npassword = pypi-t0ken-value\n")
+        .link("/root/.ssh/id_rsa", "/etc/shadow")
+        .file_with("/big/huge.pem", 0o644, &vec![b'A'; (1 << 20) + 1]);
+    img.layer(1).file_with("/tmp/leaked.pem", 0o600, TEST_RSA_KEY.as_bytes());
+    img.layer(2).whiteout("/tmp/leaked.pem").file_with("/etc/ssl/certs/public.pem", 0o644, TEST_CERT.as_bytes());
+    img
+}
+
+/// The raw secrets `secret_files_image` holds: no output may contain them.
+pub const SECRET_FILE_VALUES: &[&str] = &[
+    "dXNlcjpzM2NyM3QtcmVnaXN0cnk=",
+    "npm-t0ken-value-xyz",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "kube-t0ken-value-abc",
+    "netrc-pa55word",
+    "git-pa55word",
+    "pypi-t0ken-value",
+    "MIIEowIBAAKCAQEAtestkeymaterial",
+];
+
+pub fn secret_file_verdicts(c: &crate::model::CheckResult) -> Vec<(String, usize, bool, bool)> {
+    let mut v: Vec<_> = c.findings.iter().map(|f| (f.path.clone(), f.layer, f.visible, f.violation)).collect();
+    v.sort();
+    v
+}

@@ -64,6 +64,7 @@ fn small_image(name: &str, setuid: bool) -> LocalImage<'static> {
             ("--user", b"1001:1001"),
             ("--entrypoint", b"[\"/app/run\"]"),
             ("--label", b"org.opencontainers.image.vendor=hardening"),
+            ("--healthcheck", b"CMD /app/run"),
             ("--created-by", b"COPY app /"),
         ],
     )

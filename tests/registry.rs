@@ -265,7 +265,10 @@ fn archives_are_read_in_place_with_the_tag_they_record() {
         assert_eq!(check(&rep, "latest-tag")["description"], "tag 1", "{archive}");
         assert_eq!(rep["checks"].as_array().unwrap().len(), stored["checks"].as_array().unwrap().len());
         for (a, b) in rep["checks"].as_array().unwrap().iter().zip(stored["checks"].as_array().unwrap()) {
-            if a["id"] != "latest-tag" {
+            // podman saves an OCI archive in the OCI format, which drops the healthcheck.
+            if a["id"] == "healthcheck-missing" && archive.starts_with("oci-archive:") {
+                assert_eq!((&a["status"], &b["status"]), (&"fail".into(), &"pass".into()), "{archive}");
+            } else if a["id"] != "latest-tag" {
                 assert_eq!(a["findings"], b["findings"], "{archive}: {}", a["id"]);
                 assert_eq!(a["status"], b["status"], "{archive}: {}", a["id"]);
             }

@@ -502,6 +502,10 @@ fn reports_and_summaries_match_the_published_schemas() {
         ("a layer number as a string", Box::new(|v| v["layers"][0]["number"] = "1".into())),
         ("an exit code above 255", Box::new(|v| v["summary"]["exit_code"] = 256.into())),
         ("an unknown source", Box::new(|v| v["image"]["source"] = "cache".into())),
+        (
+            "a file finding with a relative path",
+            Box::new(|v| v["checks"][8]["findings"][0]["path"] = "usr/bin/su".into()),
+        ),
     ];
     for (what, breaks) in broken {
         let mut v = sample.clone();

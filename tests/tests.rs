@@ -7,6 +7,7 @@
 
 mod support;
 
+mod build_hygiene;
 mod cli;
 mod hardening;
 mod host;
@@ -17,4 +18,5 @@ mod processes;
 mod registry;
 mod reports;
 mod scan;
+mod secrets;
 mod structure;

@@ -14,6 +14,23 @@ pub fn checks(policy: Option<&Path>) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// The coverage of one standard. A policy is validated but does not change the mapping.
+pub fn standard(id: &str, policy: Option<&Path>) -> Result<u8, Failure> {
+    if let Some(p) = policy {
+        crate::engine::policy::load(p).map_err(Failure::config)?;
+    }
+    match rules::standards::find(id) {
+        Some(s) => {
+            print!("{}", rules::standards::coverage(s));
+            Ok(0)
+        }
+        None => {
+            let known: Vec<&str> = rules::standards::STANDARDS.iter().map(|s| s.id).collect();
+            Err(Failure::config(format!("unknown standard {id:?}; known: {}", known.join(", "))))
+        }
+    }
+}
+
 pub fn explain_id(id: &str) -> Result<u8, Failure> {
     match rules::find(id) {
         Some(r) => {

@@ -11,7 +11,8 @@ use crate::exit::Failure;
 
 pub async fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
-        Command::Checks { policy } => checks::checks(policy.as_deref()),
+        Command::Checks { policy, standard: Some(id) } => checks::standard(&id, policy.as_deref()),
+        Command::Checks { policy, standard: None } => checks::checks(policy.as_deref()),
         Command::Explain { id } => checks::explain_id(&id),
         Command::Scan(args) => {
             let cfg = if args.userns_child {

@@ -81,6 +81,7 @@ pub fn run_checks_with(
                 description: ev.description,
                 rationale: meta.rationale_text(),
                 mitigation: meta.remediation_text(),
+                controls: meta.controls.iter().map(|c| c.to_string()).collect(),
                 findings: ev.findings,
                 waiver: None,
             }

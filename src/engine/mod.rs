@@ -127,10 +127,11 @@ pub fn image_info(
         created: image.created.clone(),
         size: image.size,
         user: c.user.clone(),
-        entrypoint: c.entrypoint.clone(),
-        cmd: c.cmd.clone(),
+        entrypoint: c.entrypoint.iter().map(|a| crate::rules::secrets::redact(a)).collect(),
+        cmd: c.cmd.iter().map(|a| crate::rules::secrets::redact(a)).collect(),
         exposed_ports: c.exposed_ports.keys().cloned().collect(),
-        labels: c.labels.clone(),
+        // Reports never show a secret whole (see secrets-in-config).
+        labels: c.labels.iter().map(|(k, v)| (k.clone(), crate::rules::secrets::redact_value(k, v))).collect(),
         storage_driver: image.graph_driver.name.clone(),
         source: Some(source),
     }
@@ -142,8 +143,8 @@ pub fn layer_info(fs: &ImageFs, checks: &[CheckResult]) -> Vec<LayerInfo> {
         .map(|l| LayerInfo {
             number: l.source.number,
             diff_id: l.source.diff_id.clone(),
-            created_by: crate::escape::text(&l.source.created_by),
-            steps: l.source.steps.iter().map(|s| crate::escape::text(s)).collect(),
+            created_by: crate::escape::text(&crate::rules::secrets::redact(&l.source.created_by)),
+            steps: l.source.steps.iter().map(|s| crate::escape::text(&crate::rules::secrets::redact(s))).collect(),
             entries: l.scan.entries.len(),
             size: l.scan.bytes,
             whiteouts: l.scan.entries.iter().filter(|e| e.kind == EntryKind::Whiteout).count(),

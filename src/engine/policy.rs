@@ -64,6 +64,31 @@ fn validate(p: &Policy) -> Result<(), String> {
             return Err(format!("{key}: expected file names without '/', got {bad:?}"));
         }
     }
+    for (i, g) in p.extra_secret_files.iter().enumerate() {
+        if g.trim().is_empty() || g.contains('\0') || g.ends_with('/') {
+            return Err(format!(
+                "extra_secret_files[{i}]: expected a file name glob or an absolute path glob, got {g:?}"
+            ));
+        }
+        if g.contains('/') && !g.starts_with('/') && !g.starts_with('*') {
+            return Err(format!(
+                "extra_secret_files[{i}]: a glob with '/' matches the full path, so it must start with '/' or '*', got {g:?}"
+            ));
+        }
+        glob::check(g).map_err(|e| format!("extra_secret_files[{i}]: {e}"))?;
+    }
+    for (i, g) in p.extra_unwanted_files.iter().enumerate() {
+        let key = format!("extra_unwanted_files[{i}]");
+        if g.is_empty() || g.contains('\0') {
+            return Err(format!("{key}: expected a file name glob or an absolute path glob, got {g:?}"));
+        }
+        if g.contains('/') && !g.starts_with('/') && !g.starts_with('*') {
+            return Err(format!(
+                "{key}: a glob with '/' is on the full path and must start with '/' or '*', got {g:?}"
+            ));
+        }
+        glob::check(g).map_err(|e| format!("{key}: {e}"))?;
+    }
     if p.max_layers == Some(0) {
         return Err("max_layers: expected at least 1".into());
     }
@@ -76,6 +101,8 @@ pub fn rule_settings(p: &Policy) -> RuleSettings {
     s.privilege_tools.extend(p.extra_privilege_tools.iter().cloned());
     s.remote_access_tools.extend(p.extra_remote_access_tools.iter().cloned());
     s.compilers.extend(p.extra_compilers.iter().cloned());
+    s.secret_files.extend(p.extra_secret_files.iter().cloned());
+    s.unwanted_files.extend(p.extra_unwanted_files.iter().cloned());
     if let Some(ports) = &p.admin_ports {
         s.admin_ports = ports.iter().filter_map(|port| parse_port(port)).collect();
     }
@@ -118,7 +145,15 @@ mod tests {
             ),
             ("admin_ports = [\"ssh\"]", "admin_ports[0]: expected PORT"),
             ("max_layers = 0", "max_layers: expected at least 1"),
+            ("extra_secret_files = [\"\"]", "extra_secret_files[0]: expected a file name glob"),
+            ("extra_secret_files = [\"conf/*.secret\"]", "extra_secret_files[0]: a glob with '/'"),
+            ("extra_secret_files = [\"*.jks\", \"[a-z\"]", "extra_secret_files[1]: unterminated ["),
+            ("extra_secret_files = \"*.jks\"", "invalid type"),
             ("max_layers = \"five\"", "invalid type"),
+            ("extra_unwanted_files = [\"\"]", "extra_unwanted_files[0]: expected a file name glob"),
+            ("extra_unwanted_files = [\"*.bak\", \"app/x\"]", "extra_unwanted_files[1]: a glob with '/'"),
+            ("extra_unwanted_files = [\"[ab\"]", "extra_unwanted_files[0]: unterminated ["),
+            ("extra_unwanted_files = \"*.bak\"", "invalid type"),
         ];
         for (text, want) in cases {
             let err = parse(text).unwrap_err();

@@ -17,6 +17,7 @@ pub fn rule_lists(rules: &RuleSettings) -> RuleLists {
         compilers: rules.compilers.clone(),
         admin_ports: rules.admin_ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect(),
         max_layers: rules.max_layers,
+        unwanted_files: rules.unwanted_files.clone(),
     }
 }
 

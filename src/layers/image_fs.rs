@@ -209,6 +209,45 @@ impl ImageFs {
         Ok(Some(buf))
     }
 
+    /// Read one regular file entry of any layer, visible or not, as that layer holds it:
+    /// from the layer directory (opened beneath it, no symlink followed on the way) or from
+    /// what was kept while the layer was streamed. Err when it cannot be read or is larger
+    /// than `limit` (nothing is read then).
+    pub fn read_entry(&self, loc: Loc, limit: u64) -> Result<Vec<u8>, String> {
+        let e = self.entry(loc);
+        let shown = crate::escape::bytes(&e.path);
+        let layer = &self.layers[loc.layer as usize].source;
+        if e.kind != EntryKind::File {
+            return Err(format!("{shown} is not a regular file in layer {}", layer.number));
+        }
+        let dir = match &layer.files {
+            LayerFiles::Captured(c) => {
+                let held = c.hardlinks.get(&e.path).map_or(&e.path, |t| t);
+                if c.over_budget.contains(held) || c.over_budget.contains(&e.path) {
+                    return Err(format!(
+                        "{shown} was not kept when layer {} was read: the layer's files to read exceeded {} MiB",
+                        layer.number,
+                        super::tar::MAX_CAPTURED >> 20
+                    ));
+                }
+                return captured(c, &e.path, &shown, limit);
+            }
+            LayerFiles::Dir(d) => d,
+        };
+        let f = open_beneath(dir, &e.path[1..])
+            .map_err(|err| format!("cannot read {shown} from layer {}: {err}", layer.number))?;
+        let meta = f.metadata().map_err(|err| format!("cannot read {shown}: {err}"))?;
+        if !meta.is_file() {
+            return Err(format!("{shown} is not a regular file in layer {}", layer.number));
+        }
+        if meta.len() > limit {
+            return Err(format!("{shown} is {} bytes, more than the {limit} this check reads", meta.len()));
+        }
+        let mut buf = Vec::with_capacity(meta.len() as usize);
+        f.take(limit).read_to_end(&mut buf).map_err(|err| format!("cannot read {shown}: {err}"))?;
+        Ok(buf)
+    }
+
     /// Where an entry of a stored layer lives on the host: its layer directory plus its image
     /// path (for a visible entry of a snapshot-stored image, the final snapshot).
     fn host_path(&self, l: Loc) -> PathBuf {
@@ -258,6 +297,37 @@ fn captured(c: &CapturedFiles, path: &[u8], shown: &str, limit: u64) -> Result<V
         Some(d) => Ok(d.clone()),
         None => Err(format!("{shown} was not kept when its layer was read (no rule declared it, or it is too large)")),
     }
+}
+
+/// Open `rel` below `dir` for reading with openat2: every component must stay beneath `dir`
+/// and none may be a symlink (or a /proc magic link), so a layer changed under us cannot
+/// send the read out of it.
+fn open_beneath(dir: &std::path::Path, rel: &[u8]) -> std::io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    let root = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)?;
+    let rel = std::ffi::CString::new(rel).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: open_how is plain data; zeroed is its documented "no options" state.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: the fd and the NUL-terminated path are valid for the call, `how` is sized as passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            std::os::fd::AsRawFd::as_raw_fd(&root),
+            rel.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: openat2 returned a new descriptor that nothing else owns.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd as i32) })
 }
 
 /// The package databases read the final image through the same resolution as the rules.

@@ -52,6 +52,8 @@ pub struct CapturedFiles {
     pub files: HashMap<Box<[u8]>, Vec<u8>>,
     /// Hard links of the layer, link path → target path: the content is the target's.
     pub hardlinks: HashMap<Box<[u8]>, Box<[u8]>>,
+    /// Files a rule asked for that were not kept: the layer's content budget was used up.
+    pub over_budget: std::collections::HashSet<Box<[u8]>>,
 }
 
 /// How a storage driver keeps an image's layers on disk.

@@ -64,6 +64,8 @@ pub struct TarLayer {
     /// Hard links: link path -> target path (both absolute), so a later content read can follow them.
     /// The target is the regular file that carried the data (chains of links are followed).
     pub hardlinks: HashMap<Box<[u8]>, Box<[u8]>>,
+    /// Selected files not kept because the layer's captured content reached MAX_CAPTURED.
+    pub over_budget: HashSet<Box<[u8]>>,
     /// Bytes of the uncompressed tar stream (the layer's size as an image store counts it).
     pub tar_bytes: u64,
 }
@@ -75,6 +77,7 @@ impl TarLayer {
             scan: LayerScan { errors: vec![error], ..LayerScan::default() },
             captured: HashMap::new(),
             hardlinks: HashMap::new(),
+            over_budget: HashSet::new(),
             tar_bytes: 0,
         }
     }
@@ -162,6 +165,9 @@ const MAX_PATH: usize = 4096;
 /// read (real layers hold a few percent of that), never more than MAX_HELD.
 const HELD_BASE: u64 = 64 << 20;
 const MAX_HELD: u64 = 1 << 30;
+/// The most file content one layer keeps: an image with 100k selected files (say `*.pem`)
+/// must not hold them all; what does not fit is recorded, so reading it is an error.
+pub const MAX_CAPTURED: u64 = 64 << 20;
 /// Memory counted per entry besides its path and link.
 const ENTRY_COST: u64 = 128;
 
@@ -875,6 +881,8 @@ struct Builder<'c> {
     hardlinks: HashMap<Box<[u8]>, Box<[u8]>>,
     /// Selected files that are sparse, so not captured.
     sparse: HashSet<u32>,
+    over_budget: HashSet<Box<[u8]>>,
+    captured_bytes: u64,
     capture: &'c dyn Fn(&[u8]) -> bool,
     /// Bytes of the uncompressed tar stream.
     tar_bytes: u64,
@@ -901,6 +909,8 @@ impl<'c> Builder<'c> {
             captured: HashMap::new(),
             hardlinks: HashMap::new(),
             sparse: HashSet::new(),
+            over_budget: HashSet::new(),
+            captured_bytes: 0,
             capture,
             tar_bytes: 0,
             max_capture,
@@ -1162,7 +1172,23 @@ impl<'c> Builder<'c> {
             self.sparse.insert(i);
             return Ok(None);
         }
-        Ok((selected && size <= self.max_capture).then_some(i))
+        if !selected || size > self.max_capture {
+            return Ok(None);
+        }
+        if !self.within_budget(size) {
+            self.over_budget.insert(self.entries[i as usize].path.clone());
+            return Ok(None);
+        }
+        Ok(Some(i))
+    }
+
+    /// Count `size` bytes of content against MAX_CAPTURED, if they fit.
+    fn within_budget(&mut self, size: u64) -> bool {
+        if self.captured_bytes.saturating_add(size) > MAX_CAPTURED {
+            return false;
+        }
+        self.captured_bytes += size;
+        true
     }
 
     fn owner(&self, f: &Fields, path: &[u8]) -> Result<(u32, u32), Fail> {
@@ -1219,8 +1245,12 @@ impl<'c> Builder<'c> {
             let key = self.entries[i as usize].path.clone();
             self.charge((key.len() + holder.len()) as u64)?;
             if let Some(c) = content {
-                self.charge(c.len() as u64)?;
-                self.captured.insert(key.clone(), c);
+                if self.within_budget(c.len() as u64) {
+                    self.charge(c.len() as u64)?;
+                    self.captured.insert(key.clone(), c);
+                } else {
+                    self.over_budget.insert(key.clone());
+                }
             }
             self.hardlinks.insert(key, holder);
         }
@@ -1238,6 +1268,7 @@ impl<'c> Builder<'c> {
             capabilities,
             captured,
             hardlinks,
+            over_budget,
             tar_bytes,
             ..
         } = self;
@@ -1277,7 +1308,7 @@ impl<'c> Builder<'c> {
             }
         }
         let scan = LayerScan { entries, hashes, hits, errors, bytes, capabilities: caps };
-        TarLayer { scan, captured, hardlinks, tar_bytes }
+        TarLayer { scan, captured, hardlinks, over_budget, tar_bytes }
     }
 }
 

@@ -1000,3 +1000,83 @@ fn pax_capabilities_reach_the_file_capabilities_rule() {
     );
     assert!(got.iter().any(|g| g.0 == "/usr/bin/gone" && !g.1 && g.2.contains("layer 2")), "{got:?}");
 }
+
+/// secret-files reads candidates of streamed layers, visible or not, from what was kept
+/// while streaming: the same verdicts as on the walked layers.
+#[test]
+fn secret_file_candidates_are_captured_in_every_streamed_layer() {
+    let img = crate::testutil::secret_files_image();
+    let classifier = crate::rules::Classifier::new(crate::rules::all(), &img.settings);
+    let layers: Vec<(LayerSource, std::sync::Arc<LayerScan>)> = img
+        .sources()
+        .into_iter()
+        .map(|mut s| {
+            let tar = gnu_tar(s.dir().unwrap(), &["--numeric-owner"]);
+            let capture = |p: &[u8]| classifier.reads_content(p);
+            let l = read_layer(&gzip(&tar)[..], Compression::Gzip, &classifier, &capture, crate::rules::MAX_FILE_READ);
+            assert!(l.scan.errors.is_empty(), "{:?}", l.scan.errors);
+            s.files = crate::layers::LayerFiles::Captured(std::sync::Arc::new(crate::layers::CapturedFiles {
+                files: l.captured,
+                hardlinks: l.hardlinks,
+                over_budget: l.over_budget,
+            }));
+            (s, std::sync::Arc::new(l.scan))
+        })
+        .collect();
+    let from_tar = ImageFs::new(layers);
+    let run = |fs: &ImageFs| {
+        let checks = crate::engine::run_checks(
+            &img.reference,
+            &img.inspect,
+            fs,
+            &img.policy,
+            &img.settings,
+            crate::rules::all(),
+        );
+        checks.into_iter().find(|c| c.id == "secret-files").unwrap()
+    };
+    let (streamed, walked) = (run(&from_tar), run(&img.fs()));
+    assert_eq!(streamed.status, crate::model::Status::Fail, "{}", streamed.description);
+    assert_eq!(streamed.description, walked.description);
+    let verdicts = crate::testutil::secret_file_verdicts;
+    assert_eq!(verdicts(&streamed), verdicts(&walked));
+    let leaked = streamed.findings.iter().find(|f| f.path == "/tmp/leaked.pem").unwrap();
+    assert!(!leaked.visible && leaked.violation, "the deleted key was read from its own layer");
+}
+
+/// 100k candidates must not all be held: past MAX_CAPTURED they are recorded as not kept,
+/// and reading one is an error, never an empty file.
+#[test]
+fn candidate_capture_is_bounded_per_layer() {
+    let body = vec![b'k'; 1 << 20];
+    let mut raw = Raw::default();
+    let n = (MAX_CAPTURED >> 20) as usize + 3;
+    for i in 0..n {
+        raw.file(&format!("keys/{i}.pem"), 0o600, &body);
+    }
+    raw.file("etc/passwd", 0o644, b"root:x:0:0::/:/bin/sh\n");
+    let tar = raw.end();
+    let all = |_: &[u8]| true;
+    let l = read_layer(&tar[..], Compression::None, &Setuid, &all, 1 << 20);
+    assert!(l.scan.errors.is_empty(), "{:?}", l.scan.errors);
+    let held: usize = l.captured.values().map(Vec::len).sum();
+    assert!(held as u64 <= MAX_CAPTURED, "{held}");
+    assert_eq!(l.captured.len() + l.over_budget.len(), n + 1);
+    assert!(l.over_budget.len() >= 3 && l.over_budget.contains(&b"/etc/passwd"[..]), "{}", l.over_budget.len());
+    let source = LayerSource {
+        number: 1,
+        files: crate::layers::LayerFiles::Captured(std::sync::Arc::new(crate::layers::CapturedFiles {
+            files: l.captured,
+            hardlinks: l.hardlinks,
+            over_budget: l.over_budget,
+        })),
+        diff_id: String::new(),
+        created_by: String::new(),
+        steps: Vec::new(),
+    };
+    let fs = ImageFs::new(vec![(source, std::sync::Arc::new(l.scan))]);
+    let last = fs.lookup(format!("/keys/{}.pem", n - 1).as_bytes()).unwrap();
+    let err = fs.read_entry(last, 1 << 20).unwrap_err();
+    assert!(err.contains("exceeded 64 MiB"), "{err}");
+    assert_eq!(fs.read_entry(fs.lookup(b"/keys/0.pem").unwrap(), 1 << 20).unwrap(), body);
+}

@@ -25,6 +25,14 @@ pub struct Policy {
     pub extra_remote_access_tools: Vec<String>,
     #[serde(default)]
     pub extra_compilers: Vec<String>,
+    /// Globs added to secret-files' candidates: on the base name, or on the full path when
+    /// the glob holds a '/'.
+    #[serde(default)]
+    pub extra_secret_files: Vec<String>,
+    /// Globs added to the unwanted-files list: on the base name (`*.orig`), or on the full
+    /// path when they hold a '/' (`/app/test/*`).
+    #[serde(default)]
+    pub extra_unwanted_files: Vec<String>,
     /// The most layers an image may have before too-many-layers fails (default 1).
     pub max_layers: Option<usize>,
     #[serde(default)]

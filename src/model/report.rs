@@ -136,6 +136,9 @@ pub struct RuleLists {
     /// `port/protocol`, e.g. `22/tcp`.
     pub admin_ports: Vec<String>,
     pub max_layers: usize,
+    /// Globs unwanted-files looks for; absent in reports written before the check existed.
+    #[serde(default)]
+    pub unwanted_files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -195,6 +198,9 @@ pub struct CheckResult {
     #[serde(default)]
     pub rationale: String,
     pub mitigation: String,
+    /// The items of published standards this check implements ("CIS Docker 1.6 4.8").
+    #[serde(default)]
+    pub controls: Vec<String>,
     pub findings: Vec<Finding>,
     /// A waiver that covers the whole check (one with no path), when it applied.
     #[serde(default)]

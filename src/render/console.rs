@@ -265,6 +265,7 @@ mod tests {
             status: Status::Fail,
             description: "1 setuid file".into(),
             mitigation: "m".into(),
+            controls: vec![],
             findings: vec![finding(1, "sha\u{8}00ff"), finding(2, "sha256:0123456789aé"), finding(3, "é")],
             waiver: None,
         };

@@ -149,6 +149,8 @@ pub struct CheckView<'a> {
     pub description: &'a str,
     pub rationale: &'a str,
     pub mitigation: &'a str,
+    /// The standards items, comma-separated; empty when none.
+    pub controls: String,
     pub findings_total: usize,
     pub violations: usize,
     pub not_visible: usize,
@@ -359,6 +361,7 @@ fn check<'a>(c: &'a CheckResult, anchor: &str, limits: Limits, fail_on: Severity
         description: &c.description,
         rationale: &c.rationale,
         mitigation: &c.mitigation,
+        controls: c.controls.iter().map(|s| crate::escape::text(s)).collect::<Vec<_>>().join(", "),
         findings_total: c.findings.len(),
         violations: c.findings.iter().filter(|f| f.violation).count(),
         not_visible: c.findings.iter().filter(|f| !f.visible).count(),

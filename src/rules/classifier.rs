@@ -20,6 +20,9 @@ pub struct Classifier {
     /// Files some rule reads the content of.
     files: HashSet<&'static [u8]>,
     capabilities: bool,
+    /// Patterns whose matches some rule reads the content of (`Needs::read_patterns`).
+    content_names: PatternSet,
+    content_paths: PatternSet,
 }
 
 impl Classifier {
@@ -32,6 +35,8 @@ impl Classifier {
             path_patterns: PatternSet::default(),
             files: HashSet::new(),
             capabilities: false,
+            content_names: PatternSet::default(),
+            content_paths: PatternSet::default(),
         };
         for (slot, rule) in rules.iter().enumerate() {
             let bit = 1u64 << slot;
@@ -44,9 +49,15 @@ impl Classifier {
             }
             for p in &needs.patterns {
                 if p.contains('/') {
-                    c.path_patterns.add(p, bit)
+                    c.path_patterns.add(p, bit);
+                    if needs.read_patterns {
+                        c.content_paths.add(p, bit);
+                    }
                 } else {
-                    c.name_patterns.add(p, bit)
+                    c.name_patterns.add(p, bit);
+                    if needs.read_patterns {
+                        c.content_names.add(p, bit);
+                    }
                 }
             }
             if needs.mode_bits != 0 {
@@ -62,7 +73,12 @@ impl Classifier {
 impl Classify for Classifier {
     fn reads_content(&self, path: &[u8]) -> bool {
         // The engine reads the package databases whatever rules run.
-        self.files.contains(path) || crate::packages::is_db_file(path)
+        if self.files.contains(path) || crate::packages::is_db_file(path) {
+            return true;
+        }
+        let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+        (!self.content_names.is_empty() && self.content_names.matches(name) != 0)
+            || (!self.content_paths.is_empty() && self.content_paths.matches(path) != 0)
     }
 
     fn reads_capabilities(&self) -> bool {

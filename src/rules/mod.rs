@@ -7,14 +7,18 @@ mod context;
 mod mode_bits;
 mod patterns;
 mod rule;
+pub mod secrets;
 mod settings;
+pub mod standards;
 mod tools;
 
 pub mod account_hygiene;
 pub mod admin_ports_exposed;
 pub mod base_os;
+pub mod build_hygiene;
 pub mod compilers;
 pub mod file_capabilities;
+pub mod healthcheck_missing;
 pub mod labels_missing;
 pub mod latest_tag;
 pub mod privilege_tools;
@@ -22,10 +26,13 @@ pub mod remote_access_tools;
 pub mod required_labels;
 pub mod root_group;
 pub mod root_user;
+pub mod secret_files;
+pub mod secrets_in_config;
 pub mod sgid_files;
 pub mod startup_command_missing;
 pub mod suid_files;
 pub mod too_many_layers;
+pub mod unwanted_files;
 pub mod world_writable;
 
 pub use classifier::Classifier;
@@ -52,6 +59,11 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &privilege_tools::Rule,
         &remote_access_tools::Rule,
         &compilers::Rule,
+        &secrets_in_config::Rule,
+        &secret_files::Rule,
+        &healthcheck_missing::Rule,
+        &build_hygiene::Rule,
+        &unwanted_files::Rule,
         &base_os::Rule,
     ]
 }
@@ -115,6 +127,11 @@ mod tests {
                 ("privilege-tools", Critical),
                 ("remote-access-tools", Critical),
                 ("compilers", Medium),
+                ("secrets-in-config", High),
+                ("secret-files", Critical),
+                ("healthcheck-missing", Low),
+                ("build-hygiene", Low),
+                ("unwanted-files", Low),
                 ("base-os", Informational),
             ]
         );

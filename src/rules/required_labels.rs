@@ -109,7 +109,10 @@ impl super::rule::Rule for Rule {
                 Some(v) => {
                     if let Some(p) = pattern {
                         if !glob::matches(p, v) {
-                            problems.push(format!("{shown}={:?} does not match {p:?}", crate::escape::text(v)));
+                            problems.push(format!(
+                                "{shown}={:?} does not match {p:?}",
+                                crate::escape::text(&super::secrets::redact_value(key, v))
+                            ));
                             continue;
                         }
                     }

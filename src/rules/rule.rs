@@ -51,6 +51,9 @@ pub struct Needs {
     /// `/var/cache/apk/*`, `*/.docker/config.json`. Keep them shaped `prefix*suffix` where you
     /// can: those are matched without the glob engine.
     pub patterns: Vec<String>,
+    /// The content of regular files matching `patterns`, in every layer, is read
+    /// (`ImageFs::read_entry`): a source that streams layers keeps them while it reads them.
+    pub read_patterns: bool,
     /// Files whose content the rule reads (absolute paths in the image): a source that
     /// streams layers keeps these while it reads them.
     pub files: &'static [&'static str],

@@ -677,3 +677,336 @@ fn account_names_are_escaped_in_findings() {
         assert!(!f.path.chars().any(char::is_control) && !f.note.as_deref().unwrap().chars().any(char::is_control));
     }
 }
+
+#[test]
+fn secrets_in_env_labels_and_history_are_found_and_masked() {
+    use crate::inspect::History;
+    let mut img = Image::new(2);
+    img.layer(0).file("/app", 0o755);
+    img.layer(1).file("/app2", 0o755);
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    img.inspect.config.env = vec![
+        "PATH=/usr/bin".into(),
+        "PWD=/app".into(),
+        "DB_PASSWORD=correct-horse-battery".into(),
+        "DB_PASSWORD_FILE=/run/secrets/db".into(),
+        "API_KEY=$API_KEY_FROM_RUNTIME".into(),
+        "GPG_KEY=A4A9406876FCBD3C456770C88C718D3B5072E1F5".into(),
+        "MONKEY=banana".into(),
+        "AUTH_URL=https://auth.example.com/".into(),
+        "EMPTY_TOKEN=".into(),
+    ];
+    img.inspect.config.labels.insert("api.token".into(), "label-secret-value".into());
+    img.inspect.config.labels.insert("version".into(), "1.0".into());
+    let step = |created_by: &str, empty_layer: bool| History {
+        created_by: created_by.into(),
+        empty_layer,
+        ..Default::default()
+    };
+    img.inspect.history = vec![
+        step("/bin/sh -c #(nop) ADD file:abc in /", false),
+        step("/bin/sh -c #(nop) ENV DB_PASSWORD=correct-horse-battery", true),
+        step(&format!("|1 GH={token} /bin/sh -c git clone https://x/y"), false),
+    ];
+    let c = img.check("secrets-in-config");
+    assert_eq!(c.status, Status::Fail, "{}", c.description);
+    assert_eq!(c.description, "secrets in 1 Env entry, 1 label, 2 history steps");
+    let at: Vec<(&str, usize)> = c.findings.iter().map(|f| (f.path.as_str(), f.layer)).collect();
+    assert_eq!(
+        at,
+        [("Env DB_PASSWORD", 0), ("label api.token", 0), ("history step 2", 0), ("history step 3", 2)],
+        "an ENV step makes no layer; the third step made layer 2"
+    );
+    let step3 = &c.findings[3];
+    assert_eq!(step3.layer_digest, format!("sha256:{:064x}", 2));
+    assert_eq!(step3.note.as_deref(), Some("github-token: ghp_…(40 chars)"));
+    assert!(!step3.created_by.contains(token), "the finding's history is masked: {}", step3.created_by);
+    for f in &c.findings {
+        let all = format!("{f:?}");
+        for raw in ["correct-horse-battery", "label-secret-value", token] {
+            assert!(!all.contains(raw), "{raw} shown in {all}");
+        }
+        assert!(f.violation && f.visible && f.kind == crate::model::EntryKind::Config);
+    }
+
+    img.inspect.config.env.retain(|e| !e.starts_with("DB_PASSWORD="));
+    img.inspect.config.labels.remove("api.token");
+    img.inspect.history.truncate(1);
+    let c = img.check("secrets-in-config");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.findings);
+    assert_eq!(c.description, "no secrets in 8 Env entries, 1 label or 1 history step");
+}
+
+use crate::testutil::{secret_file_verdicts, secret_files_image, SECRET_FILE_VALUES, TEST_CERT, TEST_RSA_KEY};
+
+#[test]
+fn secret_files_are_verified_by_content_in_every_layer() {
+    let img = secret_files_image();
+    let c = img.check("secret-files");
+    assert_eq!(c.status, Status::Fail, "{}", c.description);
+    let s = |p: &str, layer, visible, violation| (p.to_string(), layer, visible, violation);
+    assert_eq!(
+        secret_file_verdicts(&c),
+        [
+            s("/big/huge.pem", 1, true, true),
+            s("/build/deploy.key", 1, true, true),
+            s("/home/app/.docker/config.json", 1, true, true),
+            s("/home/app/.npmrc", 1, true, true),
+            s("/root/.aws/credentials", 1, true, true),
+            s("/root/.git-credentials", 1, true, true),
+            s("/root/.kube/config", 1, true, true),
+            s("/root/.netrc", 1, true, true),
+            s("/root/.pypirc", 1, true, true),
+            s("/root/.ssh/id_ed25519", 1, true, true),
+            s("/tmp/leaked.pem", 2, false, true),
+            s("/usr/lib/python3/site-packages/pkg/tests/data/k.pem", 1, true, false),
+            s("/usr/share/doc/openssl/example.key", 1, true, false),
+            s("/etc/ssl/private/server.pem", 1, true, true),
+        ]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        c.description,
+        "12 files with a private key or credential, 1 of them deleted later but still in their layer \
+         (2 in documentation or test data listed for information)"
+    );
+    let note = |p: &str| c.findings.iter().find(|f| f.path == p).unwrap().note.clone().unwrap();
+    assert_eq!(note("/etc/ssl/private/server.pem"), "private key (BEGIN RSA PRIVATE KEY)");
+    assert_eq!(note("/home/app/.docker/config.json"), "registry auth for registry.example.com: dXNl…(28 chars)");
+    assert_eq!(note("/root/.aws/credentials"), "AWS secret access key: wJal…(40 chars)");
+    assert!(note("/big/huge.pem").contains("too big to verify"));
+    assert!(note("/tmp/leaked.pem").contains("deleted or replaced by layer 3"));
+    let all = format!("{:?}", c);
+    for raw in SECRET_FILE_VALUES {
+        assert!(!all.contains(raw), "{raw} shown");
+    }
+}
+
+#[test]
+fn secret_files_pass_on_certificates_and_public_keys_and_take_policy_globs() {
+    let mut img = Image::new(1);
+    img.layer(0)
+        .file_with("/etc/ssl/certs/ca.pem", 0o644, TEST_CERT.as_bytes())
+        .file_with("/root/.ssh/id_rsa.pub", 0o644, b"ssh-rsa AAAAB3NzaC1yc2E root@host\n")
+        .file_with("/opt/app/conf/app.secret", 0o600, TEST_RSA_KEY.as_bytes());
+    let c = img.check("secret-files");
+    assert_eq!(
+        (c.status, c.description.as_str()),
+        (Status::Pass, "no private keys or credentials in 2 candidate files")
+    );
+    img.policy = crate::engine::policy::parse("extra_secret_files = [\"*.secret\"]").unwrap();
+    img.settings = crate::engine::policy::rule_settings(&img.policy);
+    let c = img.check("secret-files");
+    assert_eq!(c.status, Status::Fail, "{}", c.description);
+    assert_eq!(c.findings.len(), 1);
+    assert_eq!(c.findings[0].path, "/opt/app/conf/app.secret");
+}
+
+#[test]
+fn a_candidate_swapped_for_a_symlink_after_the_walk_is_an_error_never_followed() {
+    let img = Image::new(1);
+    img.layer(0).file_with("/root/id_rsa", 0o600, TEST_RSA_KEY.as_bytes());
+    let fs = img.fs();
+    let host = img.layer(0).root.join("root/id_rsa");
+    std::fs::remove_file(&host).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", &host).unwrap();
+    let checks =
+        crate::engine::run_checks(&img.reference, &img.inspect, &fs, &img.policy, &img.settings, crate::rules::all());
+    let c = checks.into_iter().find(|c| c.id == "secret-files").unwrap();
+    assert_eq!(c.status, Status::Error, "{}", c.description);
+    assert!(c.description.contains("1 candidate file could not be read"), "{}", c.description);
+}
+
+fn healthcheck(img: &mut Image, inspect_json: &str) -> crate::model::CheckResult {
+    img.inspect = crate::inspect::parse(inspect_json.as_bytes()).unwrap();
+    img.check("healthcheck-missing")
+}
+
+#[test]
+fn healthcheck_from_podman_docker_and_oci_configs() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/app", 0o755);
+    // podman inspect of a docker-format image: beside Config.
+    let c = healthcheck(
+        &mut img,
+        r#"[{"ManifestType":"application/vnd.docker.distribution.manifest.v2+json",
+            "Healthcheck":{"Test":["CMD-SHELL","curl -f http://localhost/ || exit 1"],"Interval":30000000000}}]"#,
+    );
+    assert_eq!(c.status, Status::Pass, "{}", c.description);
+    assert!(c.description.contains("CMD-SHELL curl -f"), "{}", c.description);
+    // A docker image config (the registry source): inside config.
+    let c = healthcheck(&mut img, r#"[{"Config":{"Healthcheck":{"Test":["CMD","/bin/true"]}}}]"#);
+    assert_eq!(c.status, Status::Pass, "{}", c.description);
+    let c = healthcheck(&mut img, r#"[{"Healthcheck":{"Test":["NONE"]}}]"#);
+    assert_eq!(c.status, Status::Fail);
+    assert!(c.description.contains("disabled"), "{}", c.description);
+    // Docker's "inherit" (empty Test) in a finished image means none.
+    let c = healthcheck(&mut img, r#"[{"Healthcheck":{"Test":[]}}]"#);
+    assert_eq!((c.status, c.description.as_str()), (Status::Fail, "no HEALTHCHECK"));
+    let c =
+        healthcheck(&mut img, r#"[{"ManifestType":"application/vnd.oci.image.manifest.v1+json","Healthcheck":null}]"#);
+    assert_eq!(c.status, Status::Fail);
+    assert!(c.description.contains("OCI format, which cannot carry one"), "{}", c.description);
+    let c = healthcheck(&mut img, r#"[{"Healthcheck":{"Test":["CMD","/x\u001b[2J"]}}]"#);
+    assert!(c.description.contains("/x\\x1b[2J"), "escaped: {}", c.description);
+}
+
+#[test]
+fn build_hygiene_names_the_history_step_and_its_layer() {
+    let mut img = Image::new(2);
+    img.layer(0).file("/bin/sh", 0o755);
+    img.layer(1).file("/app", 0o755);
+    img.inspect = crate::inspect::parse(
+        br#"[{"History":[
+        {"created_by":"/bin/sh -c #(nop) ADD file:abc in / "},
+        {"created_by":"/bin/sh -c #(nop)  CMD [\"bash\"]","empty_layer":true},
+        {"created_by":"ADD https://example.com/x.tgz in /opt","empty_layer":true},
+        {"created_by":"|1 V=1 /bin/sh -c apt-get update && curl -fsSL https://get.example.com | sh"}]}]"#,
+    )
+    .unwrap();
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Fail, "{}", c.description);
+    let got: Vec<(String, usize, String)> =
+        c.findings.iter().map(|f| (f.path.clone(), f.layer, f.note.clone().unwrap_or_default())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("history step 3".into(), 0, "ADD of a remote URL: ADD https://example.com/x.tgz".into()),
+            (
+                "history step 4".into(),
+                2,
+                "package index refreshed without an install in the same step: apt-get update".into()
+            ),
+            (
+                "history step 4".into(),
+                2,
+                "a download piped into a shell: curl -fsSL https://get.example.com | sh".into()
+            ),
+        ]
+    );
+    assert!(c.findings.iter().all(|f| f.violation && f.visible));
+    assert_eq!(c.findings[1].layer_digest, format!("sha256:{:064x}", 2));
+
+    img.inspect = crate::inspect::parse(
+        br#"[{"History":[{"created_by":"/bin/sh -c apt-get update && apt-get install -y x"},{"created_by":"COPY . /app"}]}]"#,
+    )
+    .unwrap();
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.findings);
+}
+
+fn notes(c: &crate::model::CheckResult) -> Vec<(String, usize, bool, String)> {
+    c.findings.iter().map(|f| (f.path.clone(), f.layer, f.violation, f.note.clone().unwrap_or_default())).collect()
+}
+
+#[test]
+fn package_caches_count_only_with_files_in_them() {
+    // Debian's base: an empty lists/partial and the lock files are no cache left behind.
+    let img = Image::new(1);
+    img.layer(0)
+        .dir("/var/lib/apt/lists/partial", 0o700)
+        .file("/var/lib/apt/lists/lock", 0o640)
+        .dir("/var/cache/apt/archives/partial", 0o700)
+        .file("/var/cache/apt/archives/lock", 0o640)
+        .dir("/var/cache/apk", 0o755);
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.findings);
+
+    let img = Image::new(3);
+    img.layer(0).dir("/var/lib/apt/lists/partial", 0o700).file("/var/lib/apt/lists/lock", 0o640);
+    img.layer(1)
+        .file("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", 0o644)
+        .file("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4", 0o644)
+        .file("/var/cache/apt/pkgcache.bin", 0o644)
+        .file("/var/cache/apk/APKINDEX.abc.tar.gz", 0o644);
+    // The last layer cleans the apt lists and the apk cache, but leaves pkgcache.bin.
+    img.layer(2)
+        .whiteout("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease")
+        .whiteout("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4")
+        .whiteout("/var/cache/apk/APKINDEX.abc.tar.gz")
+        .file("/var/cache/dnf/repodata.xml", 0o644);
+    let c = img.check("build-hygiene");
+    assert_eq!(c.status, Status::Fail);
+    assert_eq!(
+        notes(&c),
+        vec![
+            ("/var/cache/apt/pkgcache.bin".into(), 2, true, "apt package cache left in the image: 1 file under /var/cache/apt".into()),
+            ("/var/cache/dnf/repodata.xml".into(), 3, true, "dnf cache left in the image: 1 file under /var/cache/dnf".into()),
+            (
+                "/var/cache/apk/APKINDEX.abc.tar.gz".into(),
+                2,
+                false,
+                "apk cache left in the image: 1 file under /var/cache/apk; not in the final image: deleted or replaced by layer 3".into()
+            ),
+            (
+                "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease".into(),
+                2,
+                false,
+                "apt package lists left in the image: 2 files under /var/lib/apt/lists; not in the final image: deleted or replaced by layer 3".into()
+            ),
+        ]
+    );
+    assert!(c.description.contains("package caches left by 2 layers"), "{}", c.description);
+}
+
+#[test]
+fn unwanted_files_visible_deleted_nested_and_packaged() {
+    let img = Image::new(2);
+    img.layer(0)
+        .file("/app/.git/config", 0o644)
+        .file("/app/.git/objects/ab/cdef", 0o444)
+        .dir("/app/.git/.idea", 0o755)
+        .file("/app/Dockerfile", 0o644)
+        .file("/app/.env.production", 0o600)
+        .file("/app/.environment", 0o644)
+        .file("/app/Dockerfile.md", 0o644)
+        .file("/src/.git/HEAD", 0o644)
+        .file("/usr/share/doc/pkg/examples/Dockerfile", 0o644)
+        .file("/home/u/.DS_Store", 0o644);
+    // Layer 2 deletes /src/.git and writes into /app/.git (its copy replaces layer 1's).
+    img.layer(1).whiteout("/src/.git").file("/app/.git/FETCH_HEAD", 0o644).file("/srv/.vscode", 0o644);
+    let c = img.check("unwanted-files");
+    assert_eq!(c.status, Status::Fail);
+    let mut got: Vec<(String, usize, bool)> =
+        c.findings.iter().map(|f| (f.path.clone(), f.layer, f.violation)).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("/app/.env.production".into(), 1, true),
+            ("/app/.git".into(), 2, true),
+            ("/app/Dockerfile".into(), 1, true),
+            ("/app/Dockerfile.md".into(), 1, true),
+            ("/home/u/.DS_Store".into(), 1, true),
+            ("/src/.git".into(), 1, false),
+            ("/srv/.vscode".into(), 2, true),
+            ("/usr/share/doc/pkg/examples/Dockerfile".into(), 1, false),
+        ]
+    );
+    let deleted = c.findings.iter().find(|f| f.path == "/src/.git").unwrap();
+    assert!(!deleted.visible && deleted.note.as_deref().unwrap().contains("deleted or replaced by layer 2"));
+    assert!(c.description.starts_with("6 unwanted files or directories"), "{}", c.description);
+
+    // Nothing left once the policy's extra globs are the only matches and they do not match.
+    let clean = Image::new(1);
+    clean.layer(0).file("/app/main", 0o755).file("/app/.gitignore", 0o644);
+    assert_eq!(clean.check("unwanted-files").status, Status::Pass);
+}
+
+#[test]
+fn unwanted_files_list_is_extended_by_the_policy() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/app/main.go.orig", 0o644).file("/app/test/fixture.json", 0o644).file("/app/x.json", 0o644);
+    assert_eq!(img.check("unwanted-files").status, Status::Pass);
+    with_policy(
+        &mut img,
+        "extra_unwanted_files = [\"*.orig\", \"/app/test/*\"]\n[[waivers]]\ncheck = \"unwanted-files\"\npath = \"/app/test/*\"\nreason = \"fixtures are read at run time\"\n",
+    );
+    let c = img.check("unwanted-files");
+    assert_eq!(c.status, Status::Fail);
+    let got: Vec<(String, bool)> = c.findings.iter().map(|f| (f.path.clone(), f.waiver.is_some())).collect();
+    assert_eq!(got, vec![("/app/main.go.orig".to_string(), false), ("/app/test/fixture.json".to_string(), true)]);
+}

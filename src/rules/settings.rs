@@ -18,6 +18,12 @@ pub struct RuleSettings {
     pub required_labels: Vec<(String, Option<String>)>,
     /// Required labels must be set by the image itself, not inherited from its base.
     pub labels_own: bool,
+    /// Globs choosing the files secret-files reads (base name, or full path with a '/').
+    pub secret_files: Vec<String>,
+    /// Path globs where a secret file is listed for information (documentation, test data).
+    pub secret_info_paths: Vec<String>,
+    /// Globs (base name, or full path with a '/') of files unwanted-files fails on.
+    pub unwanted_files: Vec<String>,
 }
 
 impl Default for RuleSettings {
@@ -30,10 +36,23 @@ impl Default for RuleSettings {
             max_layers: 1,
             required_labels: Vec::new(),
             labels_own: false,
+            secret_files: tagged_list(SECRET_FILES, "candidate"),
+            secret_info_paths: tagged_list(SECRET_FILES, "information"),
+            unwanted_files: name_list(include_str!("data/unwanted-files.txt")),
         }
     }
 }
 
 fn name_list(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect()
+}
+
+const SECRET_FILES: &str = include_str!("data/secret-files.txt");
+
+/// The values of the `tag VALUE` lines of a data list.
+fn tagged_list(text: &str, tag: &str) -> Vec<String> {
+    name_list(text)
+        .iter()
+        .filter_map(|l| l.split_once(' ').filter(|(t, _)| *t == tag).map(|(_, v)| v.trim().to_string()))
+        .collect()
 }

@@ -3,7 +3,7 @@
 #
 # 1. a Debian 12 base image from the debootstrap root filesystem of tests/env (podman import);
 # 2. the scanner image built from it by exactly the documented command, from the repo root:
-#      podman build --network host -f container/Containerfile --build-arg BASE_IMAGE=<base> .
+#      podman build --format docker --network host -f container/Containerfile --build-arg BASE_IMAGE=<base> .
 #    one layer, labels, no ENTRYPOINT, user 10001:10001, COMPLIANCE_SOURCE=registry;
 # 3. the registry source, as the GitLab job runs it on any runner: --user 10001:10001,
 #    --cap-drop=all, --security-opt no-new-privileges, no --privileged, variables only (the
@@ -95,7 +95,7 @@ fi
 # --- 2. the scanner image, by exactly the documented command --------------------------------
 old_id=$(podman image inspect --format '{{.Id}}' "$scanner" 2>/dev/null || true)
 t0=$(date +%s)
-if ! podman build --network host -f container/Containerfile --build-arg BASE_IMAGE="$base" \
+if ! podman build --format docker --network host -f container/Containerfile --build-arg BASE_IMAGE="$base" \
     -t "$scanner" . >"$work/build.log" 2>&1; then
     tail -n 30 "$work/build.log" >&2
     echo "podman build failed (log above)" >&2

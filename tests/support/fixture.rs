@@ -77,6 +77,7 @@ fn check(id: &str, status: Status, description: &str, findings: Vec<Finding>) ->
         description: description.to_string(),
         rationale: meta.rationale.split_whitespace().collect::<Vec<_>>().join(" "),
         mitigation: meta.remediation.split_whitespace().collect::<Vec<_>>().join(" "),
+        controls: meta.controls.iter().map(|c| c.to_string()).collect(),
         findings,
     }
 }
@@ -257,6 +258,14 @@ pub fn sample() -> Report {
                 link: None,
             })],
         ),
+        check("file-capabilities", Status::Pass, "no files with capabilities in the final image", vec![]),
+        check("world-writable", Status::Pass, "no world-writable files or directories without the sticky bit", vec![]),
+        check(
+            "account-hygiene",
+            Status::Pass,
+            "3 accounts and 3 groups: no empty passwords, one uid 0, no shared ids",
+            vec![],
+        ),
         check(
             "privilege-tools",
             Status::Fail,
@@ -288,6 +297,11 @@ pub fn sample() -> Report {
         ),
         check("remote-access-tools", Status::Pass, "none found", vec![]),
         check("compilers", Status::Skipped, "disabled by policy: build image; compilers are expected", vec![]),
+        check("secrets-in-config", Status::Pass, "no secrets in 4 Env entries, 3 labels or 9 history steps", vec![]),
+        check("secret-files", Status::Pass, "no private keys or credentials in 2 candidate files", vec![]),
+        check("healthcheck-missing", Status::Pass, "HEALTHCHECK CMD /app/server --health", vec![]),
+        check("build-hygiene", Status::Pass, "4 history steps and the final files show no fault", vec![]),
+        check("unwanted-files", Status::Pass, "no build-context or developer files in the final image", vec![]),
         check("base-os", Status::Pass, "Debian GNU/Linux 12", vec![]),
         check("required-labels", Status::Pass, "2 required labels present", vec![]),
     ];

@@ -87,9 +87,12 @@ pub fn commit_layer(store: &Store, from: &str, target: &str, c: Commit) -> Strin
 }
 
 /// `buildah from scratch` + copy of `tree` + `buildah config` + commit as `name`; the image ID.
+/// With a healthcheck in `config`, committed in the docker format, the only one that carries it.
 pub fn build_tree(store: &Store, name: &str, tree: &Path, config: &[(&str, &[u8])]) -> String {
+    let commit_flags =
+        if config.iter().any(|(flag, _)| *flag == "--healthcheck") { vec!["--format", "docker"] } else { vec![] };
     let config = config.iter().flat_map(|(flag, value)| [OsStr::new(flag), OsStr::from_bytes(value)]).collect();
-    commit_layer(store, "scratch", name, Commit { tree: Some(tree), config, ..Commit::default() })
+    commit_layer(store, "scratch", name, Commit { tree: Some(tree), config, commit_flags, ..Commit::default() })
 }
 
 /// One more layer: mount a container of `from` (as root), change files, commit as `to`.
@@ -227,7 +230,14 @@ pub fn build_scratch(store: &Store, name: &str, spec: &ImageSpec) -> String {
             tree: (!l.add.is_empty()).then(|| ctx.path()),
             edit: (!l.remove.is_empty()).then_some(&remove as &dyn Fn(&Path)),
             config,
-            commit_flags: if spec.identity_label { vec![] } else { vec!["--identity-label=false"] },
+            commit_flags: {
+                let mut f = if spec.identity_label { vec![] } else { vec!["--identity-label=false"] };
+                // Only the docker format carries a healthcheck.
+                if i + 1 == n && spec.config.iter().any(|c| c == "--healthcheck") {
+                    f.extend(["--format", "docker"]);
+                }
+                f
+            },
         };
         id = commit_layer(store, &from, &target, commit);
         from = target;
