@@ -88,6 +88,12 @@ fn findings_name_packages_and_the_sbom_lists_them_on_both_sources() {
         assert_valid_cyclonedx(&bom);
         assert_eq!(bom["components"].as_array().unwrap().len(), want);
         assert_eq!(bom["metadata"]["component"]["hashes"][0]["content"], pushed.digest.trim_start_matches("sha256:"));
+        // The console report says the same.
+        let console = out.stdout.lines().chain(out.stderr.lines()).collect::<Vec<_>>();
+        let line = |p: &str| console.iter().find(|l| l.contains(p)).unwrap_or_else(|| panic!("{p}\n{}", out.dump()));
+        assert!(line("/usr/bin/su  -rws").contains("from package util-linux "), "{}", out.dump());
+        assert!(line("/usr/local/bin/e-copied-suid  -rws").contains("not owned by any package: copied in by hand"));
+        assert!(console.iter().any(|l| l.contains(&format!("packages: deb: {want} packages"))), "{}", out.dump());
         installed.push(rep["packages"].clone());
     }
     assert_eq!(installed[0], installed[1], "storage and registry list the same packages");
