@@ -562,6 +562,10 @@ fn cyclonedx_validates_against_the_1_5_schema() {
     let merged: serde_json::Value = serde_json::from_slice(&docs[4]).unwrap();
     assert_eq!(merged["components"].as_array().unwrap().len(), reports.len());
     assert_eq!(merged["components"][0]["components"].as_array().unwrap().len(), 2);
+    // RFC 4122 version 4, variant 1 (the schema checks only the hex shape).
+    let serial = v["serialNumber"].as_str().unwrap().strip_prefix("urn:uuid:").unwrap();
+    assert_eq!(&serial[14..15], "4", "{serial}");
+    assert!("89ab".contains(&serial[19..20]), "{serial}");
     // Same report, same BOM; the validator must be able to say no.
     assert_eq!(docs[0], render(Format::Cyclonedx, &with_packages()));
     let mut bad = v.clone();
