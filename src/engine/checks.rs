@@ -4,7 +4,7 @@ use crate::inspect::ImageInspect;
 use crate::layers::{ImageFs, Loc};
 use crate::model::Finding;
 use crate::model::{CheckResult, Policy, Status};
-use crate::packages::{ImagePackages, Ownership};
+use crate::packages::image::{ImagePackages, Ownership};
 use crate::reference::ImageRef;
 use crate::rules::{Context, Evaluation, Rule, RuleSettings};
 

@@ -43,7 +43,7 @@ pub struct Judgement<'a> {
 /// The report of one scanned image. `started` only dates the phases for
 /// OCI_COMPLIANCE_TIMINGS.
 pub fn evaluate(scan: &Scanned, judge: &Judgement, settings: SettingsInfo, started: std::time::Instant) -> Report {
-    let packages = crate::packages::ImagePackages::read(scan.fs);
+    let packages = crate::packages::image::ImagePackages::read(scan.fs);
     timing("packages", started);
     let mut checks =
         run_checks_with(scan.reference, scan.image, scan.fs, &packages, judge.policy, judge.rules, crate::rules::all());
@@ -156,7 +156,7 @@ pub fn layer_info(fs: &ImageFs, checks: &[CheckResult]) -> Vec<LayerInfo> {
 
 /// What the report says about the package databases: each one's state and every installed
 /// package, all strings escaped (the databases are image content).
-pub fn packages_info(packages: &crate::packages::ImagePackages) -> crate::model::PackagesInfo {
+pub fn packages_info(packages: &crate::packages::image::ImagePackages) -> crate::model::PackagesInfo {
     use crate::packages::DbStatus;
     let mut info = crate::model::PackagesInfo::default();
     for (eco, status) in &packages.dbs {

@@ -329,19 +329,3 @@ fn open_beneath(dir: &std::path::Path, rel: &[u8]) -> std::io::Result<std::fs::F
     // SAFETY: openat2 returned a new descriptor that nothing else owns.
     Ok(unsafe { std::fs::File::from_raw_fd(fd as i32) })
 }
-
-/// The package databases read the final image through the same resolution as the rules.
-impl crate::packages::FileSource for ImageFs {
-    fn read_file(&self, path: &[u8], limit: u64) -> Result<Option<Vec<u8>>, String> {
-        ImageFs::read_file(self, path, limit)
-    }
-
-    fn list_dir(&self, path: &[u8]) -> Result<Option<Vec<Vec<u8>>>, String> {
-        let Some(dir) = self.resolve_dir(path) else { return Ok(None) };
-        let mut names: Vec<Vec<u8>> =
-            self.visible_entries().filter(|(_, e)| e.dir() == &dir[..]).map(|(_, e)| e.name().to_vec()).collect();
-        names.sort();
-        names.dedup();
-        Ok(Some(names))
-    }
-}

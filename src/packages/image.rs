@@ -2,7 +2,7 @@
 //! path, what is installed, and what could not be read. Never trusted for safety: checks
 //! judge files the same with or without them; ownership only annotates findings.
 
-use super::{DbStatus, Distro, Ecosystem, Package};
+use super::{DbStatus, Distro, Ecosystem, FileSource, Package};
 use crate::layers::ImageFs;
 
 pub struct ImagePackages {
@@ -62,6 +62,22 @@ impl ImagePackages {
             true => Ownership::NotOwned,
             false => Ownership::Unknown,
         }
+    }
+}
+
+/// The package databases read the final image through the same resolution as the rules.
+impl FileSource for ImageFs {
+    fn read_file(&self, path: &[u8], limit: u64) -> Result<Option<Vec<u8>>, String> {
+        ImageFs::read_file(self, path, limit)
+    }
+
+    fn list_dir(&self, path: &[u8]) -> Result<Option<Vec<Vec<u8>>>, String> {
+        let Some(dir) = self.resolve_dir(path) else { return Ok(None) };
+        let mut names: Vec<Vec<u8>> =
+            self.visible_entries().filter(|(_, e)| e.dir() == &dir[..]).map(|(_, e)| e.name().to_vec()).collect();
+        names.sort();
+        names.dedup();
+        Ok(Some(names))
     }
 }
 

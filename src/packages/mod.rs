@@ -12,8 +12,6 @@ pub mod image;
 pub mod rpm;
 pub mod sqlite;
 
-pub use image::{ImagePackages, Ownership};
-
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::Read;

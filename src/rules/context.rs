@@ -14,7 +14,7 @@ pub struct Context<'a> {
     pub image: &'a ImageInspect,
     pub fs: &'a ImageFs,
     pub settings: &'a RuleSettings,
-    packages: &'a crate::packages::ImagePackages,
+    packages: &'a crate::packages::image::ImagePackages,
     tool_dirs: OnceLock<HashSet<Vec<u8>>>,
     passwd: OnceLock<FileRead<Vec<crate::etc_files::PasswdEntry>>>,
     group: OnceLock<FileRead<Vec<crate::etc_files::GroupEntry>>>,
@@ -34,7 +34,7 @@ impl<'a> Context<'a> {
             image,
             fs,
             settings,
-            packages: crate::packages::ImagePackages::none(),
+            packages: crate::packages::image::ImagePackages::none(),
             tool_dirs: OnceLock::new(),
             passwd: OnceLock::new(),
             group: OnceLock::new(),
@@ -43,13 +43,13 @@ impl<'a> Context<'a> {
     }
 
     /// The image's package databases, read once by the engine (without them: none found).
-    pub fn with_packages(mut self, packages: &'a crate::packages::ImagePackages) -> Self {
+    pub fn with_packages(mut self, packages: &'a crate::packages::image::ImagePackages) -> Self {
         self.packages = packages;
         self
     }
 
     /// Who owns which path: annotation only, never a reason to pass or fail a file.
-    pub fn packages(&self) -> &crate::packages::ImagePackages {
+    pub fn packages(&self) -> &crate::packages::image::ImagePackages {
         self.packages
     }
 
@@ -135,10 +135,10 @@ impl<'a> Context<'a> {
         // entry gets no owner, neither a package nor "not owned".
         let owner = match hidden_by {
             None => self.packages.owner(&e.path),
-            Some(_) => crate::packages::Ownership::Unknown,
+            Some(_) => crate::packages::image::Ownership::Unknown,
         };
         let package = match owner {
-            crate::packages::Ownership::Owned(p) => Some(crate::model::PackageRef {
+            crate::packages::image::Ownership::Owned(p) => Some(crate::model::PackageRef {
                 name: crate::escape::text(&p.name),
                 version: crate::escape::text(&p.version),
                 arch: crate::escape::text(&p.arch),
@@ -163,7 +163,7 @@ impl<'a> Context<'a> {
             note,
             waiver: None,
             package,
-            not_owned: owner == crate::packages::Ownership::NotOwned,
+            not_owned: owner == crate::packages::image::Ownership::NotOwned,
             fix: None,
         }
     }
