@@ -14,8 +14,9 @@ pub struct LayerSource {
     pub number: usize,
     pub files: LayerFiles,
     pub diff_id: String,
-    /// The build steps that made the layer (see `ImageInspect::layer_steps`), joined with
-    /// `; then ` when there are several; empty when the history does not line up.
+    /// The build steps that made the layer (see `ImageInspect::layer_steps`) that can change
+    /// files (not ARG, ENV, CMD, …; all of them when there are only such), joined with
+    /// `; then `; empty when the history does not line up.
     pub created_by: String,
     /// The same steps, one by one.
     pub steps: Vec<String>,
@@ -121,6 +122,38 @@ pub fn layer_sources(image: &ImageInspect) -> Result<Vec<LayerSource>, String> {
     attribute(image, dirs.into_iter().map(LayerFiles::Dir).collect())
 }
 
+/// The steps that can have changed files: a layer's `created_by` names those (a finding's
+/// reader wants the COPY, not the ARG and CMD around it); all of them when none is.
+fn file_steps(steps: &[String]) -> Vec<&str> {
+    const CONFIG_ONLY: &[&str] = &[
+        "ARG",
+        "ENV",
+        "LABEL",
+        "USER",
+        "CMD",
+        "ENTRYPOINT",
+        "EXPOSE",
+        "VOLUME",
+        "STOPSIGNAL",
+        "HEALTHCHECK",
+        "MAINTAINER",
+        "ONBUILD",
+        "SHELL",
+    ];
+    let config_only = |s: &str| {
+        let s = s.trim_start();
+        let s = s.strip_prefix("/bin/sh -c #(nop)").unwrap_or(s).trim_start();
+        let word = s.split_whitespace().next().unwrap_or("");
+        CONFIG_ONLY.contains(&word)
+    };
+    let files: Vec<&str> = steps.iter().map(String::as_str).filter(|s| !config_only(s)).collect();
+    if files.is_empty() {
+        steps.iter().map(String::as_str).collect()
+    } else {
+        files
+    }
+}
+
 /// Between the steps of a layer made by several, in `created_by`.
 pub const STEP_SEPARATOR: &str = "; then ";
 
@@ -146,7 +179,7 @@ pub fn attribute(image: &ImageInspect, layers: Vec<LayerFiles>) -> Result<Vec<La
                 number: i + 1,
                 files,
                 diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
-                created_by: steps.join(STEP_SEPARATOR),
+                created_by: file_steps(&steps).join(STEP_SEPARATOR),
                 steps,
             }
         })

@@ -174,7 +174,7 @@ fn layer_sources_order_and_attribution() {
         got,
         vec![
             (1, "/s/a/diff", "sha256:a", "ADD a"),
-            (2, "/s/b/diff", "sha256:b", "ENV x=1; then RUN b"),
+            (2, "/s/b/diff", "sha256:b", "RUN b"),
             (3, "/s/c/diff", "sha256:c", "RUN c"),
             (4, "/s/d/diff", "sha256:d", "COPY d"),
         ]
@@ -689,4 +689,19 @@ fn one_big_layer_is_shared_between_threads() {
     let alone = walk::walk_layer(&root, &Threads(Default::default()));
     assert_eq!(shared[0].0, alone);
     assert_eq!(alone.entries.len(), 1 + 10 + 200 + 4000);
+}
+
+#[test]
+fn a_layer_names_the_steps_that_change_files() {
+    let json = br#"[{"GraphDriver":{"Name":"overlay","Data":{"LowerDir":"/s/a/diff","UpperDir":"/s/b/diff"}},
+        "RootFS":{"Layers":["sha256:a","sha256:b"]},
+        "History":[{"created_by":"/bin/sh -c #(nop) ARG V","empty_layer":true},{"created_by":"/bin/sh -c #(nop) CMD [\"x\"]"},
+            {"created_by":"/bin/sh -c #(nop) COPY dir:1 in / ","empty_layer":true},{"created_by":"RUN make","empty_layer":true},
+            {"created_by":"/bin/sh -c #(nop) USER 1001"}]}]"#;
+    let img = crate::inspect::parse(json).unwrap();
+    let s = layer_sources(&img).unwrap();
+    // Only config steps: all of them.
+    assert_eq!(s[0].created_by, "/bin/sh -c #(nop) ARG V; then /bin/sh -c #(nop) CMD [\"x\"]");
+    assert_eq!(s[1].created_by, "/bin/sh -c #(nop) COPY dir:1 in / ; then RUN make");
+    assert_eq!(s[1].steps.len(), 3);
 }
