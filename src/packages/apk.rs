@@ -2,7 +2,7 @@
 //! `P:` name, `V:` version, `A:` arch, `o:` origin, `F:` a directory (relative to `/`),
 //! `R:` a file in the last `F:` directory.
 
-use super::{lines, shown, text, DbStatus, Ecosystem, FileSource, Package, PackageDb, MAX_FILES, MAX_TEXT_DB};
+use super::db::{lines, shown, text, DbStatus, Ecosystem, FileSource, Package, PackageDb, MAX_FILES, MAX_TEXT_DB};
 
 const INSTALLED: &[u8] = b"/lib/apk/db/installed";
 

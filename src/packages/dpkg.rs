@@ -2,7 +2,7 @@
 //! `/var/lib/dpkg/status.d/<name>` (one package's stanza) with `status.d/<name>.md5sums`
 //! (`<md5>  <path relative to />` per line). Diversions are not applied.
 
-use super::{lines, shown, text, DbStatus, Ecosystem, FileSource, Package, PackageDb, MAX_FILES, MAX_TEXT_DB};
+use super::db::{lines, shown, text, DbStatus, Ecosystem, FileSource, Package, PackageDb, MAX_FILES, MAX_TEXT_DB};
 use std::collections::HashSet;
 
 const STATUS: &[u8] = b"/var/lib/dpkg/status";

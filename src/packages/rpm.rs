@@ -2,8 +2,8 @@
 //! `blob` column holding each package's header. The older BerkeleyDB `Packages` and the
 //! ndb `Packages.db` are reported as not readable, never guessed at.
 
+use super::db::{shown, text, DbStatus, Ecosystem, FileSource, Package, PackageDb, MAX_FILES, MAX_RPMDB};
 use super::sqlite::{self, Value};
-use super::{shown, text, DbStatus, Ecosystem, FileSource, Package, PackageDb, MAX_FILES, MAX_RPMDB};
 
 /// Fedora ≥ 36 keeps the database here (and /var/lib/rpm links to it); older releases and
 /// RHEL/UBI 9 in /var/lib/rpm.
