@@ -25,20 +25,7 @@ fn build() -> Pushed {
         format!("FROM {base}\nRUN install -m 4755 /usr/bin/true /usr/local/bin/e-copied-suid\nUSER 1001:1001\n"),
     )
     .unwrap();
-    store.podman(&[
-        "build",
-        "--layers",
-        "--pull=never",
-        "--network=none",
-        "-q",
-        "-f",
-        cf.to_str().unwrap(),
-        "-t",
-        &local,
-        ctx.path().to_str().unwrap(),
-    ]);
-    let id = store.inspect(&local)["Id"].as_str().unwrap().to_string();
-    push_all(&store, &local, name, &id, &["1"])
+    build_file_and_push(&store, "podman", &cf, ctx.path(), &local, name)
 }
 
 fn finding<'a>(rep: &'a Value, check: &str, path: &str) -> &'a Value {

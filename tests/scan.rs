@@ -153,20 +153,7 @@ ENTRYPOINT ["/usr/bin/true"]
     );
     let cf = ctx.path().join("Containerfile");
     fs::write(&cf, containerfile).unwrap();
-    store.podman(&[
-        "build",
-        "--layers",
-        "--pull=never",
-        "--network=none",
-        "-q",
-        "-f",
-        cf.to_str().unwrap(),
-        "-t",
-        &local,
-        ctx.path().to_str().unwrap(),
-    ]);
-    let id = store.inspect(&local)["Id"].as_str().unwrap().to_string();
-    let pushed = push_all(&store, &local, name, &id, &["1"]);
+    let pushed = build_file_and_push(&store, "podman", &cf, ctx.path(), &local, name);
     drop(store);
 
     let scan_store = Store::new("realistic-scan");

@@ -59,19 +59,7 @@ CMD ["/bin/busybox", "true"]
         );
         let cf = ctx.path().join("Containerfile");
         fs::write(&cf, containerfile).unwrap();
-        store.buildah(&[
-            "build",
-            "--layers",
-            "--network=none",
-            "-q",
-            "-f",
-            cf.to_str().unwrap(),
-            "-t",
-            &local,
-            ctx.path().to_str().unwrap(),
-        ]);
-        let id = store.inspect(&local)["Id"].as_str().unwrap().to_string();
-        push_all(&store, &local, name, &id, &["1"])
+        build_file_and_push(&store, "buildah", &cf, ctx.path(), &local, name)
     })
 }
 

@@ -270,11 +270,13 @@ impl ImageFs {
     }
 }
 
-fn components(p: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+/// The components of an image path, without empty ones and `.` (`..` is the caller's).
+pub(crate) fn components(p: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
     p.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".")
 }
 
-fn join(parts: &[Vec<u8>]) -> Vec<u8> {
+/// An absolute image path from its components (`/` for none).
+pub(crate) fn join(parts: &[Vec<u8>]) -> Vec<u8> {
     if parts.is_empty() {
         return b"/".to_vec();
     }

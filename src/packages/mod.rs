@@ -21,6 +21,8 @@ use std::path::PathBuf;
 
 pub use db::*;
 
+use crate::layers::image_fs::{components, join};
+
 /// Every ecosystem's database, in the order Deb, Apk, Rpm, each Found, Absent or
 /// Unreadable. An image can hold more than one (a distroless image with a copied apk db).
 pub fn read(files: &dyn FileSource) -> Vec<(Ecosystem, DbStatus)> {
@@ -145,22 +147,6 @@ impl FileSource for DirSource {
         names.sort();
         Ok(Some(names))
     }
-}
-
-fn components(p: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
-    p.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".")
-}
-
-fn join(parts: &[Vec<u8>]) -> Vec<u8> {
-    if parts.is_empty() {
-        return b"/".to_vec();
-    }
-    let mut v = Vec::new();
-    for p in parts {
-        v.push(b'/');
-        v.extend_from_slice(p);
-    }
-    v
 }
 
 #[cfg(test)]

@@ -293,6 +293,22 @@ impl Pushed {
     }
 }
 
+/// `podman build` (or `buildah build`: `tool`) of the Containerfile `cf` in `context` as
+/// `local`, with layers and no network, then push it under `name`:1.
+pub fn build_file_and_push(store: &Store, tool: &str, cf: &Path, context: &Path, local: &str, name: &str) -> Pushed {
+    let mut args = vec!["build", "--layers"];
+    if tool == "podman" {
+        args.push("--pull=never");
+    }
+    args.extend(["--network=none", "-q", "-f", cf.to_str().unwrap(), "-t", local, context.to_str().unwrap()]);
+    match tool {
+        "podman" => store.podman(&args),
+        _ => store.buildah(&args),
+    };
+    let id = store.inspect(local)["Id"].as_str().unwrap().to_string();
+    push_all(store, local, name, &id, &["1"])
+}
+
 /// Build a scratch image in a throw-away store, push it under `name` with `tags` (the first
 /// one is the image's main tag) and forget it locally.
 pub fn build_and_push(name: &str, spec: &ImageSpec, tags: &[&str]) -> Pushed {
