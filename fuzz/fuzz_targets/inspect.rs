@@ -58,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
         files: layers::LayerFiles::Dir("/nonexistent/oci-compliance-fuzz".into()),
         diff_id: image.root_fs.layers.first().cloned().unwrap_or_default(),
         created_by: image.history.first().map(|h| h.created_by.clone()).unwrap_or_default(),
+        steps: image.history.iter().map(|h| h.created_by.clone()).collect(),
     };
     let fs = ImageFs::new(vec![(source, std::sync::Arc::new(scan))]);
     let reference = ImageRef::parse("registry.example:5000/ns/app:1").unwrap();
