@@ -217,8 +217,17 @@ impl<'a> Header<'a> {
         self.int32s(tag).ok().flatten()?.first().copied()
     }
 
-    /// DIRNAMES[DIRINDEXES[i]] + BASENAMES[i], or the old-style OLDFILENAMES.
+    /// DIRNAMES[DIRINDEXES[i]] + BASENAMES[i], or the old-style OLDFILENAMES. rpm writes
+    /// absolute paths only: a relative one means a damaged header, which owns nothing.
     fn files(&self) -> Result<Vec<Vec<u8>>, String> {
+        let files = self.listed_files()?;
+        if files.iter().any(|f| !f.starts_with(b"/")) {
+            return Err("a file path is not absolute".into());
+        }
+        Ok(files)
+    }
+
+    fn listed_files(&self) -> Result<Vec<Vec<u8>>, String> {
         if let Some(base) = self.string_array(BASENAMES)? {
             let dirs = self.string_array(DIRNAMES)?.ok_or("basenames without dirnames")?;
             let idx = self.int32s(DIRINDEXES)?.ok_or("basenames without dirindexes")?;

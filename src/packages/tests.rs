@@ -421,3 +421,33 @@ fn rpmdb_with_small_pages_reads_the_header_through_its_overflow_chain() {
     assert_eq!(got, [rpm::parse_header(header).unwrap()]);
     assert!(!got[0].files.is_empty());
 }
+
+/// An rpm header the fuzzer found: whatever it parses to, every package has a name and
+/// owns absolute paths only.
+#[test]
+fn fuzzed_rpm_header_gives_well_formed_packages() {
+    let data = include_bytes!("testdata/fuzz-rpm-header-1");
+    let check = |p: &Package| {
+        assert!(!p.name.is_empty(), "{p:?}");
+        for f in &p.files {
+            assert!(f.starts_with(b"/"), "{p:?}");
+        }
+    };
+    if let Ok(p) = rpm::parse_header(data) {
+        check(&p);
+    }
+    let mut notes = Vec::new();
+    if let Ok(ps) = rpm::parse_db(data, &mut notes) {
+        ps.iter().for_each(check);
+    }
+    for st in dpkg::stanzas(data) {
+        for need_status in [true, false] {
+            if let Some(p) = dpkg::package(&st, need_status) {
+                check(&p);
+            }
+        }
+    }
+    if let Ok(ps) = apk::parse(data) {
+        ps.iter().for_each(check);
+    }
+}
