@@ -23,7 +23,8 @@ pub enum Command {
         /// Policy file whose severities and disabled checks to show.
         #[arg(long, env = "COMPLIANCE_POLICY", value_name = "FILE")]
         policy: Option<PathBuf>,
-        /// Instead, the coverage of a standard item by item: cis-docker-1.6 or nist-800-190.
+        /// Instead, the coverage of a standard item by item: cis-docker-1.6, nist-800-190 or
+        /// disa-cidg-2r0.6.
         #[arg(long, value_name = "ID")]
         standard: Option<String>,
     },

@@ -192,12 +192,13 @@ fn sarif_has_a_rule_per_check_and_a_location_per_result() {
     assert_eq!(rules.len(), all_rules().len());
     assert!(rules.iter().all(|r| !r["help"]["text"].as_str().unwrap().is_empty()));
     let results = run["results"].as_array().unwrap();
-    // admin-ports-exposed and too-many-layers fail without findings: image-level results.
+    // admin-ports-exposed, privileged-ports-exposed and too-many-layers fail without findings
+    // in the fixture: image-level results.
     let image_level: Vec<_> = results.iter().filter(|r| r["locations"][0].get("physicalLocation").is_none()).collect();
-    assert_eq!(image_level.len(), 2);
+    assert_eq!(image_level.len(), 3);
     let findings: usize =
         fixture::sample().checks.iter().filter(|c| c.status != Status::Skipped).map(|c| c.findings.len()).sum();
-    assert_eq!(results.len(), findings + 2);
+    assert_eq!(results.len(), findings + 3);
     for r in results {
         assert!(!r["locations"].as_array().unwrap().is_empty(), "{r}");
         let idx = r["ruleIndex"].as_u64().unwrap() as usize;
@@ -216,8 +217,8 @@ fn codequality_parses_with_stable_fingerprints() {
     let a: serde_json::Value = serde_json::from_slice(&render(Format::Codequality, &fixture::sample())).unwrap();
     let issues = a.as_array().unwrap();
     // suid su (sudo is waived), privilege su+sudo (the su waiver expired), admin ports,
-    // too many layers.
-    assert_eq!(issues.len(), 5);
+    // privileged ports, too many layers.
+    assert_eq!(issues.len(), 6);
     assert!(!issues.iter().any(|i| i["check_name"] == "suid-files" && i["location"]["path"] == "usr/bin/sudo"));
     for i in issues {
         for key in ["description", "check_name", "fingerprint", "severity"] {

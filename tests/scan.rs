@@ -185,6 +185,7 @@ fn realistic_image_check_verdicts_and_exit_code() {
         &[
             ("latest-tag", "pass"),
             ("admin-ports-exposed", "fail"),
+            ("privileged-ports-exposed", "fail"),
             ("root-user", "pass"),
             ("root-group", "pass"),
             ("labels-missing", "pass"),
@@ -206,11 +207,12 @@ fn realistic_image_check_verdicts_and_exit_code() {
     assert_eq!(s["verdict"], "fail", "{s}");
     assert_eq!(s["exit_code"], 12, "{s}");
     assert_eq!(s["worst_failed_severity"], "critical", "{s}");
-    assert_eq!((s["failed"].as_u64(), s["errors"].as_u64()), (Some(7), Some(0)), "{s}");
+    assert_eq!((s["failed"].as_u64(), s["errors"].as_u64()), (Some(8), Some(0)), "{s}");
     assert_eq!(
         failed_ids(&rep),
         set(&[
             "admin-ports-exposed",
+            "privileged-ports-exposed",
             "too-many-layers",
             "suid-files",
             "privilege-tools",
@@ -221,13 +223,15 @@ fn realistic_image_check_verdicts_and_exit_code() {
     );
     assert_eq!(
         s["failed_by_severity"],
-        serde_json::json!({"critical": 3, "high": 1, "medium": 1, "low": 2, "informational": 0}),
+        serde_json::json!({"critical": 3, "high": 1, "medium": 2, "low": 2, "informational": 0}),
         "{s}"
     );
     assert!(rep["error"].is_null(), "{}", rep["error"]);
 
     let desc = |id: &str| check(&rep, id)["description"].as_str().unwrap().to_string();
     assert!(desc("admin-ports-exposed").contains("22/tcp"), "{}", desc("admin-ports-exposed"));
+    let ports = check(&rep, "privileged-ports-exposed");
+    assert_eq!(ports["findings"][0]["path"], "ExposedPorts 22/tcp", "{ports}");
     assert!(desc("root-user").contains("1001"), "{}", desc("root-user"));
     assert!(desc("root-group").contains("1001"), "{}", desc("root-group"));
     assert!(desc("too-many-layers").contains('5'), "{}", desc("too-many-layers"));
@@ -670,7 +674,7 @@ fn high_only_image_with_ssh_port_exits_13() {
     let out = scan(&store).good_auth().arg(img.reference()).run();
     out.assert_code(13);
     let rep = out.report();
-    assert_statuses(&rep, &statuses_with(&[("admin-ports-exposed", "fail")]));
+    assert_statuses(&rep, &statuses_with(&[("admin-ports-exposed", "fail"), ("privileged-ports-exposed", "fail")]));
     let d = check(&rep, "admin-ports-exposed")["description"].as_str().unwrap();
     assert!(d.contains("22/tcp") && !d.contains("8080"), "{d}");
 
@@ -1387,6 +1391,10 @@ fn checks_standard_prints_the_coverage_item_by_item() {
     let nist = command(&["checks", "--standard", "nist-800-190"]).run();
     nist.assert_code(0);
     assert!(nist.stdout.contains("4.1.2"), "{}", nist.stdout);
+    let disa = command(&["checks", "--standard", "disa-cidg-2r0.6"]).run();
+    disa.assert_code(0);
+    let line = disa.stdout.lines().find(|l| l.starts_with("non-privileged-ports ")).unwrap_or_default();
+    assert!(line.contains("automated"), "{}", disa.stdout);
     let bad = command(&["checks", "--standard", "cis-docker-9"]).run();
     bad.assert_code(24);
     assert!(bad.stderr.contains("cis-docker-1.6"), "{}", bad.stderr);

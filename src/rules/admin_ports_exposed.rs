@@ -15,7 +15,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Remove the EXPOSE instruction and the administration service; use the \
         orchestrator's exec/log facilities for administration.",
     reads_layers: false,
-    controls: &["NIST SP 800-190 4.1.2"],
+    controls: &["NIST SP 800-190 4.1.2", "DISA CIDG V2R0.6 service-ports-only"],
 };
 
 /// "8080/tcp" → (8080, "tcp"); a port with no protocol is tcp.

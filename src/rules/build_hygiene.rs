@@ -24,7 +24,12 @@ static META: RuleMeta = RuleMeta {
         clean caches in the step that fills them (`rm -rf /var/lib/apt/lists/*`, \
         `apk add --no-cache`, `dnf clean all`).",
     reads_layers: true,
-    controls: &["CIS Docker 1.6 4.7", "CIS Docker 1.6 4.9", "NIST SP 800-190 4.1.2"],
+    controls: &[
+        "CIS Docker 1.6 4.7",
+        "CIS Docker 1.6 4.9",
+        "NIST SP 800-190 4.1.2",
+        "DISA CIDG V2R0.6 minimal-cached-layers",
+    ],
 };
 
 /// Longest quote of a build step in a note, in characters (before escaping).

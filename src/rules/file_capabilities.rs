@@ -19,7 +19,11 @@ static META: RuleMeta = RuleMeta {
     remediation: "Remove the capability in the build (`setcap -r FILE`), or grant what the \
         process needs at run time (`--cap-add`) instead of baking it into the image.",
     reads_layers: true,
-    controls: &["NIST SP 800-190 4.1.2"],
+    controls: &[
+        "NIST SP 800-190 4.1.2",
+        "DISA CIDG V2R0.6 essential-capabilities",
+        "DISA CIDG V2R0.6 no-escalation-permissions",
+    ],
 };
 
 impl super::rule::Rule for Rule {

@@ -22,6 +22,7 @@ pub mod healthcheck_missing;
 pub mod labels_missing;
 pub mod latest_tag;
 pub mod privilege_tools;
+pub mod privileged_ports_exposed;
 pub mod remote_access_tools;
 pub mod required_labels;
 pub mod root_group;
@@ -45,6 +46,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
     &[
         &latest_tag::Rule,
         &admin_ports_exposed::Rule,
+        &privileged_ports_exposed::Rule,
         &root_user::Rule,
         &root_group::Rule,
         &labels_missing::Rule,
@@ -93,7 +95,7 @@ mod tests {
             assert!(find(m.id).is_some());
             for c in m.controls {
                 assert!(
-                    ["CIS Docker 1.6 4.", "CIS Docker 1.6 5.", "NIST SP 800-190 4.", "DISA "]
+                    ["CIS Docker 1.6 4.", "CIS Docker 1.6 5.", "NIST SP 800-190 4.", "DISA CIDG V2R0.6 "]
                         .iter()
                         .any(|p| c.starts_with(p)),
                     "{}: unknown standard in {c:?}",
@@ -113,6 +115,7 @@ mod tests {
             vec![
                 ("latest-tag", Critical),
                 ("admin-ports-exposed", High),
+                ("privileged-ports-exposed", Medium),
                 ("root-user", Critical),
                 ("root-group", Critical),
                 ("labels-missing", Low),

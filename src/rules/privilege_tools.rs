@@ -18,7 +18,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Do not install sudo/doas/policykit; remove su (`rm /bin/su` or the package \
         providing it, e.g. `dpkg --purge --force-remove-essential login` on Debian) in the build.",
     reads_layers: true,
-    controls: &["CIS Docker 1.6 4.3", "NIST SP 800-190 4.1.2"],
+    controls: &["CIS Docker 1.6 4.3", "NIST SP 800-190 4.1.2", "DISA CIDG V2R0.6 no-escalation-permissions"],
 };
 
 impl super::rule::Rule for Rule {

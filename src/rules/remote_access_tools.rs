@@ -17,7 +17,12 @@ static META: RuleMeta = RuleMeta {
         telnet, dropbear) from the final image; use a debug image or ephemeral container when \
         you need them.",
     reads_layers: true,
-    controls: &["CIS Docker 1.6 4.3", "CIS Docker 1.6 5.6", "NIST SP 800-190 4.1.2"],
+    controls: &[
+        "CIS Docker 1.6 4.3",
+        "CIS Docker 1.6 5.6",
+        "NIST SP 800-190 4.1.2",
+        "DISA CIDG V2R0.6 ssh-server-disabled",
+    ],
 };
 
 impl super::rule::Rule for Rule {

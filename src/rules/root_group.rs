@@ -18,7 +18,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Give the runtime user its own primary group and set `USER <uid>:<gid>` with a \
         non-zero gid, or a name whose /etc/passwd entry has a non-zero gid.",
     reads_layers: false,
-    controls: &["CIS Docker 1.6 4.1", "NIST SP 800-190 4.1.2"],
+    controls: &["CIS Docker 1.6 4.1", "NIST SP 800-190 4.1.2", "DISA CIDG V2R0.6 non-privileged-user"],
 };
 
 impl super::rule::Rule for Rule {

@@ -19,7 +19,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Create an unprivileged account in the image and set `USER <name or uid>` \
         (e.g. `USER 1001`) as the last USER instruction.",
     reads_layers: false,
-    controls: &["CIS Docker 1.6 4.1", "NIST SP 800-190 4.1.2"],
+    controls: &["CIS Docker 1.6 4.1", "NIST SP 800-190 4.1.2", "DISA CIDG V2R0.6 non-privileged-user"],
 };
 
 impl super::rule::Rule for Rule {

@@ -335,6 +335,35 @@ fn config_checks() {
     assert_eq!(get("latest-tag"), Status::Fail);
 }
 
+#[test]
+fn privileged_ports_are_findings_a_waiver_can_name() {
+    let mut img = Image::new(1);
+    img.layer(0).file("/a", 0o644);
+    img.inspect.config.exposed_ports.insert("8080/tcp".into(), serde_json::json!({}));
+    img.inspect.config.exposed_ports.insert("0/tcp".into(), serde_json::json!({}));
+    let c = img.check("privileged-ports-exposed");
+    assert_eq!(c.status, Status::Pass, "{}", c.description);
+    assert!(c.description.contains("8080/tcp"), "{}", c.description);
+
+    img.inspect.config.exposed_ports.insert("443".into(), serde_json::json!({}));
+    img.inspect.config.exposed_ports.insert("53/UDP".into(), serde_json::json!({}));
+    img.inspect.config.exposed_ports.insert("http/tcp".into(), serde_json::json!({}));
+    let c = img.check("privileged-ports-exposed");
+    assert_eq!(c.status, Status::Fail);
+    let paths: Vec<&str> = c.findings.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["ExposedPorts 443/tcp", "ExposedPorts 53/udp", "ExposedPorts http/tcp"]);
+    assert!(c.findings.iter().all(|f| f.violation && f.kind == crate::model::EntryKind::Config));
+    assert!(c.description.contains("3 ports"), "{}", c.description);
+
+    with_policy(
+        &mut img,
+        "[[waivers]]\ncheck = \"privileged-ports-exposed\"\npath = \"ExposedPorts 443/tcp\"\nreason = \"TLS terminates here\"\n",
+    );
+    let c = img.check("privileged-ports-exposed");
+    assert_eq!(c.status, Status::Fail, "two are not waived");
+    assert!(c.findings.iter().find(|f| f.path == "ExposedPorts 443/tcp").unwrap().waiver.is_some());
+}
+
 fn with_policy(img: &mut Image, toml: &str) {
     img.policy = crate::engine::policy::parse(toml).unwrap();
     img.settings = crate::engine::policy::rule_settings(&img.policy);

@@ -27,7 +27,7 @@ static META: RuleMeta = RuleMeta {
         credentials at run time (orchestrator secrets, `RUN --mount=type=secret` during the \
         build), and rotate every key or credential that was pushed in an image.",
     reads_layers: true,
-    controls: &["CIS Docker 1.6 4.10", "NIST SP 800-190 4.1.4"],
+    controls: &["CIS Docker 1.6 4.10", "NIST SP 800-190 4.1.4", "DISA CIDG V2R0.6 no-embedded-credentials"],
 };
 
 /// What a candidate file turned out to hold.

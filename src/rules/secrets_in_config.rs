@@ -25,7 +25,12 @@ static META: RuleMeta = RuleMeta {
         `buildah build --secret`) instead of ARG/ENV for values a build step needs. Rotate any \
         secret that was pushed in an image.",
     reads_layers: false,
-    controls: &["CIS Docker 1.6 4.10", "NIST SP 800-190 4.1.4"],
+    controls: &[
+        "CIS Docker 1.6 4.10",
+        "NIST SP 800-190 4.1.4",
+        "DISA CIDG V2R0.6 no-build-secrets",
+        "DISA CIDG V2R0.6 no-embedded-credentials",
+    ],
 };
 
 fn note(s: &Secret) -> String {

@@ -17,7 +17,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Remove the setgid bit in the build (`chmod g-s FILE`, or \
         `find / -xdev -perm -2000 -type f -exec chmod g-s {} +` in the last layer).",
     reads_layers: true,
-    controls: &["CIS Docker 1.6 4.8", "NIST SP 800-190 4.1.2"],
+    controls: &["CIS Docker 1.6 4.8", "NIST SP 800-190 4.1.2", "DISA CIDG V2R0.6 no-escalation-permissions"],
 };
 
 impl super::rule::Rule for Rule {

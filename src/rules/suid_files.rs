@@ -19,7 +19,7 @@ static META: RuleMeta = RuleMeta {
         `find / -xdev -perm -4000 -type f -exec chmod u-s {} +` in the last layer), or remove the \
         package that installs it.",
     reads_layers: true,
-    controls: &["CIS Docker 1.6 4.8", "NIST SP 800-190 4.1.2"],
+    controls: &["CIS Docker 1.6 4.8", "NIST SP 800-190 4.1.2", "DISA CIDG V2R0.6 no-escalation-permissions"],
 };
 
 impl super::rule::Rule for Rule {

@@ -15,7 +15,7 @@ static META: RuleMeta = RuleMeta {
     remediation: "Build with a multi-stage Containerfile copying only the result into the final \
         stage, or squash (`podman build --squash-all`).",
     reads_layers: false,
-    controls: &[],
+    controls: &["DISA CIDG V2R0.6 minimal-cached-layers"],
 };
 
 impl super::rule::Rule for Rule {

@@ -197,6 +197,7 @@ pub fn sample() -> Report {
     let checks = vec![
         check("latest-tag", Status::Pass, "tag 1.4.2", vec![]),
         check("admin-ports-exposed", Status::Fail, "exposes 22/tcp (ssh)", vec![]),
+        check("privileged-ports-exposed", Status::Fail, "exposes 1 port below 1024 or not a port: 22/tcp", vec![]),
         check("root-user", Status::Pass, "USER app resolves to uid 1001", vec![]),
         check("root-group", Status::Pass, "primary group app (gid 1001)", vec![]),
         check("labels-missing", Status::Pass, "3 labels", vec![]),
