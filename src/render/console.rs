@@ -250,6 +250,8 @@ mod tests {
             link_target: None,
             visible: true,
             violation: true,
+            origin: crate::model::Origin::Own,
+            counted: true,
             note: None,
             waiver: None,
             package: None,
@@ -279,6 +281,7 @@ mod tests {
             whiteouts: 0,
             findings: 1,
             errors: vec![],
+            origin: crate::model::Origin::Own,
         };
         let r = crate::engine::new_report(settings, image, vec![layer], vec![check], Vec::new(), None);
         let out = render(&r, &Style { color: false });
