@@ -254,6 +254,24 @@ impl Scanner {
                             podman.inspect(&name).await.map_err(err)?
                         }
                     };
+                    // podman finds `repo@digest` by the digest alone, even in an unnamed image
+                    // (`podman build --layers` annotates the last step's intermediate image's
+                    // digest with the base's name): the image found must carry the name.
+                    if let Some(repo) = b.repo_name() {
+                        let named =
+                            image.repo_tags.iter().chain(&image.repo_digests).any(|n| {
+                                n.strip_prefix(repo.as_str()).is_some_and(|rest| rest.starts_with([':', '@']))
+                            });
+                        if !named {
+                            return Err((
+                                ErrorKind::PullFailed,
+                                format!(
+                                    "the image local storage gives for it is not named {}",
+                                    crate::escape::text(&repo)
+                                ),
+                            ));
+                        }
+                    }
                     let digest = b.digest.clone().or_else(|| image.digest_for(b.repo_name().as_deref()));
                     Ok(InspectedBase { diff_ids: image.root_fs.layers, digest })
                 }

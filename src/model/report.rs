@@ -66,6 +66,25 @@ impl BaseInfo {
         self.found_by != BaseFoundBy::None
     }
 
+    /// One line for people: where the base is and how that was found, or why none was.
+    pub fn describe(&self) -> String {
+        let how = match self.found_by {
+            BaseFoundBy::Option => "--base-image",
+            BaseFoundBy::Annotation => "the image's org.opencontainers.image.base.* annotations",
+            BaseFoundBy::Label => "the image's org.opencontainers.image.base.* labels",
+            BaseFoundBy::History => "the FROM in the build history",
+            BaseFoundBy::None => {
+                return format!("none found: {}", self.note.as_deref().unwrap_or("nothing names it"));
+            }
+        };
+        format!(
+            "{}: the bottom {} layer{}, found by {how}",
+            self.reference.as_deref().unwrap_or("unnamed"),
+            self.layers,
+            if self.layers == 1 { "" } else { "s" }
+        )
+    }
+
     pub fn origin_of(&self, layer: usize) -> Origin {
         match layer {
             // Layer 0: the image's own configuration.
@@ -328,8 +347,8 @@ pub struct Finding {
     #[serde(default)]
     pub origin: Origin,
     /// false: a base-image violation set aside by the policy's `scope = "own"`; it no longer
-    /// fails the check. Omitted when true.
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    /// fails the check.
+    #[serde(default = "yes")]
     pub counted: bool,
     pub note: Option<String>,
     /// Set when a policy waiver covers this violation; it then no longer fails the check.
@@ -351,10 +370,6 @@ pub struct Finding {
 
 fn yes() -> bool {
     true
-}
-
-fn is_true(b: &bool) -> bool {
-    *b
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
