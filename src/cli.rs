@@ -166,6 +166,12 @@ pub struct ScanArgs {
     #[arg(long, env = "COMPLIANCE_PLATFORM", value_parser = parse_platform, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<crate::platform::Platform>,
 
+    /// The base image the scanned images are built on: its layers (which must be the bottom
+    /// of each image's) are `base`, the rest `own`. Without it the base is taken from the
+    /// image's org.opencontainers.image.base.* annotations or labels, else the build history.
+    #[arg(long, env = "COMPLIANCE_BASE_IMAGE", value_name = "REF")]
+    pub base_image: Option<String>,
+
     /// Internal: set on the re-executed scan inside podman's user namespace (rootless),
     /// which then reads the registry secrets from standard input.
     #[arg(long, hide = true)]

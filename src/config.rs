@@ -44,6 +44,8 @@ pub struct ScanConfig {
     /// Formats written besides JSON, each once, in a fixed order.
     pub formats: Vec<Format>,
     pub renderer: Renderer,
+    /// --base-image: the base every image is measured against.
+    pub base_image: Option<ImageRef>,
 }
 
 /// The process environment, as this tool reads it (injectable for tests).
@@ -164,6 +166,10 @@ impl ScanConfig {
             }
         }
         let renderer = load_renderer(args.templates.as_deref())?;
+        let base_image = match args.base_image.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(b) => Some(ImageRef::parse(b).map_err(|e| Failure::config(format!("--base-image: {e}")))?),
+        };
         let cfg = ScanConfig {
             images,
             total_images,
@@ -197,6 +203,7 @@ impl ScanConfig {
             fail_on,
             formats: extra_formats(&crate::cli::flatten_formats(&args.formats)),
             renderer,
+            base_image,
         };
         crate::fsutil::ensure_writable_dir(&cfg.reports_dir).map_err(|e| Failure::new(ErrorKind::ReportsDir, e))?;
         Ok(cfg)

@@ -41,6 +41,10 @@ pub struct ImageInspect {
     /// manifest): an OCI manifest's config cannot carry a healthcheck at all.
     #[serde(deserialize_with = "nullable")]
     pub manifest_type: String,
+    /// The manifest's annotations (podman's `Annotations`; the layout reader sets them from
+    /// the manifest and the index entry that names it).
+    #[serde(deserialize_with = "nullable")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// A docker-format image's HEALTHCHECK (Docker's `HealthConfig`; durations in ns).

@@ -10,6 +10,7 @@
 
 pub mod aggregate;
 pub mod auth;
+pub mod base;
 pub mod canonical;
 pub mod cli;
 pub mod command;

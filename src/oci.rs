@@ -107,6 +107,8 @@ struct Manifest {
     /// Present only in an index; a manifest has none.
     #[serde(default)]
     manifests: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "nullable")]
+    annotations: BTreeMap<String, String>,
 }
 
 /// The OCI / Docker image config. Its `config` object has the same keys as podman's
@@ -309,6 +311,10 @@ fn read_manifest(blobs: &Path, desc: &Descriptor) -> Result<LayoutImage, String>
         });
     }
     let manifest_digest = desc.digest.clone();
+    // The index entry's annotations (an archive's), the manifest's own taking precedence.
+    let mut annotations: BTreeMap<String, String> =
+        desc.annotations.iter().filter(|(k, _)| k.as_str() != REF_NAME).map(|(k, v)| (k.clone(), v.clone())).collect();
+    annotations.extend(m.annotations.clone());
     let inspect = ImageInspect {
         id: sha256_hex(&cdesc.digest)?.to_string(),
         digest: manifest_digest.clone(),
@@ -325,6 +331,7 @@ fn read_manifest(blobs: &Path, desc: &Descriptor) -> Result<LayoutImage, String>
         history: config.history,
         healthcheck: None,
         manifest_type: media_type.clone(),
+        annotations,
     };
     Ok(LayoutImage {
         inspect,

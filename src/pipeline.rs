@@ -2,11 +2,13 @@
 //! straight from the registry or archive) → read the layers → engine → report. Every
 //! operational failure becomes a report with `error` set.
 
+use crate::base;
 use crate::config::ScanConfig;
 use crate::engine;
 use crate::exit::Failure;
+use crate::inspect::ImageInspect;
 use crate::layers::{self, tar, tar::TarLayer, CapturedFiles, Classify, LayerFiles, LayerScan};
-use crate::model::{ErrorKind, Report, SettingsInfo, Source, SourceChoice};
+use crate::model::{BaseFoundBy, BaseInfo, ErrorKind, Report, SettingsInfo, Source, SourceChoice};
 use crate::oci::LayerBlob;
 use crate::output;
 use crate::podman::private_store::PrivateStore;
@@ -24,6 +26,7 @@ fn settings_info(cfg: &ScanConfig) -> SettingsInfo {
         source: cfg.source,
         platform: cfg.platform().map(|p| p.to_string()),
         storage: cfg.storage.clone(),
+        base_image: cfg.base_image.as_ref().map(|b| crate::escape::text(&b.original)),
         ..crate::engine::settings::settings_info(
             cfg.pull_policy().name(),
             cfg.acquire.tls_verify,
@@ -49,6 +52,30 @@ pub struct Scanner {
     read: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<ReadLayer>>>>>,
     /// Blobs being read at once (--walk-threads), whatever the number of images.
     readers: Arc<tokio::sync::Semaphore>,
+    /// Base images inspected in this run, by how and for which platform: a batch of images
+    /// on one base inspects it once.
+    bases: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<BaseResult>>>>,
+}
+
+/// A base image's layers as inspected, or why it could not be.
+type BaseResult = Result<InspectedBase, (ErrorKind, String)>;
+
+#[derive(Debug, Clone)]
+struct InspectedBase {
+    diff_ids: Vec<String>,
+    digest: Option<String>,
+}
+
+/// How a base image is looked at.
+#[derive(Debug, Clone, Copy)]
+enum Lookup {
+    /// podman, pulling by the pull policy (--base-image with the storage source).
+    Acquire,
+    /// podman, what local storage holds (an annotation with the storage source).
+    Local,
+    /// skopeo inspect --config: the registry or the archive, no blob (the registry source,
+    /// and archives).
+    Config,
 }
 
 impl Scanner {
@@ -60,6 +87,7 @@ impl Scanner {
             classifier: Arc::new(Classifier::new(rules::all(), &cfg.rules)),
             read: Default::default(),
             readers: Arc::new(tokio::sync::Semaphore::new(cfg.walk_threads.max(1))),
+            bases: Default::default(),
             cfg,
         }
     }
@@ -117,7 +145,145 @@ impl Scanner {
 
     async fn scan_stored(&self, r: &ImageRef) -> Result<Report, Failure> {
         let podman = self.podman.as_ref().map_err(|f| Failure::new(f.kind, f.message.clone()))?;
-        scan_image(&self.cfg, podman, self.classifier.clone(), r).await
+        scan_image(self, podman, self.classifier.clone(), r).await
+    }
+
+    /// Which bottom layers of `image` are its base's: --base-image (which must fit, else
+    /// InvalidConfig), else the base the annotations or labels name when it can be inspected
+    /// and fits, else the history's FROM marker, else none (every layer own, the note says
+    /// what was tried).
+    async fn base_of(&self, r: &ImageRef, image: &ImageInspect, source: Source) -> Result<BaseInfo, Failure> {
+        let ids = &image.root_fs.layers;
+        let platform = (image.os.as_str(), image.architecture.as_str(), image.variant.as_str());
+        let shown = crate::escape::text;
+        if let Some(b) = &self.cfg.base_image {
+            let how = match (source, b.is_archive()) {
+                (Source::Storage, false) => Lookup::Acquire,
+                _ => Lookup::Config,
+            };
+            let found = self.inspect_base(b, how, platform).await.map_err(|(kind, m)| {
+                Failure::new(kind, format!("--base-image {} could not be inspected: {m}", shown(&b.original)))
+            })?;
+            base::check_prefix(&found.diff_ids, ids).map_err(|e| {
+                Failure::config(format!(
+                    "--base-image {} is not the base of {}: its layers are not the bottom of the image's: {e}",
+                    shown(&b.original),
+                    shown(&r.original)
+                ))
+            })?;
+            return Ok(BaseInfo {
+                found_by: BaseFoundBy::Option,
+                reference: Some(shown(&b.original)),
+                digest: found.digest,
+                layers: found.diff_ids.len(),
+                note: None,
+            });
+        }
+        let mut tried = Vec::new();
+        if let Some(named) = base::named(image) {
+            let what = named.found_by.name();
+            match named.reference().map(|n| (ImageRef::parse(&n), n)) {
+                None => tried.push(format!("the base {what} gives a digest but no name to inspect it by")),
+                Some((Err(e), n)) => tried.push(format!("the base {what} names {}, not a reference: {e}", shown(&n))),
+                Some((Ok(b), n)) => {
+                    let how = match (source, b.is_archive()) {
+                        (Source::Storage, false) => Lookup::Local,
+                        _ => Lookup::Config,
+                    };
+                    match self.inspect_base(&b, how, platform).await {
+                        Ok(found) => match base::check_prefix(&found.diff_ids, ids) {
+                            Ok(()) => {
+                                return Ok(BaseInfo {
+                                    found_by: named.found_by,
+                                    reference: Some(shown(&n)),
+                                    digest: named.digest.as_deref().map(shown).or(found.digest),
+                                    layers: found.diff_ids.len(),
+                                    note: None,
+                                })
+                            }
+                            Err(e) => tried.push(format!(
+                                "the base {what} names {}, whose layers are not the bottom of this image's: {e}",
+                                shown(&n)
+                            )),
+                        },
+                        Err((_, m)) => tried
+                            .push(format!("the base {what} names {}, which could not be inspected: {m}", shown(&n))),
+                    }
+                }
+            }
+        }
+        let tried_note = |tail: String| {
+            let mut all = tried.clone();
+            all.push(tail);
+            all.join("; ")
+        };
+        Ok(match base::from_history(image) {
+            Ok((name, layers)) => BaseInfo {
+                found_by: BaseFoundBy::History,
+                reference: Some(shown(&name)),
+                digest: None,
+                layers,
+                note: (!tried.is_empty()).then(|| tried.join("; ")),
+            },
+            Err(e) => BaseInfo {
+                found_by: BaseFoundBy::None,
+                reference: None,
+                digest: None,
+                layers: 0,
+                note: Some(tried_note(format!("{e}; every layer counts as the image's own"))),
+            },
+        })
+    }
+
+    /// A base image's diff IDs, inspected once per run for each way and platform.
+    async fn inspect_base(&self, b: &ImageRef, how: Lookup, platform: (&str, &str, &str)) -> BaseResult {
+        let key = format!("{how:?} {}/{}/{} {}", platform.0, platform.1, platform.2, b.original);
+        let cell = self.bases.lock().expect("not poisoned").entry(key).or_default().clone();
+        cell.get_or_init(|| async {
+            let err = |f: Failure| (f.kind, f.message);
+            match how {
+                Lookup::Acquire | Lookup::Local => {
+                    let podman = self.podman.as_ref().map_err(|f| (f.kind, f.message.clone()))?;
+                    let podman = podman.with_store(&self.cfg.storage);
+                    let image = match how {
+                        Lookup::Acquire => podman.acquire(b, &self.cfg.acquire).await.map_err(err)?.into_image(),
+                        _ => {
+                            let name = b.local_name().ok_or_else(|| {
+                                (ErrorKind::PullFailed, "it names no image in local storage".to_string())
+                            })?;
+                            podman.inspect(&name).await.map_err(err)?
+                        }
+                    };
+                    // podman finds `repo@digest` by the digest alone, even in an unnamed image
+                    // (`podman build --layers` annotates the last step's intermediate image's
+                    // digest with the base's name): the image found must carry the name.
+                    if let Some(repo) = b.repo_name() {
+                        let named =
+                            image.repo_tags.iter().chain(&image.repo_digests).any(|n| {
+                                n.strip_prefix(repo.as_str()).is_some_and(|rest| rest.starts_with([':', '@']))
+                            });
+                        if !named {
+                            return Err((
+                                ErrorKind::PullFailed,
+                                format!(
+                                    "the image local storage gives for it is not named {}",
+                                    crate::escape::text(&repo)
+                                ),
+                            ));
+                        }
+                    }
+                    let digest = b.digest.clone().or_else(|| image.digest_for(b.repo_name().as_deref()));
+                    Ok(InspectedBase { diff_ids: image.root_fs.layers, digest })
+                }
+                Lookup::Config => {
+                    let skopeo = self.skopeo.as_ref().map_err(|e| (ErrorKind::PullFailed, e.clone()))?;
+                    let diff_ids = skopeo.layer_diff_ids(b, &self.cfg.acquire, platform).await.map_err(err)?;
+                    Ok(InspectedBase { diff_ids, digest: b.digest.clone() })
+                }
+            }
+        })
+        .await
+        .clone()
     }
 
     /// The registry source: the blobs through skopeo into this run's blob cache, each layer
@@ -135,6 +301,8 @@ impl Scanner {
         for blob in &fetched.layers {
             reads.push(tokio::spawn(self.read_layer(blob.clone())));
         }
+        // While the layers are read.
+        let base = self.base_of(r, &fetched.image, Source::Registry).await?;
         let mut read = Vec::with_capacity(reads.len());
         for r in reads {
             read.push(
@@ -160,6 +328,7 @@ impl Scanner {
                 fs: &fs,
                 registry_digest: None,
                 source: Source::Registry,
+                base: &base,
             };
             let judge = engine::Judgement { policy: &policy, rules: &rule_settings, today: crate::time::today() };
             engine::evaluate(&scanned, &judge, settings, t)
@@ -244,11 +413,12 @@ fn with_archive_tag(r: &ImageRef) -> ImageRef {
 
 /// The storage source: podman pull when needed, then the stored layer directories.
 async fn scan_image(
-    cfg: &ScanConfig,
+    scanner: &Scanner,
     podman: &Podman,
     classifier: Arc<Classifier>,
     r: &ImageRef,
 ) -> Result<Report, Failure> {
+    let cfg = scanner.cfg.as_ref();
     let t = std::time::Instant::now();
     // Archives are loaded into a store of their own, unmounted and removed when this
     // function returns (on every path), so the host's storage never sees them.
@@ -275,6 +445,7 @@ async fn scan_image(
     let registry_digest =
         if ambiguous { podman.registry_digest(r, &acquired, cfg.acquire.tls_verify).await } else { None };
     let image = acquired.into_image();
+    let base = scanner.base_of(r, &image, Source::Storage).await?;
     let store = if layers::needs_store_records(&image) { Some(podman.store_info().await?) } else { None };
     let layout = layers::locate(&image, store.as_ref()).map_err(|e| Failure::new(ErrorKind::CheckError, e))?;
     let rule_settings = cfg.rules.clone();
@@ -293,8 +464,14 @@ async fn scan_image(
         });
         let fs = layers::scan_layout(layout, classifier.as_ref(), threads);
         timing("walk and merge", t);
-        let scanned =
-            engine::Scanned { reference: &r, image: &image, fs: &fs, registry_digest, source: Source::Storage };
+        let scanned = engine::Scanned {
+            reference: &r,
+            image: &image,
+            fs: &fs,
+            registry_digest,
+            source: Source::Storage,
+            base: &base,
+        };
         let judge = engine::Judgement { policy: &policy, rules: &rule_settings, today: crate::time::today() };
         let report = engine::evaluate(&scanned, &judge, settings, t);
         drop(store_lock);

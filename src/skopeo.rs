@@ -401,6 +401,70 @@ impl Skopeo {
         Ok((format!("sha256:{}", crate::sha256::hex(&out.stdout)), out.stdout))
     }
 
+    /// The diff IDs of an image's layers, from its config alone (`skopeo inspect --config`:
+    /// the manifest and config, no layer blob), with the run's credentials and TLS setting;
+    /// from an index, the image of `platform` (os, arch, variant). For a base image.
+    pub async fn layer_diff_ids(
+        &self,
+        r: &ImageRef,
+        opts: &AcquireOptions,
+        platform: (&str, &str, &str),
+    ) -> Result<Vec<String>, Failure> {
+        let registry = r.transport == Transport::Docker;
+        let name = match r.transport {
+            Transport::Docker if r.registry.is_some() && r.image_id.is_none() => {
+                format!("docker://{}", r.local_name().unwrap_or_default())
+            }
+            Transport::Docker | Transport::ContainersStorage => {
+                return Err(Failure::new(
+                    ErrorKind::PullFailed,
+                    format!(
+                        "{} cannot be inspected in a registry: it is a short name or a local image",
+                        crate::escape::text(&r.original)
+                    ),
+                ))
+            }
+            _ => r.original.clone(),
+        };
+        let authfile = match registry && !opts.credentials.is_empty() {
+            true => Some(AuthFile::create(&opts.credentials).map_err(|e| Failure::new(ErrorKind::PullFailed, e))?),
+            false => None,
+        };
+        let mut args = self.globals();
+        let (os, arch, variant) = platform;
+        if !os.is_empty() && !arch.is_empty() {
+            args.extend(argv(["--override-os", os, "--override-arch", arch]));
+            if !variant.is_empty() {
+                args.extend(argv(["--override-variant", variant]));
+            }
+        }
+        args.extend(argv(["inspect", "--config"]));
+        if let Some(f) = &authfile {
+            args.push("--authfile".into());
+            args.push(f.path().into());
+        }
+        if let (true, Some(v)) = (registry, opts.tls_verify) {
+            args.push(format!("--tls-verify={v}").into());
+        }
+        args.push(name.clone().into());
+        let out = self.run(&args).await?;
+        if !out.success() {
+            let reason = redact(&reason(&out), &opts.credentials);
+            return Err(Failure::new(classify(&reason), format!("skopeo inspect --config {name} failed: {reason}")));
+        }
+        #[derive(serde::Deserialize)]
+        struct Config {
+            rootfs: RootFs,
+        }
+        #[derive(serde::Deserialize)]
+        struct RootFs {
+            diff_ids: Vec<String>,
+        }
+        serde_json::from_slice::<Config>(&out.stdout).map(|c| c.rootfs.diff_ids).map_err(|e| {
+            Failure::new(ErrorKind::InspectFailed, format!("skopeo inspect --config {name}: not an image config: {e}"))
+        })
+    }
+
     async fn run(&self, args: &[OsString]) -> Result<command::Output, Failure> {
         self.program.run(args, None).await.map_err(|e| Failure::new(ErrorKind::PullFailed, e))
     }

@@ -9,8 +9,8 @@ use serde_json::Value;
 use std::fs;
 
 /// A report without what only says how it was made: the source, the storage driver, when
-/// it ran, the settings digest (the settings name the source), and the image size (see
-/// below).
+/// it ran, the settings digest (the settings name the source), the image size (see below)
+/// and the tools' reasons in `base.note`.
 fn comparable(mut rep: Value) -> Value {
     let o = rep.as_object_mut().unwrap();
     o.remove("scanned_at");
@@ -20,6 +20,10 @@ fn comparable(mut rep: Value) -> Value {
     image.remove("source");
     image.remove("storage_driver");
     image.remove("size");
+    // What was tried to find the base quotes podman's or skopeo's own words.
+    if let Some(base) = o.get_mut("base").and_then(|b| b.as_object_mut()) {
+        base.remove("note");
+    }
     rep
 }
 

@@ -6,8 +6,9 @@
 //! and review the diff.
 
 use crate::support::{
-    all_rules, assert_valid_cyclonedx, assert_valid_report, cyclonedx_errors, fixture, summarize, Format,
-    InstalledPackage, MergedSummary, PackageDbInfo, PackageRef, PackagesInfo, Renderer, Report, Status, Verdict,
+    all_rules, assert_valid_cyclonedx, assert_valid_report, cyclonedx_errors, fixture, summarize, BaseFoundBy,
+    BaseInfo, Format, InstalledPackage, MergedSummary, Origin, PackageDbInfo, PackageRef, PackagesInfo, Renderer,
+    Report, Status, Verdict,
 };
 use std::path::{Path, PathBuf};
 
@@ -510,6 +511,51 @@ fn reports_and_summaries_match_the_published_schemas() {
     ];
     for (what, breaks) in broken {
         let mut v = sample.clone();
+        breaks(&mut v);
+        assert!(crate::support::report_errors(&v).is_some(), "the report schema accepted {what}");
+    }
+    // A report with a base boundary and a finding set aside by scope = "own".
+    let mut based = fixture::sample();
+    based.base = Some(BaseInfo {
+        found_by: BaseFoundBy::Option,
+        reference: Some("registry.example.com/base:1".into()),
+        digest: None,
+        layers: 3,
+        note: None,
+    });
+    let f = based.checks.iter_mut().flat_map(|c| c.findings.iter_mut()).find(|f| f.violation && f.layer > 0);
+    let f = f.expect("the sample has a violation in a layer");
+    f.origin = Origin::Base;
+    f.counted = false;
+    let based = serde_json::to_value(&based).unwrap();
+    crate::support::assert_valid_report(&based);
+    let (ci, fi) = based["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .find_map(|(ci, c)| {
+            c["findings"].as_array().unwrap().iter().position(|f| f["counted"] == false).map(|fi| (ci, fi))
+        })
+        .unwrap();
+    let broken: Vec<(&str, Breakage)> = vec![
+        ("an unknown origin", Box::new(|v| v["layers"][0]["origin"] = "mine".into())),
+        ("an unknown way of finding the base", Box::new(|v| v["base"]["found_by"] = "guess".into())),
+        ("base layers without a base", Box::new(|v| v["base"]["found_by"] = "none".into())),
+        ("an own finding set aside", Box::new(move |v| v["checks"][ci]["findings"][fi]["origin"] = "own".into())),
+        (
+            "a set-aside finding that is no violation",
+            Box::new(move |v| v["checks"][ci]["findings"][fi]["violation"] = false.into()),
+        ),
+        ("an unknown scope", Box::new(|v| v["settings"]["policy"]["checks"]["suid-files"]["scope"] = "base".into())),
+    ];
+    for (what, breaks) in broken {
+        let mut v = based.clone();
+        if v["settings"]["policy"]["checks"].get("suid-files").is_none() {
+            v["settings"]["policy"]["checks"]["suid-files"] =
+                serde_json::json!({"enabled": null, "severity": null, "reason": null});
+        }
+        crate::support::assert_valid_report(&v);
         breaks(&mut v);
         assert!(crate::support::report_errors(&v).is_some(), "the report schema accepted {what}");
     }

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod base;
 mod build_hygiene;
 mod cli;
 mod hardening;

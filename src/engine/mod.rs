@@ -4,6 +4,7 @@
 
 mod checks;
 pub mod policy;
+pub mod scope;
 pub mod settings;
 pub mod tree;
 mod waivers;
@@ -14,8 +15,8 @@ pub use waivers::apply_waivers;
 use crate::inspect::ImageInspect;
 use crate::layers::ImageFs;
 use crate::model::{
-    CheckResult, EntryKind, ImageInfo, LayerInfo, Policy, Report, ScanError, SettingsInfo, Source, Summary, ToolInfo,
-    WaiverUse, SCHEMA_VERSION,
+    BaseInfo, CheckResult, EntryKind, ImageInfo, LayerInfo, Policy, Report, ScanError, SettingsInfo, Source, Summary,
+    ToolInfo, WaiverUse, SCHEMA_VERSION,
 };
 use crate::reference::ImageRef;
 use crate::rules::RuleSettings;
@@ -30,6 +31,8 @@ pub struct Scanned<'a> {
     pub registry_digest: Option<String>,
     /// Where the image's files were read from.
     pub source: Source,
+    /// Which bottom layers are the base image's.
+    pub base: &'a BaseInfo,
 }
 
 /// What the checks are judged by.
@@ -48,12 +51,15 @@ pub fn evaluate(scan: &Scanned, judge: &Judgement, settings: SettingsInfo, start
     let mut checks =
         run_checks_with(scan.reference, scan.image, scan.fs, &packages, judge.policy, judge.rules, crate::rules::all());
     timing("rules", started);
+    scope::apply_origins(&mut checks, scan.base);
     let waivers = apply_waivers(&mut checks, judge.policy, scan.reference, judge.today);
-    let layers = layer_info(scan.fs, &checks);
+    scope::apply_scope(&mut checks, judge.policy, scan.base);
+    let layers = layer_info(scan.fs, &checks, scan.base);
     let image = image_info(scan.reference, scan.image, scan.registry_digest.clone(), scan.source);
     let mut report = new_report(settings, image, layers, checks, waivers, None);
     timing("model", started);
     report.packages = Some(packages_info(&packages));
+    report.base = Some(scan.base.clone());
     report.tree = Some(tree::from_image(scan.fs, crate::model::TreeLimits::default()));
     timing("tree", started);
     report
@@ -98,6 +104,7 @@ pub fn new_report(
         error,
         tree: None,
         packages: None,
+        base: None,
     }
 }
 
@@ -137,7 +144,7 @@ pub fn image_info(
     }
 }
 
-pub fn layer_info(fs: &ImageFs, checks: &[CheckResult]) -> Vec<LayerInfo> {
+pub fn layer_info(fs: &ImageFs, checks: &[CheckResult], base: &BaseInfo) -> Vec<LayerInfo> {
     fs.layers
         .iter()
         .map(|l| LayerInfo {
@@ -150,6 +157,7 @@ pub fn layer_info(fs: &ImageFs, checks: &[CheckResult]) -> Vec<LayerInfo> {
             whiteouts: l.scan.entries.iter().filter(|e| e.kind == EntryKind::Whiteout).count(),
             findings: checks.iter().flat_map(|c| &c.findings).filter(|f| f.layer == l.source.number).count(),
             errors: l.scan.errors.clone(),
+            origin: base.origin_of(l.source.number),
         })
         .collect()
 }

@@ -128,6 +128,8 @@ mod tests {
         let p = parse(include_str!("../../policy.example.toml")).unwrap();
         assert!(!p.waivers.is_empty());
         assert!(!p.labels.required.is_empty());
+        assert_eq!(p.scope("suid-files"), crate::model::Scope::Own);
+        assert_eq!(p.scope("compilers"), crate::model::Scope::All);
     }
 
     #[test]
@@ -137,6 +139,9 @@ mod tests {
             ("fail_on = \"hgh\"", "unknown variant `hgh`"),
             ("[checks.no-such-check]\nenabled = false", "checks.no-such-check: unknown check id"),
             ("[checks.suid-files]\nenabeld = false", "unknown field `enabeld`"),
+            ("[checks.suid-files]\nscope = \"base\"", "unknown variant `base`, expected `all` or `own`"),
+            ("[checks.suid-files]\nscope = \"Own\"", "unknown variant `Own`"),
+            ("[checks.suid-files]\nscope = true", "wanted string"),
             ("[[waivers]]\ncheck = \"suid-files\"\npath = \"/x\"", "missing field `reason`"),
             ("[[waivers]]\ncheck = \"suid-files\"\nreason = \" \"", "waivers[0].reason"),
             (

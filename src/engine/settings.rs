@@ -41,6 +41,7 @@ pub fn settings_info(
         policy_file,
         severities: effective_severities(&policy),
         rule_lists: rule_lists(&super::policy::rule_settings(&policy)),
+        base_image: None,
         policy,
     }
 }

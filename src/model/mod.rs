@@ -11,11 +11,11 @@ mod vocab;
 
 pub use merged::{CheckColumn, MergedImage, MergedSummary, Totals, MERGED_KIND};
 pub use outcome::{ExitCodes, Outcome};
-pub use policy::{CheckPolicy, LabelPolicy, Policy, RequiredLabel, Waiver};
+pub use policy::{CheckPolicy, LabelPolicy, Policy, RequiredLabel, Scope, Waiver};
 pub use report::{
-    AppliedWaiver, CheckResult, Finding, ImageInfo, InstalledPackage, LayerInfo, PackageDbInfo, PackageRef,
-    PackagesInfo, Report, RuleLists, ScanError, SettingsInfo, StoreOptions, Summary, ToolInfo, WaiverUse,
-    SCHEMA_VERSION,
+    AppliedWaiver, BaseFoundBy, BaseInfo, CheckResult, Finding, ImageInfo, InstalledPackage, LayerInfo, Origin,
+    PackageDbInfo, PackageRef, PackagesInfo, Report, RuleLists, ScanError, SettingsInfo, StoreOptions, Summary,
+    ToolInfo, WaiverUse, SCHEMA_VERSION,
 };
 pub use tree::{FileTree, TreeDir, TreeFile, TreeLimits};
 pub use vocab::{EntryKind, ErrorKind, Severity, SeverityCounts, Source, SourceChoice, Status, Verdict, WaiverStatus};

@@ -47,6 +47,19 @@ pub struct CheckPolicy {
     pub severity: Option<Severity>,
     /// Why the check is disabled or re-rated; shown in reports.
     pub reason: Option<String>,
+    /// `own`: only violations in the image's own layers (above its base image) fail the
+    /// check; the base image's stay listed, set aside. Default `all`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+}
+
+/// Which layers' violations count toward a check's verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    #[default]
+    All,
+    Own,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -84,6 +97,10 @@ pub struct Waiver {
 impl Policy {
     pub fn enabled(&self, id: &str) -> bool {
         self.checks.get(id).and_then(|c| c.enabled).unwrap_or(true)
+    }
+
+    pub fn scope(&self, id: &str) -> Scope {
+        self.checks.get(id).and_then(|c| c.scope).unwrap_or_default()
     }
 
     pub fn severity(&self, id: &str, default: Severity) -> Severity {

@@ -39,6 +39,96 @@ pub struct Report {
     /// The image's package databases and what they list (absent when the scan stopped early).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<PackagesInfo>,
+    /// Which of the image's layers are its base image's, and how that was found (absent when
+    /// the scan stopped early).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseInfo>,
+}
+
+/// Where the image's base ends: its bottom `layers` layers are the base image's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BaseInfo {
+    pub found_by: BaseFoundBy,
+    /// The base image as named (escaped): the option, the annotation or label, or the
+    /// history's `FROM`.
+    pub reference: Option<String>,
+    /// The base's manifest digest, when known.
+    pub digest: Option<String>,
+    /// How many of the image's layers (bottom first) are the base's; 0 when none was found.
+    pub layers: usize,
+    /// What was tried and why it was not used (escaped).
+    pub note: Option<String>,
+}
+
+impl BaseInfo {
+    /// A boundary was found: findings can be told apart by origin.
+    pub fn found(&self) -> bool {
+        self.found_by != BaseFoundBy::None
+    }
+
+    /// One line for people: where the base is and how that was found, or why none was.
+    pub fn describe(&self) -> String {
+        let how = match self.found_by {
+            BaseFoundBy::Option => "--base-image",
+            BaseFoundBy::Annotation => "the image's org.opencontainers.image.base.* annotations",
+            BaseFoundBy::Label => "the image's org.opencontainers.image.base.* labels",
+            BaseFoundBy::History => "the FROM in the build history",
+            BaseFoundBy::None => {
+                return format!("none found: {}", self.note.as_deref().unwrap_or("nothing names it"));
+            }
+        };
+        format!(
+            "{}: the bottom {} layer{}, found by {how}",
+            self.reference.as_deref().unwrap_or("unnamed"),
+            self.layers,
+            if self.layers == 1 { "" } else { "s" }
+        )
+    }
+
+    pub fn origin_of(&self, layer: usize) -> Origin {
+        match layer {
+            // Layer 0: the image's own configuration.
+            0 => Origin::Own,
+            n if n <= self.layers => Origin::Base,
+            _ => Origin::Own,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BaseFoundBy {
+    /// `--base-image` / COMPLIANCE_BASE_IMAGE.
+    Option,
+    /// The `org.opencontainers.image.base.*` annotations.
+    Annotation,
+    /// The `org.opencontainers.image.base.*` labels.
+    Label,
+    /// The `FROM <ref>` comment buildah and podman write at a build's first step.
+    History,
+    #[default]
+    None,
+}
+
+impl BaseFoundBy {
+    pub fn name(self) -> &'static str {
+        match self {
+            BaseFoundBy::Option => "option",
+            BaseFoundBy::Annotation => "annotation",
+            BaseFoundBy::Label => "label",
+            BaseFoundBy::History => "history",
+            BaseFoundBy::None => "none",
+        }
+    }
+}
+
+/// Whether a layer (or a finding in it) comes from the base image or the image's own build.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Base,
+    #[default]
+    Own,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -117,6 +207,9 @@ pub struct SettingsInfo {
     /// The name lists and limits the checks used (defaults plus the policy's additions).
     #[serde(default)]
     pub rule_lists: RuleLists,
+    /// --base-image, when given (it decides which findings a `scope = "own"` check counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_image: Option<String>,
 }
 
 /// Which containers/storage store podman works on. Unset fields leave podman's own
@@ -183,6 +276,9 @@ pub struct LayerInfo {
     pub whiteouts: usize,
     pub findings: usize,
     pub errors: Vec<String>,
+    /// `base` for the base image's layers; every layer is `own` when no base was found.
+    #[serde(default)]
+    pub origin: Origin,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -247,6 +343,13 @@ pub struct Finding {
     pub visible: bool,
     /// This finding is what makes the check fail (false: listed for information).
     pub violation: bool,
+    /// The layer it points at is the base image's or the image's own (configuration: own).
+    #[serde(default)]
+    pub origin: Origin,
+    /// false: a base-image violation set aside by the policy's `scope = "own"`; it no longer
+    /// fails the check.
+    #[serde(default = "yes")]
+    pub counted: bool,
     pub note: Option<String>,
     /// Set when a policy waiver covers this violation; it then no longer fails the check.
     #[serde(default)]
@@ -263,6 +366,10 @@ pub struct Finding {
     /// `apk del PKG`, `dnf remove PKG`, `chmod u-s PATH`), when one is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -44,6 +44,9 @@ pub fn render(report: &Report, style: &Style) -> String {
         report.layers.len(),
         crate::text::plural(report.layers.len(), "", "s"),
     );
+    if let Some(b) = &report.base {
+        let _ = writeln!(out, "  base: {}", b.describe());
+    }
     if let Some(p) = &report.packages {
         let dbs: Vec<String> = p
             .databases
@@ -102,9 +105,10 @@ fn check_line(out: &mut String, c: &CheckResult, width: usize, style: &Style) {
             last_layer = f.layer;
             let _ = writeln!(
                 out,
-                "        layer {} {}{}",
+                "        layer {} {}{}{}",
                 f.layer,
                 crate::escape::text(&crate::text::short_digest(&f.layer_digest)),
+                if f.origin == crate::model::Origin::Base { " [base image]" } else { "" },
                 created_by(f)
             );
         }
@@ -128,6 +132,9 @@ fn finding_line(f: &Finding) -> String {
         let _ = write!(s, "  ({n})");
     } else if !f.violation {
         s.push_str("  (information)");
+    }
+    if !f.counted {
+        s.push_str("  (base image: set aside, scope = own)");
     }
     if let Some(p) = &f.package {
         let _ = write!(s, "  from package {} {} ({})", p.name, p.version, p.ecosystem);
@@ -250,6 +257,8 @@ mod tests {
             link_target: None,
             visible: true,
             violation: true,
+            origin: crate::model::Origin::Own,
+            counted: true,
             note: None,
             waiver: None,
             package: None,
@@ -279,6 +288,7 @@ mod tests {
             whiteouts: 0,
             findings: 1,
             errors: vec![],
+            origin: crate::model::Origin::Own,
         };
         let r = crate::engine::new_report(settings, image, vec![layer], vec![check], Vec::new(), None);
         let out = render(&r, &Style { color: false });

@@ -4,7 +4,8 @@
 //! The field names are the template API documented in docs/reports.md.
 
 use crate::model::{
-    AppliedWaiver, CheckResult, ErrorKind, FileTree, Finding, Report, Severity, Status, TreeDir, Verdict, WaiverUse,
+    AppliedWaiver, CheckResult, ErrorKind, FileTree, Finding, Origin, Report, Severity, Status, TreeDir, Verdict,
+    WaiverUse,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -45,6 +46,10 @@ pub struct ImageView<'a> {
     pub command: Vec<String>,
     pub exposed_ports: Vec<String>,
     pub tree: Option<TreeView>,
+    /// Where the base image ends and how that was found, or why no base was found.
+    pub base: String,
+    /// A base was found: findings are grouped by origin.
+    pub base_found: bool,
 }
 
 #[derive(Serialize)]
@@ -156,10 +161,21 @@ pub struct CheckView<'a> {
     pub not_visible: usize,
     /// Findings listed in this document, grouped by the layer that added them.
     pub groups: Vec<LayerGroup<'a>>,
+    /// The same groups under "Own layers" and "Base image (REF)" when a base was found (own
+    /// first); else one section with an empty heading.
+    pub sections: Vec<Section<'a>>,
+    /// Base-image violations set aside by `scope = "own"`.
+    pub set_aside: usize,
     pub omitted: usize,
 }
 
 #[derive(Serialize)]
+pub struct Section<'a> {
+    pub heading: String,
+    pub groups: Vec<LayerGroup<'a>>,
+}
+
+#[derive(Serialize, Clone)]
 pub struct LayerGroup<'a> {
     pub layer: usize,
     pub digest: &'a str,
@@ -261,7 +277,8 @@ pub fn image<'a>(report: &'a Report, index: usize, limits: Limits, with_tree: bo
     let anchor = format!("i{index}");
     let text = |s: &str| crate::escape::text(s);
     let fail_on = report.settings.fail_on;
-    let checks: Vec<CheckView> = report.checks.iter().map(|c| check(c, &anchor, limits, fail_on)).collect();
+    let base = report.base.as_ref().filter(|b| b.found());
+    let checks: Vec<CheckView> = report.checks.iter().map(|c| check(c, &anchor, limits, fail_on, base)).collect();
     let layers: Vec<LayerView> = report
         .layers
         .iter()
@@ -326,11 +343,19 @@ pub fn image<'a>(report: &'a Report, index: usize, limits: Limits, with_tree: bo
         command,
         exposed_ports: img.exposed_ports.iter().map(|s| text(s)).collect(),
         tree: if with_tree { report.tree.as_ref().map(tree) } else { None },
+        base: report.base.as_ref().map(|b| b.describe()).unwrap_or_default(),
+        base_found: base.is_some(),
         anchor,
     }
 }
 
-fn check<'a>(c: &'a CheckResult, anchor: &str, limits: Limits, fail_on: Severity) -> CheckView<'a> {
+fn check<'a>(
+    c: &'a CheckResult,
+    anchor: &str,
+    limits: Limits,
+    fail_on: Severity,
+    base: Option<&crate::model::BaseInfo>,
+) -> CheckView<'a> {
     let mut groups: BTreeMap<usize, LayerGroup> = BTreeMap::new();
     for f in c.findings.iter().take(limits.findings_per_check) {
         groups
@@ -345,6 +370,20 @@ fn check<'a>(c: &'a CheckResult, anchor: &str, limits: Limits, fail_on: Severity
             .findings
             .push(f);
     }
+    let groups: Vec<LayerGroup> = groups.into_values().collect();
+    let sections = match base {
+        None => vec![Section { heading: String::new(), groups: groups.clone() }],
+        Some(b) => {
+            let (base_groups, own): (Vec<LayerGroup>, Vec<LayerGroup>) =
+                groups.iter().cloned().partition(|g| b.origin_of(g.layer) == Origin::Base);
+            let name = b.reference.as_deref().unwrap_or("unnamed");
+            [("Own layers".to_string(), own), (format!("Base image ({name})"), base_groups)]
+                .into_iter()
+                .filter(|(_, g)| !g.is_empty())
+                .map(|(heading, groups)| Section { heading, groups })
+                .collect()
+        }
+    };
     CheckView {
         id: &c.id,
         anchor: format!("{anchor}-{}", c.id),
@@ -363,9 +402,11 @@ fn check<'a>(c: &'a CheckResult, anchor: &str, limits: Limits, fail_on: Severity
         mitigation: &c.mitigation,
         controls: c.controls.iter().map(|s| crate::escape::text(s)).collect::<Vec<_>>().join(", "),
         findings_total: c.findings.len(),
-        violations: c.findings.iter().filter(|f| f.violation).count(),
+        violations: c.findings.iter().filter(|f| f.violation && f.counted).count(),
         not_visible: c.findings.iter().filter(|f| !f.visible).count(),
-        groups: groups.into_values().collect(),
+        groups,
+        sections,
+        set_aside: c.findings.iter().filter(|f| !f.counted).count(),
         omitted: c.findings.len().saturating_sub(limits.findings_per_check),
     }
 }

@@ -110,6 +110,8 @@ fn finding(layers: &[LayerInfo], f: F) -> Finding {
         link_target: f.link.map(String::from),
         visible: f.visible,
         violation: f.violation,
+        origin: Default::default(),
+        counted: true,
         note: f.note.map(String::from),
         waiver: None,
         package: None,
@@ -132,6 +134,7 @@ fn layers(created_by: [&str; 3]) -> Vec<LayerInfo> {
             whiteouts: usize::from(i == 2),
             findings: 0,
             errors: Vec::new(),
+            origin: Default::default(),
         })
         .collect()
 }

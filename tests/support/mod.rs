@@ -47,9 +47,9 @@ pub use oci_compliance::engine::{apply_waivers, new_report};
 pub use oci_compliance::escape::{bytes as escape_bytes, is_invisible, text as escape_text, unescape};
 pub use oci_compliance::exit::Failure;
 pub use oci_compliance::model::{
-    CheckResult, EntryKind, ErrorKind, ExitCodes, FileTree, Finding, ImageInfo, InstalledPackage, LayerInfo,
-    MergedSummary, PackageDbInfo, PackageRef, PackagesInfo, Policy, Report, SettingsInfo, Severity, Source, Status,
-    TreeLimits, Verdict,
+    BaseFoundBy, BaseInfo, CheckResult, EntryKind, ErrorKind, ExitCodes, FileTree, Finding, ImageInfo,
+    InstalledPackage, LayerInfo, MergedSummary, Origin, PackageDbInfo, PackageRef, PackagesInfo, Policy, Report,
+    SettingsInfo, Severity, Source, Status, TreeLimits, Verdict,
 };
 pub use oci_compliance::reference::ImageRef;
 pub use oci_compliance::render::{Format, Renderer};
