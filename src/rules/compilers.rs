@@ -29,6 +29,6 @@ impl super::rule::Rule for Rule {
     }
 
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
-        super::tools::evaluate(ctx, hits, ("compiler", "compilers"))
+        super::tools::evaluate(ctx, hits, ("compiler", "compilers"), &ctx.settings.compiler_packages)
     }
 }

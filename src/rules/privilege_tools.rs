@@ -31,6 +31,6 @@ impl super::rule::Rule for Rule {
     }
 
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
-        super::tools::evaluate(ctx, hits, ("privilege tool", "privilege tools"))
+        super::tools::evaluate(ctx, hits, ("privilege tool", "privilege tools"), &ctx.settings.privilege_packages)
     }
 }

@@ -30,6 +30,11 @@ impl super::rule::Rule for Rule {
     }
 
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
-        super::tools::evaluate(ctx, hits, ("remote-access tool", "remote-access tools"))
+        super::tools::evaluate(
+            ctx,
+            hits,
+            ("remote-access tool", "remote-access tools"),
+            &ctx.settings.remote_access_packages,
+        )
     }
 }
