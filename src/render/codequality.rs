@@ -87,14 +87,20 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
                 }
             }
             for f in violations {
-                let fp = fingerprint(r, &c.id, &f.path);
+                let fp = fingerprint(r, &c.id, &super::fingerprint_key(f));
                 if !seen.insert(fp.clone()) {
                     continue;
                 }
                 issues.push(Issue {
                     kind: "issue",
                     check_name: c.id.clone(),
-                    description: format!("{}: {} (layer {}) in {reference}", c.title, f.path, f.layer),
+                    description: format!(
+                        "{}: {} (layer {}) in {reference}{}",
+                        c.title,
+                        f.path,
+                        f.layer,
+                        super::package_text(f)
+                    ),
                     categories: ["Security"],
                     severity: severity(c.severity),
                     fingerprint: fp,

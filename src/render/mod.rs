@@ -179,6 +179,33 @@ struct JunitSuite<'a> {
     skipped: usize,
 }
 
+/// What a finding says about packages, for the one-line formats (SARIF message, CodeQuality
+/// description): the owning package of a file, or that no package owns it, then the fix.
+/// An installed-package finding names its package in its location already.
+pub fn package_text(f: &crate::model::Finding) -> String {
+    let mut s = String::new();
+    match &f.package {
+        Some(p) if f.kind != crate::model::EntryKind::Config => {
+            s.push_str(&format!(" [package {} {} ({})]", p.name, p.version, p.ecosystem))
+        }
+        _ if f.not_owned => s.push_str(" [not owned by any package: copied in by hand]"),
+        _ => {}
+    }
+    if let Some(fix) = &f.fix {
+        s.push_str(&format!("; fix: {fix}"));
+    }
+    s
+}
+
+/// The stable part of a finding for fingerprints: an installed-package finding is the same
+/// issue whatever version the next build installs.
+pub fn fingerprint_key(f: &crate::model::Finding) -> String {
+    match &f.package {
+        Some(p) if f.kind == crate::model::EntryKind::Config => format!("package {}", p.name),
+        _ => f.path.clone(),
+    }
+}
+
 fn junit_view<'a>(reports: &[&'a Report]) -> JunitView<'a> {
     let suites: Vec<JunitSuite> = reports
         .iter()
