@@ -114,6 +114,9 @@ fn renamed_compiler_fails_by_package_and_hand_copied_ssh_is_not_owned_on_both_so
         let f = violations[0];
         assert_eq!(f["path"], location.as_str());
         assert_eq!(f["kind"], "config");
+        // Layers: the rootfs, COPY, RUN: the RUN step wrote info/gcc-12.list.
+        assert_eq!(f["layer"], 3, "{f}");
+        assert!(f["created_by"].as_str().unwrap().contains("setup.sh"), "{f}");
         assert_eq!(f["package"]["name"], "gcc-12");
         assert_eq!(f["package"]["version"], version.as_str());
         assert_eq!(f["package"]["ecosystem"], "deb");

@@ -1022,11 +1022,12 @@ Package: cpp-12\nStatus: install ok installed\nVersion: 12.2.0-14\nArchitecture:
 /// gcc-12's driver renamed out of PATH (dpkg's list names the new path, as a diversion or
 /// a hand edit leaves it), ssh where openssh-client put it, and a base package not listed.
 fn package_image(db: Option<&str>) -> Image {
-    let img = Image::new(1);
+    let img = Image::new(2);
     let l = img.layer(0);
     l.dir("/usr/bin", 0o755).dir("/opt/tools", 0o755).file("/opt/tools/cc-renamed", 0o755);
     l.file("/usr/lib/gcc/x86_64-linux-gnu/12/cc1", 0o755).file("/usr/share/doc/gcc-12/README", 0o644);
     l.file("/usr/bin/ssh", 0o755).file("/usr/bin/ssh-keygen", 0o755).file("/usr/bin/cpp-12", 0o755);
+    let l = img.layer(1);
     if let Some(db) = db {
         l.file_with("/var/lib/dpkg/status", 0o644, db.as_bytes());
         l.file_with("/var/lib/dpkg/info/gcc-12-base.list", 0o644, b"/.\n/usr\n/usr/share/doc/gcc-12-base\n");
@@ -1059,6 +1060,7 @@ fn an_installed_package_fails_its_check_whatever_its_files_are_called() {
     let f = pkgs[0];
     assert_eq!(f.path, "package gcc-12 12.2.0-14 (amd64, deb) installed");
     assert!(f.violation && f.visible && !f.not_owned);
+    assert_eq!((f.layer, f.created_by.as_str()), (2, "step 2"), "the layer that wrote info/gcc-12.list");
     let p = f.package.as_ref().unwrap();
     assert_eq!(
         (p.name.as_str(), p.version.as_str(), p.arch.as_str(), p.ecosystem.as_str()),
@@ -1138,6 +1140,7 @@ fn package_notes_are_bounded_and_globs_match_versions() {
     assert_eq!(c.status, Status::Fail);
     let f = package_findings(&c)[0];
     assert_eq!(f.path, "package clang-16 1:16.0.6-15 (arm64, deb) installed");
+    assert_eq!(f.layer, 1, "info/NAME:ARCH.list names the layer");
     assert_eq!(
         f.note.as_deref(),
         Some(
@@ -1160,6 +1163,7 @@ Package: openssh-client\nStatus: install ok installed\nVersion: 1:9.2p1-2\nArchi
     };
     assert_eq!(names(&img, "compilers"), ["gcc-12"]);
     assert_eq!(names(&img, "remote-access-tools"), ["openssh-client"]);
+    assert_eq!(package_findings(&img.check("compilers"))[0].layer, 0, "no .list: no layer");
     with_policy(
         &mut img,
         "extra_compiler_packages = [\"mycc-*\", \"!gcc-12\"]\nextra_remote_access_packages = [\"mosh\"]\n\

@@ -222,7 +222,7 @@ fn package_findings(ctx: &Context, list: &[String]) -> (Vec<Finding>, Vec<String
                 true => format!("package {} {} ({}) installed", p.name, p.version, p.ecosystem.as_str()),
                 false => format!("package {} {} ({}, {}) installed", p.name, p.version, p.arch, p.ecosystem.as_str()),
             };
-            let mut f = ctx.config_finding(&location, 0, true, Some(files_note(ctx, p)));
+            let mut f = ctx.config_finding(&location, installed_by(ctx, p), true, Some(files_note(ctx, p)));
             f.package = Some(crate::model::PackageRef {
                 name: crate::escape::text(&p.name),
                 version: crate::escape::text(&p.version),
@@ -247,6 +247,24 @@ fn package_findings(ctx: &Context, list: &[String]) -> (Vec<Finding>, Vec<String
         (false, false) => Some(format!("package lists not checked: {}", unreadable.join("; "))),
     };
     (findings, names, unchecked)
+}
+
+/// The layer that installed a dpkg package: the one that wrote its `info/NAME.list` (dpkg
+/// writes it on install and upgrade) or distroless `status.d/NAME`. 0 when not known (apk and
+/// rpm keep one database file for every package).
+fn installed_by(ctx: &Context, p: &crate::packages::Package) -> usize {
+    if p.ecosystem != crate::packages::Ecosystem::Deb || p.name.contains('/') || p.arch.contains('/') {
+        return 0;
+    }
+    let candidates = [
+        format!("/var/lib/dpkg/info/{}.list", p.name),
+        format!("/var/lib/dpkg/info/{}:{}.list", p.name, p.arch),
+        format!("/var/lib/dpkg/status.d/{}", p.name),
+    ];
+    candidates
+        .iter()
+        .find_map(|c| ctx.fs.resolve(c.as_bytes(), true).ok())
+        .map_or(0, |(_, loc)| ctx.fs.layers[loc.layer as usize].source.number)
 }
 
 /// What the package put in the final image: its files that are there (not directories),
