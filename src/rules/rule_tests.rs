@@ -1184,3 +1184,20 @@ Package: openssh-client\nStatus: install ok installed\nVersion: 1:9.2p1-2\nArchi
     );
     assert_eq!(img.check("remote-access-tools").status, Status::Pass, "every package finding waived");
 }
+
+#[test]
+fn an_apk_package_gets_apks_remove_command() {
+    let img = Image::new(1);
+    img.layer(0).dir("/usr/bin", 0o755).file("/usr/libexec/relay", 0o755);
+    img.layer(0).file_with(
+        "/lib/apk/db/installed",
+        0o644,
+        b"C:Q1abc=\nP:socat\nV:1.8.0.0-r0\nA:x86_64\nF:usr/libexec\nR:relay\n\nP:musl\nV:1.2.5-r0\nA:x86_64\n\n",
+    );
+    let r = img.check("remote-access-tools");
+    assert_eq!(r.status, Status::Fail, "{r:?}");
+    let f = package_findings(&r)[0];
+    assert_eq!(f.path, "package socat 1.8.0.0-r0 (x86_64, apk) installed");
+    assert_eq!((f.fix.as_deref(), f.layer), (Some("apk del socat"), 0));
+    assert_eq!(f.note.as_deref(), Some("installs /usr/libexec/relay"));
+}
