@@ -13,6 +13,7 @@ mod cli;
 mod hardening;
 mod host;
 mod hygiene;
+mod package_tools;
 mod packages;
 mod policy;
 mod processes;

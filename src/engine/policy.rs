@@ -64,6 +64,22 @@ fn validate(p: &Policy) -> Result<(), String> {
             return Err(format!("{key}: expected file names without '/', got {bad:?}"));
         }
     }
+    for (key, list) in [
+        ("extra_privilege_packages", &p.extra_privilege_packages),
+        ("extra_remote_access_packages", &p.extra_remote_access_packages),
+        ("extra_compiler_packages", &p.extra_compiler_packages),
+    ] {
+        for (i, g) in list.iter().enumerate() {
+            let name = g.strip_prefix('!').unwrap_or(g);
+            if name.is_empty() || name.contains(['/', '!']) || name.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(format!(
+                    "{key}[{i}]: expected a package name glob (`openssh-*`, `!openssh-doc` to exclude), got {g:?}"
+                ));
+            }
+            glob::check(name).map_err(|e| format!("{key}[{i}]: {e}"))?;
+        }
+    }
     for (i, g) in p.extra_secret_files.iter().enumerate() {
         if g.trim().is_empty() || g.contains('\0') || g.ends_with('/') {
             return Err(format!(
@@ -101,6 +117,9 @@ pub fn rule_settings(p: &Policy) -> RuleSettings {
     s.privilege_tools.extend(p.extra_privilege_tools.iter().cloned());
     s.remote_access_tools.extend(p.extra_remote_access_tools.iter().cloned());
     s.compilers.extend(p.extra_compilers.iter().cloned());
+    s.privilege_packages.extend(p.extra_privilege_packages.iter().cloned());
+    s.remote_access_packages.extend(p.extra_remote_access_packages.iter().cloned());
+    s.compiler_packages.extend(p.extra_compiler_packages.iter().cloned());
     s.secret_files.extend(p.extra_secret_files.iter().cloned());
     s.unwanted_files.extend(p.extra_unwanted_files.iter().cloned());
     if let Some(ports) = &p.admin_ports {
@@ -159,6 +178,13 @@ mod tests {
             ("extra_unwanted_files = [\"*.bak\", \"app/x\"]", "extra_unwanted_files[1]: a glob with '/'"),
             ("extra_unwanted_files = [\"[ab\"]", "extra_unwanted_files[0]: unterminated ["),
             ("extra_unwanted_files = \"*.bak\"", "invalid type"),
+            ("extra_compiler_packages = [\"\"]", "extra_compiler_packages[0]: expected a package name glob"),
+            ("extra_privilege_packages = [\"run as\"]", "extra_privilege_packages[0]: expected a package name glob"),
+            ("extra_remote_access_packages = [\"mosh\", \"!\"]", "extra_remote_access_packages[1]: expected"),
+            ("extra_remote_access_packages = [\"usr/bin/x\"]", "extra_remote_access_packages[0]: expected"),
+            ("extra_compiler_packages = [\"!!gcc\"]", "extra_compiler_packages[0]: expected"),
+            ("extra_compiler_packages = [\"gcc-[0-9\"]", "extra_compiler_packages[0]: unterminated ["),
+            ("extra_compiler_packages = \"tcc\"", "invalid type"),
         ];
         for (text, want) in cases {
             let err = parse(text).unwrap_err();

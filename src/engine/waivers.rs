@@ -4,6 +4,18 @@ use crate::glob;
 use crate::model::{AppliedWaiver, CheckResult, Policy, Status, WaiverStatus, WaiverUse};
 use crate::reference::ImageRef;
 
+/// A waiver path matches a finding's path, or `package NAME` for an installed-package
+/// finding (its full location also carries the version, which a waiver should not pin).
+fn waived_path(glob_: &str, f: &crate::model::Finding) -> bool {
+    if glob::matches(glob_, &f.path) {
+        return true;
+    }
+    match &f.package {
+        Some(p) if f.kind == crate::model::EntryKind::Config => glob::matches(glob_, &format!("package {}", p.name)),
+        _ => false,
+    }
+}
+
 /// Apply the policy's waivers to one image's results. A waiver covers violations of its
 /// check whose path matches (or the whole check when it has no path), on images matching
 /// its image pattern, until its expiry date. Waived findings stay in the report.
@@ -30,7 +42,7 @@ pub fn apply_waivers(
                         }
                     }
                     Some(p) => {
-                        for f in c.findings.iter_mut().filter(|f| f.violation && glob::matches(p, &f.path)) {
+                        for f in c.findings.iter_mut().filter(|f| f.violation && waived_path(p, f)) {
                             matched += 1;
                             if expired {
                                 let n = format!("waiver {index} expired on {}", w.expires.as_deref().unwrap_or(""));

@@ -25,6 +25,13 @@ pub struct Policy {
     pub extra_remote_access_tools: Vec<String>,
     #[serde(default)]
     pub extra_compilers: Vec<String>,
+    /// Package-name globs added to the tool checks' package lists (`!glob` excludes).
+    #[serde(default)]
+    pub extra_privilege_packages: Vec<String>,
+    #[serde(default)]
+    pub extra_remote_access_packages: Vec<String>,
+    #[serde(default)]
+    pub extra_compiler_packages: Vec<String>,
     /// Globs added to secret-files' candidates: on the base name, or on the full path when
     /// the glob holds a '/'.
     #[serde(default)]

@@ -226,6 +226,14 @@ pub struct RuleLists {
     pub privilege_tools: Vec<String>,
     pub remote_access_tools: Vec<String>,
     pub compilers: Vec<String>,
+    /// Package-name globs (`!glob` excludes) of the three tool checks; absent in reports
+    /// written before the package lists existed.
+    #[serde(default)]
+    pub privilege_packages: Vec<String>,
+    #[serde(default)]
+    pub remote_access_packages: Vec<String>,
+    #[serde(default)]
+    pub compiler_packages: Vec<String>,
     /// `port/protocol`, e.g. `22/tcp`.
     pub admin_ports: Vec<String>,
     pub max_layers: usize,

@@ -71,7 +71,8 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
     for r in reports {
         let reference = crate::escape::text(&r.image.reference);
         for c in r.checks.iter().filter(|c| c.status == Status::Fail) {
-            let violations: Vec<&Finding> = c.findings.iter().filter(|f| f.violation && f.waiver.is_none()).collect();
+            let violations: Vec<&Finding> =
+                c.findings.iter().filter(|f| f.violation && f.counted && f.waiver.is_none()).collect();
             if violations.is_empty() {
                 let fp = fingerprint(r, &c.id, "");
                 if seen.insert(fp.clone()) {
@@ -87,14 +88,20 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
                 }
             }
             for f in violations {
-                let fp = fingerprint(r, &c.id, &f.path);
+                let fp = fingerprint(r, &c.id, &super::fingerprint_key(f));
                 if !seen.insert(fp.clone()) {
                     continue;
                 }
                 issues.push(Issue {
                     kind: "issue",
                     check_name: c.id.clone(),
-                    description: format!("{}: {} (layer {}) in {reference}", c.title, f.path, f.layer),
+                    description: format!(
+                        "{}: {} (layer {}) in {reference}{}",
+                        c.title,
+                        f.path,
+                        f.layer,
+                        super::package_text(f)
+                    ),
                     categories: ["Security"],
                     severity: severity(c.severity),
                     fingerprint: fp,

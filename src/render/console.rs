@@ -136,7 +136,8 @@ fn finding_line(f: &Finding) -> String {
     if !f.counted {
         s.push_str("  (base image: set aside, scope = own)");
     }
-    if let Some(p) = &f.package {
+    // An installed-package finding names its package in its location already.
+    if let Some(p) = f.package.as_ref().filter(|_| f.kind != crate::model::EntryKind::Config) {
         let _ = write!(s, "  from package {} {} ({})", p.name, p.version, p.ecosystem);
     } else if f.not_owned {
         s.push_str("  not owned by any package: copied in by hand");
@@ -219,6 +220,45 @@ fn severity_counts(c: &SeverityCounts) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn package_findings_name_their_package_once_and_their_fix() {
+        let mut f = crate::model::Finding {
+            path: "package socat 1.7.4.4-2 (amd64, deb) installed".into(),
+            layer: 2,
+            layer_digest: String::new(),
+            created_by: String::new(),
+            kind: crate::model::EntryKind::Config,
+            mode: "0000".into(),
+            permissions: String::new(),
+            uid: 0,
+            gid: 0,
+            size: 0,
+            link_target: None,
+            visible: true,
+            violation: true,
+            note: Some("installs /usr/bin/socat".into()),
+            waiver: None,
+            origin: crate::model::Origin::Own,
+            counted: true,
+            package: Some(crate::model::PackageRef {
+                name: "socat".into(),
+                version: "1.7.4.4-2".into(),
+                arch: "amd64".into(),
+                ecosystem: "deb".into(),
+            }),
+            not_owned: false,
+            fix: Some("apt-get purge --auto-remove socat".into()),
+        };
+        assert_eq!(
+            super::finding_line(&f),
+            "package socat 1.7.4.4-2 (amd64, deb) installed  (installs /usr/bin/socat)  fix: apt-get purge --auto-remove socat"
+        );
+        f.kind = crate::model::EntryKind::File;
+        f.path = "/usr/bin/socat".into();
+        f.permissions = "-rwxr-xr-x".into();
+        assert!(super::finding_line(&f).contains("  from package socat 1.7.4.4-2 (deb)  fix: "));
+    }
+
     use super::*;
     use crate::model::{ImageInfo, LayerInfo, Severity, Status};
 

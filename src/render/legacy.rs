@@ -7,6 +7,8 @@
 //! - `Files` lists the findings that make the check fail (waived ones left out), grouped per
 //!   layer in layer order,
 //!   each group keyed by the layer's diff digest (`layer N` when unknown).
+//! - `Mitigation` ends with the exact fixes of those findings (`Exact fixes: apt-get purge
+//!   --auto-remove openssh-client; chmod u-s /opt/x.`), when they have any.
 //! - A scan that stopped early (pull, inspect…) becomes one failing entry titled
 //!   "Scan error", so an old consumer cannot mistake it for a clean image.
 
@@ -46,7 +48,12 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
         }
         for c in r.checks.iter().filter(|c| c.status != Status::Skipped) {
             let mut by_layer: BTreeMap<usize, (String, Vec<Value>)> = BTreeMap::new();
-            for f in c.findings.iter().filter(|f| f.violation && f.waiver.is_none() && c.waiver.is_none()) {
+            let mut fixes: Vec<&str> = Vec::new();
+            for f in c.findings.iter().filter(|f| f.violation && f.counted && f.waiver.is_none() && c.waiver.is_none())
+            {
+                if let Some(fix) = f.fix.as_deref().filter(|x| !fixes.contains(x)) {
+                    fixes.push(fix);
+                }
                 let key = if f.layer_digest.is_empty() { format!("layer {}", f.layer) } else { f.layer_digest.clone() };
                 by_layer.entry(f.layer).or_insert_with(|| (key, Vec::new())).1.push(Value::String(f.path.clone()));
             }
@@ -63,7 +70,10 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
                 severity: c.severity.title(),
                 pass: c.status == Status::Pass,
                 description: c.description.clone(),
-                mitigation: c.mitigation.clone(),
+                mitigation: match fixes.is_empty() {
+                    true => c.mitigation.clone(),
+                    false => format!("{} Exact fixes: {}.", c.mitigation, fixes.join("; ")),
+                },
                 files,
             });
         }

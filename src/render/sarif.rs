@@ -102,6 +102,7 @@ fn finding_result(r: &Report, c: &CheckResult, rule_index: usize, f: &Finding) -
     if let Some(n) = &f.note {
         msg.push_str(&format!(": {n}"));
     }
+    msg.push_str(&super::package_text(f));
     // `violation` is only ever set on a finding that fails its check (unless waived).
     let violation = f.violation;
     let mut result = json!({
@@ -114,7 +115,7 @@ fn finding_result(r: &Report, c: &CheckResult, rule_index: usize, f: &Finding) -
             "physicalLocation": { "artifactLocation": { "uri": path_uri(&f.path), "uriBaseId": "IMAGEROOT" } },
             "logicalLocations": [image_location(r)],
         }],
-        "partialFingerprints": { "ociCompliance/v1": super::codequality::fingerprint(r, &c.id, &f.path) },
+        "partialFingerprints": { "ociCompliance/v1": super::codequality::fingerprint(r, &c.id, &super::fingerprint_key(f)) },
         "properties": {
             "image": crate::escape::text(&r.image.reference),
             "path": f.path,
@@ -128,13 +129,30 @@ fn finding_result(r: &Report, c: &CheckResult, rule_index: usize, f: &Finding) -
             "gid": f.gid,
             "visible": f.visible,
             "violation": f.violation,
+            "origin": f.origin,
         },
     });
     if let Some(t) = &f.link_target {
         result["properties"]["linkTarget"] = json!(t);
     }
+    if let Some(p) = &f.package {
+        result["properties"]["package"] = json!(p);
+    }
+    if f.not_owned {
+        result["properties"]["notOwned"] = json!(true);
+    }
+    if let Some(fix) = &f.fix {
+        result["properties"]["fix"] = json!(fix);
+    }
     if let Some(w) = f.waiver.as_ref().or(c.waiver.as_ref()).filter(|_| violation) {
         result["suppressions"] = suppression(w);
+    } else if violation && !f.counted {
+        // Still a violation, in the base image the policy does not hold this image to.
+        result["suppressions"] = json!([{
+            "kind": "external",
+            "status": "accepted",
+            "justification": "in the base image: set aside by the policy's scope = \"own\"",
+        }]);
     }
     result
 }

@@ -12,7 +12,8 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Medium,
     rationale: "A compiler in a runtime image lets an intruder build exploits and tools in place \
         instead of having to bring binaries, and usually means build-time dependencies leaked into \
-        production. Versioned and cross forms (gcc-12, x86_64-linux-gnu-gcc-12) count.",
+        production. Versioned and cross forms (gcc-12, x86_64-linux-gnu-gcc-12) count, and so does an installed compiler package (gcc-12, \
+        golang-go, rustc) whatever its files are called.",
     remediation: "Use a multi-stage build: compile in a builder stage and copy only the artefacts \
         into a runtime stage without build-essential, golang, rustc, JDK, etc.",
     reads_layers: true,
@@ -29,6 +30,6 @@ impl super::rule::Rule for Rule {
     }
 
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
-        super::tools::evaluate(ctx, hits, ("compiler", "compilers"))
+        super::tools::evaluate(ctx, hits, ("compiler", "compilers"), &ctx.settings.compiler_packages)
     }
 }

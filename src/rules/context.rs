@@ -167,7 +167,9 @@ impl<'a> Context<'a> {
             note,
             waiver: None,
             package,
-            not_owned: owner == crate::packages::image::Ownership::NotOwned,
+            // Maintainer scripts create directories no file list names (/var/mail): an
+            // unlisted directory is no sign of a hand copy.
+            not_owned: owner == crate::packages::image::Ownership::NotOwned && e.kind != crate::model::EntryKind::Dir,
             fix: None,
         }
     }

@@ -14,7 +14,8 @@ static META: RuleMeta = RuleMeta {
         A container has no interactive administrator, so their only use in production is an \
         attacker's. A match counts when it is an executable (or a symlink resolving inside the \
         image to one) in a PATH or standard bin/sbin directory; the same name elsewhere \
-        (/etc/pam.d/su) does not.",
+        (/etc/pam.d/su) does not. An installed sudo, doas or polkit package fails the check too, \
+        whatever its files are called.",
     remediation: "Do not install sudo/doas/policykit; remove su (`rm /bin/su` or the package \
         providing it, e.g. `dpkg --purge --force-remove-essential login` on Debian) in the build.",
     reads_layers: true,
@@ -31,6 +32,6 @@ impl super::rule::Rule for Rule {
     }
 
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
-        super::tools::evaluate(ctx, hits, ("privilege tool", "privilege tools"))
+        super::tools::evaluate(ctx, hits, ("privilege tool", "privilege tools"), &ctx.settings.privilege_packages)
     }
 }

@@ -12,7 +12,8 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Critical,
     rationale: "ssh, scp, sftp, telnet, rsh and their servers, and relays such as nc, ncat and \
         socat, let an intruder open shells, move data out or pivot to other hosts. A production \
-        image has no need for them; their presence turns a foothold into a base.",
+        image has no need for them; their presence turns a foothold into a base. An installed openssh, netcat, socat, telnet or \
+        dropbear package fails the check too, whatever its files are called.",
     remediation: "Remove the packages that provide them (openssh-client/server, netcat-*, socat, \
         telnet, dropbear) from the final image; use a debug image or ephemeral container when \
         you need them.",
@@ -35,6 +36,11 @@ impl super::rule::Rule for Rule {
     }
 
     fn check(&self, ctx: &Context, hits: &[Loc]) -> Evaluation {
-        super::tools::evaluate(ctx, hits, ("remote-access tool", "remote-access tools"))
+        super::tools::evaluate(
+            ctx,
+            hits,
+            ("remote-access tool", "remote-access tools"),
+            &ctx.settings.remote_access_packages,
+        )
     }
 }

@@ -1039,3 +1039,194 @@ fn unwanted_files_list_is_extended_by_the_policy() {
     let got: Vec<(String, bool)> = c.findings.iter().map(|f| (f.path.clone(), f.waiver.is_some())).collect();
     assert_eq!(got, vec![("/app/main.go.orig".to_string(), false), ("/app/test/fixture.json".to_string(), true)]);
 }
+
+// Installed packages of a forbidden kind (privilege-tools, remote-access-tools, compilers).
+
+const PKG_STATUS: &str =
+    "Package: gcc-12-base\nStatus: install ok installed\nVersion: 12.2.0-14\nArchitecture: amd64\n\n\
+Package: gcc-12\nStatus: install ok installed\nVersion: 12.2.0-14\nArchitecture: amd64\n\n\
+Package: openssh-client\nStatus: install ok installed\nVersion: 1:9.2p1-2+deb12u3\nArchitecture: amd64\n\n\
+Package: cpp-12\nStatus: install ok installed\nVersion: 12.2.0-14\nArchitecture: amd64\n\n";
+
+/// gcc-12's driver renamed out of PATH (dpkg's list names the new path, as a diversion or
+/// a hand edit leaves it), ssh where openssh-client put it, and a base package not listed.
+fn package_image(db: Option<&str>) -> Image {
+    let img = Image::new(2);
+    let l = img.layer(0);
+    l.dir("/usr/bin", 0o755).dir("/opt/tools", 0o755).file("/opt/tools/cc-renamed", 0o755);
+    l.file("/usr/lib/gcc/x86_64-linux-gnu/12/cc1", 0o755).file("/usr/share/doc/gcc-12/README", 0o644);
+    l.file("/usr/bin/ssh", 0o755).file("/usr/bin/ssh-keygen", 0o755).file("/usr/bin/cpp-12", 0o755);
+    let l = img.layer(1);
+    if let Some(db) = db {
+        l.file_with("/var/lib/dpkg/status", 0o644, db.as_bytes());
+        l.file_with("/var/lib/dpkg/info/gcc-12-base.list", 0o644, b"/.\n/usr\n/usr/share/doc/gcc-12-base\n");
+        l.file_with(
+            "/var/lib/dpkg/info/gcc-12.list",
+            0o644,
+            b"/.\n/usr\n/usr/share/doc/gcc-12/README\n/usr/lib/gcc/x86_64-linux-gnu/12/cc1\n/opt/tools/cc-renamed\n/usr/share/man/gone.1.gz\n",
+        );
+        l.file_with(
+            "/var/lib/dpkg/info/openssh-client.list",
+            0o644,
+            b"/.\n/usr/bin\n/usr/bin/ssh\n/usr/bin/ssh-keygen\n",
+        );
+        l.file_with("/var/lib/dpkg/info/cpp-12.list", 0o644, b"/usr/bin/cpp-12\n");
+    }
+    img
+}
+
+fn package_findings(c: &crate::model::CheckResult) -> Vec<&crate::model::Finding> {
+    c.findings.iter().filter(|f| f.kind == crate::model::EntryKind::Config).collect()
+}
+
+#[test]
+fn an_installed_package_fails_its_check_whatever_its_files_are_called() {
+    let img = package_image(Some(PKG_STATUS));
+    let c = img.check("compilers");
+    assert_eq!(c.status, Status::Fail, "{c:?}");
+    let pkgs = package_findings(&c);
+    assert_eq!(pkgs.len(), 1, "gcc-12 only (not gcc-12-base, not cpp-12): {pkgs:?}");
+    let f = pkgs[0];
+    assert_eq!(f.path, "package gcc-12 12.2.0-14 (amd64, deb) installed");
+    assert!(f.violation && f.visible && !f.not_owned);
+    assert_eq!((f.layer, f.created_by.as_str()), (2, "step 2"), "the layer that wrote info/gcc-12.list");
+    let p = f.package.as_ref().unwrap();
+    assert_eq!(
+        (p.name.as_str(), p.version.as_str(), p.arch.as_str(), p.ecosystem.as_str()),
+        ("gcc-12", "12.2.0-14", "amd64", "deb")
+    );
+    assert_eq!(f.fix.as_deref(), Some("apt-get purge --auto-remove gcc-12"));
+    // Executables first; the directories and the file no longer in the image are left out.
+    assert_eq!(
+        f.note.as_deref(),
+        Some("installs /opt/tools/cc-renamed, /usr/lib/gcc/x86_64-linux-gnu/12/cc1, /usr/share/doc/gcc-12/README")
+    );
+    assert!(c.findings.iter().all(|f| !f.violation || f.kind == crate::model::EntryKind::Config), "{c:?}");
+    assert_eq!(c.description, "no compilers on PATH; package gcc-12 installed");
+
+    let r = img.check("remote-access-tools");
+    assert_eq!(r.status, Status::Fail);
+    assert_eq!(r.description, "1 remote-access tool on PATH: ssh; package openssh-client installed");
+    let pkgs = package_findings(&r);
+    assert_eq!(pkgs.len(), 1);
+    assert_eq!(pkgs[0].fix.as_deref(), Some("apt-get purge --auto-remove openssh-client"));
+    assert_eq!(pkgs[0].note.as_deref(), Some("installs /usr/bin/ssh, /usr/bin/ssh-keygen"));
+    let ssh = r.findings.iter().find(|f| f.path == "/usr/bin/ssh").unwrap();
+    assert_eq!(ssh.package.as_ref().map(|p| p.name.as_str()), Some("openssh-client"), "the file finding stays");
+
+    let p = img.check("privilege-tools");
+    assert_eq!(p.status, Status::Pass);
+    assert_eq!(p.description, "no privilege tools on PATH; no privilege tool package installed");
+}
+
+#[test]
+fn without_a_readable_database_the_file_verdicts_stand_and_say_why() {
+    let with = package_image(Some(PKG_STATUS)).checks();
+    let absent = package_image(None).checks();
+    let broken = package_image(None);
+    broken.layer(0).dir("/var/lib/dpkg/status", 0o755);
+    let broken = broken.checks();
+    let get = |cs: &[crate::model::CheckResult], id: &str| cs.iter().find(|c| c.id == id).unwrap().clone();
+    for (other, why) in [
+        (&absent, "package lists not checked: no package database found"),
+        (&broken, "package lists not checked: /var/lib/dpkg/status could not be read"),
+    ] {
+        let c = get(other, "compilers");
+        assert_eq!(c.status, Status::Pass, "the renamed gcc is not found by name: {c:?}");
+        assert!(c.description.starts_with("no compilers on PATH") && c.description.contains(why), "{}", c.description);
+        let r = get(other, "remote-access-tools");
+        assert_eq!(r.status, Status::Fail);
+        assert!(package_findings(&r).is_empty());
+        let files = |c: &crate::model::CheckResult| {
+            c.findings
+                .iter()
+                .filter(|f| f.kind != crate::model::EntryKind::Config)
+                .map(|f| (f.path.clone(), f.violation))
+                .collect::<Vec<_>>()
+        };
+        for id in ["compilers", "remote-access-tools", "privilege-tools"] {
+            assert_eq!(files(&get(other, id)), files(&get(&with, id)), "{id}: file findings as with the database");
+        }
+    }
+}
+
+#[test]
+fn package_notes_are_bounded_and_globs_match_versions() {
+    let img = Image::new(1);
+    let mut list = String::new();
+    for i in 0..12 {
+        let exec = i % 3 == 0;
+        img.layer(0).file(format!("/usr/lib/clang/f{i:02}"), if exec { 0o755 } else { 0o644 });
+        list.push_str(&format!("/usr/lib/clang/f{i:02}\n"));
+    }
+    img.layer(0).file_with(
+        "/var/lib/dpkg/status",
+        0o644,
+        b"Package: clang-16\nStatus: install ok installed\nVersion: 1:16.0.6-15\nArchitecture: arm64\n\n",
+    );
+    img.layer(0).file_with("/var/lib/dpkg/info/clang-16:arm64.list", 0o644, list.as_bytes());
+    let c = img.check("compilers");
+    assert_eq!(c.status, Status::Fail);
+    let f = package_findings(&c)[0];
+    assert_eq!(f.path, "package clang-16 1:16.0.6-15 (arm64, deb) installed");
+    assert_eq!(f.layer, 1, "info/NAME:ARCH.list names the layer");
+    assert_eq!(
+        f.note.as_deref(),
+        Some(
+            "installs /usr/lib/clang/f00, /usr/lib/clang/f03, /usr/lib/clang/f06, /usr/lib/clang/f09, \
+             /usr/lib/clang/f01, /usr/lib/clang/f02, /usr/lib/clang/f04, /usr/lib/clang/f05 and 4 more"
+        )
+    );
+}
+
+#[test]
+fn policy_extends_and_narrows_the_package_lists_and_waives_a_package() {
+    let status = "Package: mycc-3\nStatus: install ok installed\nVersion: 3.0\nArchitecture: amd64\n\n\
+Package: gcc-12\nStatus: install ok installed\nVersion: 12.2.0-14\nArchitecture: amd64\n\n\
+Package: mosh\nStatus: install ok installed\nVersion: 1.4.0-1\nArchitecture: amd64\n\n\
+Package: openssh-client\nStatus: install ok installed\nVersion: 1:9.2p1-2\nArchitecture: amd64\n\n";
+    let mut img = Image::new(1);
+    img.layer(0).file_with("/var/lib/dpkg/status", 0o644, status.as_bytes());
+    let names = |img: &Image, id: &str| {
+        package_findings(&img.check(id)).iter().map(|f| f.package.as_ref().unwrap().name.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(names(&img, "compilers"), ["gcc-12"]);
+    assert_eq!(names(&img, "remote-access-tools"), ["openssh-client"]);
+    assert_eq!(package_findings(&img.check("compilers"))[0].layer, 0, "no .list: no layer");
+    with_policy(
+        &mut img,
+        "extra_compiler_packages = [\"mycc-*\", \"!gcc-12\"]\nextra_remote_access_packages = [\"mosh\"]\n\
+         [[waivers]]\ncheck = \"remote-access-tools\"\npath = \"package openssh-*\"\nreason = \"debug image\"\n",
+    );
+    assert_eq!(names(&img, "compilers"), ["mycc-3"]);
+    let r = img.check("remote-access-tools");
+    assert_eq!(r.status, Status::Fail, "mosh is not waived");
+    let by =
+        |n: &str| package_findings(&r).into_iter().find(|f| f.package.as_ref().unwrap().name == n).unwrap().clone();
+    assert_eq!(by("openssh-client").waiver.as_ref().map(|w| w.reason.as_str()), Some("debug image"));
+    assert!(by("mosh").waiver.is_none());
+    with_policy(
+        &mut img,
+        "extra_remote_access_packages = [\"mosh\"]\n\
+         [[waivers]]\ncheck = \"remote-access-tools\"\npath = \"package mosh\"\nreason = \"r\"\n\
+         [[waivers]]\ncheck = \"remote-access-tools\"\npath = \"package openssh-client\"\nreason = \"r\"\n",
+    );
+    assert_eq!(img.check("remote-access-tools").status, Status::Pass, "every package finding waived");
+}
+
+#[test]
+fn an_apk_package_gets_apks_remove_command() {
+    let img = Image::new(1);
+    img.layer(0).dir("/usr/bin", 0o755).file("/usr/libexec/relay", 0o755);
+    img.layer(0).file_with(
+        "/lib/apk/db/installed",
+        0o644,
+        b"C:Q1abc=\nP:socat\nV:1.8.0.0-r0\nA:x86_64\nF:usr/libexec\nR:relay\n\nP:musl\nV:1.2.5-r0\nA:x86_64\n\n",
+    );
+    let r = img.check("remote-access-tools");
+    assert_eq!(r.status, Status::Fail, "{r:?}");
+    let f = package_findings(&r)[0];
+    assert_eq!(f.path, "package socat 1.8.0.0-r0 (x86_64, apk) installed");
+    assert_eq!((f.fix.as_deref(), f.layer), (Some("apk del socat"), 0));
+    assert_eq!(f.note.as_deref(), Some("installs /usr/libexec/relay"));
+}

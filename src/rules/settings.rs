@@ -11,6 +11,11 @@ pub struct RuleSettings {
     pub privilege_tools: Vec<String>,
     pub remote_access_tools: Vec<String>,
     pub compilers: Vec<String>,
+    /// Globs on installed package names that make the tool checks fail whatever their files
+    /// are called; `!glob` excludes (see `package_listed`).
+    pub privilege_packages: Vec<String>,
+    pub remote_access_packages: Vec<String>,
+    pub compiler_packages: Vec<String>,
     /// (port, protocol) pairs.
     pub admin_ports: Vec<(u16, String)>,
     pub max_layers: usize,
@@ -32,6 +37,9 @@ impl Default for RuleSettings {
             privilege_tools: name_list(include_str!("data/privilege-tools.txt")),
             remote_access_tools: name_list(include_str!("data/remote-access-tools.txt")),
             compilers: name_list(include_str!("data/compilers.txt")),
+            privilege_packages: name_list(include_str!("data/privilege-packages.txt")),
+            remote_access_packages: name_list(include_str!("data/remote-access-packages.txt")),
+            compiler_packages: name_list(include_str!("data/compiler-packages.txt")),
             admin_ports: DEFAULT_ADMIN_PORTS.iter().map(|(p, proto)| (*p, proto.to_string())).collect(),
             max_layers: 1,
             required_labels: Vec::new(),
@@ -41,6 +49,19 @@ impl Default for RuleSettings {
             unwanted_files: name_list(include_str!("data/unwanted-files.txt")),
         }
     }
+}
+
+/// A package name is listed when a glob of `list` matches it and no `!glob` does.
+pub fn package_listed(list: &[String], name: &str) -> bool {
+    let mut hit = false;
+    for g in list {
+        match g.strip_prefix('!') {
+            Some(ex) if crate::glob::matches(ex, name) => return false,
+            Some(_) => {}
+            None => hit = hit || crate::glob::matches(g, name),
+        }
+    }
+    hit
 }
 
 fn name_list(text: &str) -> Vec<String> {
@@ -55,4 +76,84 @@ fn tagged_list(text: &str, tag: &str) -> Vec<String> {
         .iter()
         .filter_map(|l| l.split_once(' ').filter(|(t, _)| *t == tag).map(|(_, v)| v.trim().to_string()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_lists_match_every_ecosystem_and_spare_runtime_packages() {
+        let s = RuleSettings::default();
+        let listed = |l: &[String], n: &str| package_listed(l, n);
+        for n in ["sudo", "sudo-ldap", "sudo-rs", "doas", "opendoas", "pkexec", "policykit-1", "polkit"] {
+            assert!(listed(&s.privilege_packages, n), "{n}");
+        }
+        for n in ["util-linux", "login", "polkitd", "libpolkit-gobject-1-0", "sudo-ldap-doc"] {
+            assert!(!listed(&s.privilege_packages, n), "{n}");
+        }
+        let remote = [
+            "openssh-client",
+            "openssh-server",
+            "openssh-sftp-server",
+            "openssh",
+            "openssh-clients",
+            "openssh-client-default",
+            "dropbear-bin",
+            "netcat-openbsd",
+            "netcat-traditional",
+            "nmap-ncat",
+            "socat",
+            "telnet",
+            "inetutils-telnet",
+            "busybox-extras",
+            "rsh-client",
+        ];
+        for n in remote {
+            assert!(listed(&s.remote_access_packages, n), "{n}");
+        }
+        for n in ["openssl", "libssh2-1", "openssh-doc", "netbase", "busybox", "curl"] {
+            assert!(!listed(&s.remote_access_packages, n), "{n}");
+        }
+        let compilers = [
+            "gcc",
+            "gcc-12",
+            "gcc-12-aarch64-linux-gnu",
+            "gcc-c++",
+            "g++",
+            "g++-12",
+            "clang",
+            "clang-16",
+            "clang15",
+            "golang-go",
+            "golang-1.19-go",
+            "go",
+            "rustc",
+            "rust",
+            "build-essential",
+            "build-base",
+            "gfortran-12",
+            "openjdk-17-jdk-headless",
+        ];
+        for n in compilers {
+            assert!(listed(&s.compiler_packages, n), "{n}");
+        }
+        let runtime = [
+            "gcc-12-base",
+            "gcc-14-base",
+            "libgcc-s1",
+            "cpp",
+            "cpp-12",
+            "llvm-16",
+            "clang-format-16",
+            "clang15-libs",
+            "golang-1.19-src",
+            "openjdk-17-jre-headless",
+            "libstdc++6",
+            "gcc-12-locales",
+        ];
+        for n in runtime {
+            assert!(!listed(&s.compiler_packages, n), "{n}");
+        }
+    }
 }

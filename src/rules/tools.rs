@@ -4,6 +4,11 @@
 //! one, whose name matches and which sits in a directory of the image's PATH or a standard
 //! bin/sbin directory. The same name elsewhere is not a tool; an executable match outside
 //! PATH is listed as information.
+//!
+//! An installed package of the check's kind (its package list) fails the check too,
+//! whatever its files are called or wherever they are: one config-style finding per
+//! package, `package NAME VERSION (ARCH, eco) installed`. The databases are image content:
+//! without a readable one the file verdict stands alone and the description says why.
 
 use super::context::Context;
 use super::rule::Evaluation;
@@ -11,6 +16,7 @@ use crate::layers::Loc;
 use crate::model::EntryKind;
 use crate::model::Finding;
 use crate::model::Status;
+use crate::packages::DbStatus;
 
 /// CPU names that start a GNU target triplet (x86_64-linux-gnu-gcc).
 const TRIPLET_ARCHES: &[&[u8]] = &[
@@ -111,9 +117,10 @@ fn strip_version(name: &[u8]) -> Option<&[u8]> {
     (is_version && !base.is_empty()).then_some(base)
 }
 
-/// Evaluate a tool rule from the walk's name matches.
-/// `noun`: (singular, plural), e.g. ("compiler", "compilers").
-pub fn evaluate(ctx: &Context, hits: &[Loc], noun: (&str, &str)) -> Evaluation {
+/// Evaluate a tool rule from the walk's name matches and the installed packages.
+/// `noun`: (singular, plural), e.g. ("compiler", "compilers"); `packages`: the check's
+/// package-name globs.
+pub fn evaluate(ctx: &Context, hits: &[Loc], noun: (&str, &str), packages: &[String]) -> Evaluation {
     let dirs = ctx.tool_dirs();
     let mut findings: Vec<Finding> = Vec::new();
     let mut in_path = 0usize;
@@ -149,25 +156,141 @@ pub fn evaluate(ctx: &Context, hits: &[Loc], noun: (&str, &str)) -> Evaluation {
             findings.push(ctx.finding(loc, false, Some(note)));
         }
     }
+    let (package_findings, package_names, unchecked) = package_findings(ctx, packages);
+    findings.extend(package_findings);
     sort_findings(&mut findings);
     let names = distinct_names(&findings);
-    let (status, description) = if in_path == 0 {
-        let extra = findings.len();
-        let d = if extra == 0 {
-            format!("no {} on PATH", noun.1)
-        } else {
-            format!(
-                "no {} on PATH ({extra} other match{} listed for information)",
-                noun.1,
-                if extra == 1 { "" } else { "es" }
-            )
-        };
-        (Status::Pass, d)
-    } else {
+    let mut parts = Vec::new();
+    if in_path > 0 {
         let n = if in_path == 1 { noun.0 } else { noun.1 };
-        (Status::Fail, format!("{in_path} {n} on PATH: {}", names.join(", ")))
+        parts.push(format!("{in_path} {n} on PATH: {}", names.join(", ")));
+    }
+    if !package_names.is_empty() {
+        let word = if package_names.len() == 1 { "package" } else { "packages" };
+        parts.push(format!("{word} {} installed", package_names.join(", ")));
+    }
+    let status = if parts.is_empty() { Status::Pass } else { Status::Fail };
+    if in_path == 0 {
+        let extra = findings.iter().filter(|f| !f.violation).count();
+        parts.insert(
+            0,
+            match extra {
+                0 => format!("no {} on PATH", noun.1),
+                _ => format!(
+                    "no {} on PATH ({extra} other match{} listed for information)",
+                    noun.1,
+                    if extra == 1 { "" } else { "es" }
+                ),
+            },
+        );
+    }
+    match unchecked {
+        Some(why) => parts.push(why),
+        None if package_names.is_empty() => parts.push(format!("no {} package installed", noun.0)),
+        None => {}
+    }
+    Evaluation { status, description: parts.join("; "), findings }
+}
+
+/// Files of one package finding's note.
+const NOTE_FILES: usize = 8;
+
+/// One violation per installed package whose name the list matches, the names for the
+/// description, and why the databases could not be used when none was.
+fn package_findings(ctx: &Context, list: &[String]) -> (Vec<Finding>, Vec<String>, Option<String>) {
+    let dbs = &ctx.packages().dbs;
+    let mut findings = Vec::new();
+    let mut names = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut found = false;
+    for (_, status) in dbs {
+        let db = match status {
+            DbStatus::Found(db) => db,
+            DbStatus::Absent => continue,
+            DbStatus::Unreadable { path, reason } => {
+                unreadable.push(format!(
+                    "{} could not be read ({})",
+                    crate::escape::text(path),
+                    crate::escape::text(reason)
+                ));
+                continue;
+            }
+        };
+        found = true;
+        for p in db.packages.iter().filter(|p| super::settings::package_listed(list, &p.name)) {
+            let location = match p.arch.is_empty() {
+                true => format!("package {} {} ({}) installed", p.name, p.version, p.ecosystem.as_str()),
+                false => format!("package {} {} ({}, {}) installed", p.name, p.version, p.arch, p.ecosystem.as_str()),
+            };
+            let mut f = ctx.config_finding(&location, installed_by(ctx, p), true, Some(files_note(ctx, p)));
+            f.package = Some(crate::model::PackageRef {
+                name: crate::escape::text(&p.name),
+                version: crate::escape::text(&p.version),
+                arch: crate::escape::text(&p.arch),
+                ecosystem: p.ecosystem.as_str().to_string(),
+            });
+            f.fix = crate::packages::image::remove_command(p);
+            names.push(crate::escape::text(&p.name));
+            findings.push(f);
+        }
+    }
+    names.sort();
+    names.dedup();
+    let unchecked = match (found, dbs.is_empty()) {
+        (true, _) if unreadable.is_empty() => None,
+        // Checked what could be read; still say what could not.
+        (true, _) => Some(format!("package lists checked only partly: {}", unreadable.join("; "))),
+        (false, true) => Some("package lists not checked: the package databases were not read".to_string()),
+        (false, false) if unreadable.is_empty() => {
+            Some("package lists not checked: no package database found".to_string())
+        }
+        (false, false) => Some(format!("package lists not checked: {}", unreadable.join("; "))),
     };
-    Evaluation { status, description, findings }
+    (findings, names, unchecked)
+}
+
+/// The layer that installed a dpkg package: the one that wrote its `info/NAME.list` (dpkg
+/// writes it on install and upgrade) or distroless `status.d/NAME`. 0 when not known (apk and
+/// rpm keep one database file for every package).
+fn installed_by(ctx: &Context, p: &crate::packages::Package) -> usize {
+    if p.ecosystem != crate::packages::Ecosystem::Deb || p.name.contains('/') || p.arch.contains('/') {
+        return 0;
+    }
+    let candidates = [
+        format!("/var/lib/dpkg/info/{}.list", p.name),
+        format!("/var/lib/dpkg/info/{}:{}.list", p.name, p.arch),
+        format!("/var/lib/dpkg/status.d/{}", p.name),
+    ];
+    candidates
+        .iter()
+        .find_map(|c| ctx.fs.resolve(c.as_bytes(), true).ok())
+        .map_or(0, |(_, loc)| ctx.fs.layers[loc.layer as usize].source.number)
+}
+
+/// What the package put in the final image: its files that are there (not directories),
+/// executables first, the first `NOTE_FILES` then how many more.
+fn files_note(ctx: &Context, p: &crate::packages::Package) -> String {
+    let mut files: Vec<(bool, String)> = Vec::new();
+    for path in &p.files {
+        let Ok((canonical, loc)) = ctx.fs.resolve(path, false) else { continue };
+        let e = ctx.fs.entry(loc);
+        if e.kind == EntryKind::Dir {
+            continue;
+        }
+        let executable = e.kind == EntryKind::File && e.is_executable();
+        files.push((!executable, crate::escape::bytes(&canonical)));
+    }
+    files.sort();
+    files.dedup();
+    if files.is_empty() {
+        return "none of its files is in the image".to_string();
+    }
+    let shown: Vec<&str> = files.iter().take(NOTE_FILES).map(|(_, f)| f.as_str()).collect();
+    let mut note = format!("installs {}", shown.join(", "));
+    if files.len() > NOTE_FILES {
+        note.push_str(&format!(" and {} more", files.len() - NOTE_FILES));
+    }
+    note
 }
 
 pub fn sort_findings(f: &mut [Finding]) {
@@ -175,8 +298,11 @@ pub fn sort_findings(f: &mut [Finding]) {
 }
 
 fn distinct_names(findings: &[Finding]) -> Vec<String> {
-    let mut names: Vec<String> =
-        findings.iter().filter(|f| f.violation).map(|f| f.path.rsplit('/').next().unwrap_or("").to_string()).collect();
+    let mut names: Vec<String> = findings
+        .iter()
+        .filter(|f| f.violation && f.kind != EntryKind::Config)
+        .map(|f| f.path.rsplit('/').next().unwrap_or("").to_string())
+        .collect();
     names.sort();
     names.dedup();
     names
