@@ -88,7 +88,7 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
                 }
             }
             for f in violations {
-                let fp = fingerprint(r, &c.id, &super::fingerprint_key(f));
+                let fp = fingerprint(r, &c.id, &super::lines::fingerprint_key(f));
                 if !seen.insert(fp.clone()) {
                     continue;
                 }
@@ -100,7 +100,7 @@ pub fn render(reports: &[&Report]) -> Vec<u8> {
                         c.title,
                         f.path,
                         f.layer,
-                        super::package_text(f)
+                        super::lines::package_text(f)
                     ),
                     categories: ["Security"],
                     severity: severity(c.severity),

@@ -102,7 +102,7 @@ fn finding_result(r: &Report, c: &CheckResult, rule_index: usize, f: &Finding) -
     if let Some(n) = &f.note {
         msg.push_str(&format!(": {n}"));
     }
-    msg.push_str(&super::package_text(f));
+    msg.push_str(&super::lines::package_text(f));
     // `violation` is only ever set on a finding that fails its check (unless waived).
     let violation = f.violation;
     let mut result = json!({
@@ -115,7 +115,7 @@ fn finding_result(r: &Report, c: &CheckResult, rule_index: usize, f: &Finding) -
             "physicalLocation": { "artifactLocation": { "uri": path_uri(&f.path), "uriBaseId": "IMAGEROOT" } },
             "logicalLocations": [image_location(r)],
         }],
-        "partialFingerprints": { "ociCompliance/v1": super::codequality::fingerprint(r, &c.id, &super::fingerprint_key(f)) },
+        "partialFingerprints": { "ociCompliance/v1": super::codequality::fingerprint(r, &c.id, &super::lines::fingerprint_key(f)) },
         "properties": {
             "image": crate::escape::text(&r.image.reference),
             "path": f.path,
