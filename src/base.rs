@@ -50,13 +50,19 @@ fn starts_build(comment: &str) -> Option<&str> {
     (!from.is_empty() && !hex_id).then_some(from)
 }
 
+/// The history entry that starts the image's own (last) build: the last one whose comment is
+/// `FROM` a name, not an intermediate image's hex ID.
+pub fn build_start(image: &ImageInspect) -> Option<usize> {
+    image.history.iter().rposition(|h| starts_build(&h.comment).is_some())
+}
+
 /// The boundary the history shows: the base as the last build's `FROM` names it, and how
 /// many layers were made before that entry. One build commits its layer at the entry that
 /// carries the comment (`buildah commit` after `buildah from`, `podman build --layers`), or
 /// at its last step with the `FROM` on it (`buildah build`, one layer for the whole file):
 /// either way the layers made before the entry are the base's. Err says why there is none.
 pub fn from_history(image: &ImageInspect) -> Result<(String, usize), String> {
-    let Some(at) = image.history.iter().rposition(|h| starts_build(&h.comment).is_some()) else {
+    let Some(at) = build_start(image) else {
         return Err("the history has no FROM comment (buildah and podman write one at a build's first step)".into());
     };
     let made = image.history.iter().filter(|h| !h.empty_layer).count();

@@ -78,6 +78,17 @@ enum Lookup {
     Config,
 }
 
+/// The containers/storage store an overlay image's layers are in (`<root>/overlay/<id>/diff`),
+/// whose records name its other images.
+fn store_records(image: &ImageInspect) -> Option<(&'static str, std::path::PathBuf)> {
+    if image.graph_driver.name != "overlay" {
+        return None;
+    }
+    let upper = std::path::Path::new(image.graph_driver.data.get("UpperDir")?);
+    let root = upper.parent()?.parent()?.parent()?;
+    root.join("overlay-images").is_dir().then(|| ("overlay", root.to_path_buf()))
+}
+
 impl Scanner {
     pub fn new(cfg: Arc<ScanConfig>) -> Scanner {
         Scanner {
@@ -161,7 +172,7 @@ impl Scanner {
                 (Source::Storage, false) => Lookup::Acquire,
                 _ => Lookup::Config,
             };
-            let found = self.inspect_base(b, how, platform).await.map_err(|(kind, m)| {
+            let found = self.inspect_base(b, how, platform, None).await.map_err(|(kind, m)| {
                 Failure::new(kind, format!("--base-image {} could not be inspected: {m}", shown(&b.original)))
             })?;
             base::check_prefix(&found.diff_ids, ids).map_err(|e| {
@@ -190,7 +201,7 @@ impl Scanner {
                         (Source::Storage, false) => Lookup::Local,
                         _ => Lookup::Config,
                     };
-                    match self.inspect_base(&b, how, platform).await {
+                    match self.inspect_base(&b, how, platform, store_records(image)).await {
                         Ok(found) => match base::check_prefix(&found.diff_ids, ids) {
                             Ok(()) => {
                                 return Ok(BaseInfo {
@@ -236,13 +247,31 @@ impl Scanner {
     }
 
     /// A base image's diff IDs, inspected once per run for each way and platform.
-    async fn inspect_base(&self, b: &ImageRef, how: Lookup, platform: (&str, &str, &str)) -> BaseResult {
+    async fn inspect_base(
+        &self,
+        b: &ImageRef,
+        how: Lookup,
+        platform: (&str, &str, &str),
+        records: Option<(&str, std::path::PathBuf)>,
+    ) -> BaseResult {
         let key = format!("{how:?} {}/{}/{} {}", platform.0, platform.1, platform.2, b.original);
         let cell = self.bases.lock().expect("not poisoned").entry(key).or_default().clone();
         cell.get_or_init(|| async {
             let err = |f: Failure| (f.kind, f.message);
             match how {
                 Lookup::Acquire | Lookup::Local => {
+                    if let (Lookup::Local, Some((driver, root)), Some(repo)) = (how, &records, b.repo_name()) {
+                        match crate::layers::storage::find_named(driver, root, &repo, b.tag.as_deref(), b.digest.as_deref())
+                        {
+                            Ok(Some(found)) => {
+                                let digest = b.digest.clone().or(Some(found.digest).filter(|d| !d.is_empty()));
+                                return Ok(InspectedBase { diff_ids: found.diff_ids, digest });
+                            }
+                            Err(e) => return Err((ErrorKind::InspectFailed, e)),
+                            // Not in this store: podman also searches the additional ones.
+                            Ok(None) => {}
+                        }
+                    }
                     let podman = self.podman.as_ref().map_err(|f| (f.kind, f.message.clone()))?;
                     let podman = podman.with_store(&self.cfg.storage);
                     let image = match how {

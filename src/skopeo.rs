@@ -97,6 +97,9 @@ pub struct BlobCache {
     in_flight: Mutex<HashMap<String, watch::Receiver<()>>>,
 }
 
+/// How long one base-image inspection may take (`skopeo --command-timeout`).
+pub const BASE_INSPECT_TIMEOUT_SECS: u32 = 30;
+
 /// The layer blobs one fetch downloads: waiters are released when it is dropped, whether the
 /// fetch succeeded or not (a waiter then finds the blob missing and fetches it itself).
 pub struct BlobClaim {
@@ -431,6 +434,9 @@ impl Skopeo {
             false => None,
         };
         let mut args = self.globals();
+        // A base named by an annotation may sit in a registry this network cannot reach (an
+        // air-gapped runner, docker.io dropped by a firewall): bounded, then the history decides.
+        args.push(format!("--command-timeout={}s", BASE_INSPECT_TIMEOUT_SECS).into());
         let (os, arch, variant) = platform;
         if !os.is_empty() && !arch.is_empty() {
             args.extend(argv(["--override-os", os, "--override-arch", arch]));

@@ -14,6 +14,12 @@ struct ImageRecord {
     id: String,
     #[serde(default)]
     layer: String,
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    digest: String,
+    #[serde(default)]
+    digests: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +102,59 @@ pub fn layer_dirs(
     Ok(dirs)
 }
 
+/// An image found in the store's records by name.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NamedImage {
+    pub diff_ids: Vec<String>,
+    pub digest: String,
+}
+
+/// The image of `store` named `repo` (with `tag`, or at `digest`), read from the records
+/// podman itself reads, without a podman process: a base image's layers while the scan's
+/// store lock is held (podman, which may want the store's write lock, would wait for it).
+/// Ok(None): no image of the store carries the name (another store podman knows of might).
+/// Err: one does but not at that tag or digest, or its records are inconsistent.
+pub fn find_named(
+    driver: &str,
+    store: &Path,
+    repo: &str,
+    tag: Option<&str>,
+    digest: Option<&str>,
+) -> Result<Option<NamedImage>, String> {
+    let images: Vec<ImageRecord> = read_records(&store.join(format!("{driver}-images/images.json")))?;
+    let carries = |n: &str| n.strip_prefix(repo).is_some_and(|rest| rest.starts_with([':', '@']));
+    let named: Vec<&ImageRecord> = images.iter().filter(|i| i.names.iter().any(|n| carries(n))).collect();
+    if named.is_empty() {
+        return Ok(None);
+    }
+    let want = |i: &&&ImageRecord| match (digest, tag) {
+        (Some(d), _) => i.digest == d || i.digests.iter().any(|x| x == d),
+        (None, Some(t)) => i.names.iter().any(|n| n.strip_prefix(repo).and_then(|r| r.strip_prefix(':')) == Some(t)),
+        (None, None) => i.names.iter().any(|n| n.strip_prefix(repo) == Some(":latest")),
+    };
+    let Some(img) = named.iter().find(want) else {
+        let at = digest.map(|d| format!("@{d}")).or(tag.map(|t| format!(":{t}"))).unwrap_or_else(|| ":latest".into());
+        return Err(format!("local storage holds {repo}, but not {repo}{at}"));
+    };
+    let layers: HashMap<String, LayerRecord> = read_records::<LayerRecord>(&store.join(format!("{driver}-layers/layers.json")))?
+        .into_iter()
+        .map(|l| (l.id.clone(), l))
+        .collect();
+    let mut diff_ids = Vec::new();
+    let mut next = img.layer.clone();
+    while !next.is_empty() {
+        let rec = layers.get(&next).ok_or_else(|| format!("layer {next} of image {} is not recorded", img.id))?;
+        // A parent loop in damaged records must not spin forever.
+        if diff_ids.len() > layers.len() || rec.diff_digest.is_empty() {
+            return Err(format!("the layer records of image {} are inconsistent", img.id));
+        }
+        diff_ids.push(rec.diff_digest.clone());
+        next = rec.parent.clone();
+    }
+    diff_ids.reverse();
+    Ok(Some(NamedImage { diff_ids, digest: img.digest.clone() }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +188,35 @@ mod tests {
         assert!(e.contains(&ro.display().to_string()), "{e}");
         write(&rw.join("vfs-images/images.json"), "{broken");
         assert!(layer_dirs("vfs", &stores, "img", &ids).unwrap_err().contains("images.json"));
+    }
+
+    #[test]
+    fn finds_a_named_image_and_its_layers_in_the_records() {
+        let d = tempfile::tempdir().unwrap();
+        let st = d.path();
+        write(
+            &st.join("overlay-images/images.json"),
+            r#"[{"id":"i1","layer":"l2","names":["localhost/base:1"],"digest":"sha256:m1"},
+                {"id":"i2","layer":"l1","digest":"sha256:m2","digests":["sha256:m2","sha256:m3"]},
+                {"id":"i3","layer":"l1","names":["localhost/base-other:1"],"digest":"sha256:m4"}]"#,
+        );
+        write(
+            &st.join("overlay-layers/layers.json"),
+            r#"[{"id":"l1","diff-digest":"sha256:a"},{"id":"l2","parent":"l1","diff-digest":"sha256:b"}]"#,
+        );
+        let want = NamedImage { diff_ids: vec!["sha256:a".into(), "sha256:b".into()], digest: "sha256:m1".into() };
+        assert_eq!(find_named("overlay", st, "localhost/base", Some("1"), None).unwrap(), Some(want));
+        let by_digest = find_named("overlay", st, "localhost/base", None, Some("sha256:m1")).unwrap().unwrap();
+        assert_eq!(by_digest.diff_ids.len(), 2);
+        // The unnamed image at that digest is not the base: the name must be carried.
+        let e = find_named("overlay", st, "localhost/base", None, Some("sha256:m3")).unwrap_err();
+        assert!(e.contains("not localhost/base@sha256:m3"), "{e}");
+        assert!(find_named("overlay", st, "localhost/base", Some("2"), None).is_err());
+        // "base" is no prefix match for "base-other", and a name no image carries is None.
+        assert_eq!(find_named("overlay", st, "localhost/nothing", Some("1"), None).unwrap(), None);
+        assert_eq!(find_named("overlay", st, "localhost/bas", Some("1"), None).unwrap(), None);
+        // A parent loop in damaged records ends in an error.
+        write(&st.join("overlay-layers/layers.json"), r#"[{"id":"l2","parent":"l2","diff-digest":"sha256:b"}]"#);
+        assert!(find_named("overlay", st, "localhost/base", Some("1"), None).unwrap_err().contains("inconsistent"));
     }
 }

@@ -63,15 +63,14 @@ pub struct PackageDb {
     /// Parts of the database that could not be read (a missing `.list`, a bad rpm header):
     /// the packages are still listed, with what was readable.
     pub notes: Vec<String>,
-    /// Path → indexes into `packages`, in database order.
-    index: HashMap<Vec<u8>, Vec<u32>>,
+    /// Path → indexes into `packages`, in database order; built on first use (by spelling
+    /// alone) unless `index_canonical` built it first: an image's scan builds it once.
+    index: std::sync::OnceLock<HashMap<Vec<u8>, Vec<u32>>>,
 }
 
 impl PackageDb {
     pub fn new(ecosystem: Ecosystem, packages: Vec<Package>, notes: Vec<String>) -> PackageDb {
-        let mut db = PackageDb { ecosystem, packages, distro: None, notes, index: HashMap::new() };
-        db.index_canonical(|_| None);
-        db
+        PackageDb { ecosystem, packages, distro: None, notes, index: std::sync::OnceLock::new() }
     }
 
     /// (Re)build the owner index. `resolve_dir` maps a directory of the image to its
@@ -81,6 +80,10 @@ impl PackageDb {
     /// `/bin/ls` listed by dpkg is found as `/usr/bin/ls` when `/bin -> usr/bin`. The last
     /// component is never resolved: a package owns the link itself, not what it points to.
     pub fn index_canonical(&mut self, resolve_dir: impl Fn(&[u8]) -> Option<Vec<u8>>) {
+        self.index = std::sync::OnceLock::from(self.build_index(resolve_dir));
+    }
+
+    fn build_index(&self, resolve_dir: impl Fn(&[u8]) -> Option<Vec<u8>>) -> HashMap<Vec<u8>, Vec<u32>> {
         let mut index: HashMap<Vec<u8>, Vec<u32>> = HashMap::new();
         let mut dirs: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
         for (i, p) in self.packages.iter().enumerate() {
@@ -110,7 +113,7 @@ impl PackageDb {
                 }
             }
         }
-        self.index = index;
+        index
     }
 
     /// The first package (in database order) that lists this path, by its own spelling or,
@@ -125,7 +128,8 @@ impl PackageDb {
             [rest @ .., b'/'] if !rest.is_empty() => rest,
             p => p,
         };
-        self.index.get(path).into_iter().flatten().map(move |&i| &self.packages[i as usize])
+        let index = self.index.get_or_init(|| self.build_index(|_| None));
+        index.get(path).into_iter().flatten().map(move |&i| &self.packages[i as usize])
     }
 
     /// Packages whose name matches a shell glob (`crate::glob`: `openssh-*`, `python3.1?`).

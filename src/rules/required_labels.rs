@@ -35,13 +35,7 @@ pub enum Origin {
 /// previous step's intermediate image by hex ID. So the image's own build starts at the last
 /// entry whose FROM names something other than a hex ID.
 pub fn origin(image: &crate::inspect::ImageInspect, key: &str) -> Origin {
-    let starts_build = |c: &str| {
-        c.strip_prefix("FROM ")
-            .map(|from| !(from.len() >= 12 && from.bytes().all(|b| b.is_ascii_hexdigit())))
-            .unwrap_or(false)
-    };
-    let own_from = image.history.iter().rposition(|h| starts_build(&h.comment));
-    let Some(start) = own_from else { return Origin::Unknown };
+    let Some(start) = crate::base::build_start(image) else { return Origin::Unknown };
     let mut found: Option<Origin> = None;
     for (i, h) in image.history.iter().enumerate() {
         if label_keys(&h.created_by).iter().any(|k| k == key) {
