@@ -1,83 +1,118 @@
-//! Issue #14 (part F): an installed package of a forbidden kind fails its check even when
-//! its binaries were renamed out of PATH, and the package and its exact fix reach every CI
-//! format; a tool copied in by hand is "not owned" and has no package fix. One image from
+//! Issue #14 (parts F and H): an installed package of a forbidden kind fails its check even
+//! when its binaries were renamed out of PATH, and the package and its exact fix reach every
+//! CI format; a tool copied in by hand is "not owned" and has no package fix. One image from
 //! the Debian rootfs, scanned from storage and from the registry.
 //!
-//! gcc-12 is "installed" the cheap way rather than by apt (which needs the network and a
-//! minute): its dpkg status stanza and `info/gcc-12.list` are written exactly as dpkg
-//! writes them, with the files the list names, and then the driver is moved out of PATH by
-//! hand the way a build that "hides" the compiler would (the list still names its old path).
+//! gcc-12 is installed for real: the host's dpkg installs the host Debian's own gcc-12 .deb
+//! (downloaded once by `tests/env/setup.sh`) into a mount of the working container, so dpkg
+//! itself writes the status stanza and `info/gcc-12.list`. `--force-depends` leaves out its
+//! dependencies (cpp-12, binutils, libgcc-12-dev, …: tens of MB more, and the check reads only
+//! gcc-12's own stanza and list). The driver is then moved out of PATH by hand the way a
+//! build that "hides" the compiler would; dpkg's list still names its old path.
 
 use crate::support::*;
 use serde_json::Value;
+use std::cell::RefCell;
+use std::ffi::OsStr;
 use std::fs;
-use std::process::Command;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
-/// Version and architecture of the rootfs's gcc-12-base: gcc-12 comes from the same source.
-fn gcc_base() -> (String, String) {
-    let admindir = env().rootfs.join("var/lib/dpkg");
-    let out = Command::new("dpkg-query")
-        .arg("--admindir")
-        .arg(&admindir)
-        .args(["-W", "-f", "${Version} ${Architecture}", "gcc-12-base"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (v, a) = text.split_once(' ').unwrap();
-    (v.to_string(), a.to_string())
+/// Where the build hides the compiler driver.
+const HIDDEN: &str = "/opt/hidden/cc";
+
+/// The cached .deb and what its control file says.
+struct Deb {
+    path: PathBuf,
+    version: String,
+    arch: String,
 }
 
-const SETUP: &str = r#"set -eu
-mkdir -p /usr/lib/gcc/x86_64-linux-gnu/12 /usr/share/doc/gcc-12 /opt/tools
-install -m 755 /usr/bin/true /usr/lib/gcc/x86_64-linux-gnu/12/collect2
-install -m 755 /usr/bin/true /usr/lib/gcc/x86_64-linux-gnu/12/lto-wrapper
-echo 'report bugs to the Debian BTS' > /usr/share/doc/gcc-12/README.Bugs
-# dpkg unpacked the driver here; the build then moved it out of PATH.
-install -m 755 /usr/bin/true /opt/tools/build-helper
-cat /f-ctx/gcc-12.stanza >> /var/lib/dpkg/status
-install -m 644 /f-ctx/gcc-12.list /var/lib/dpkg/info/gcc-12.list
-# An ssh client copied in by hand: no package owns it.
-install -m 755 /usr/bin/true /usr/local/bin/ssh
-rm -rf /f-ctx
-"#;
+fn gcc_deb() -> Deb {
+    let path =
+        env().gcc_deb.clone().unwrap_or_else(|| panic!("the env file names no OCIC_TEST_GCC_DEB\n=> {SETUP_HINT}"));
+    let field = |f: &str| ok(clean_command("dpkg-deb").arg("--field").arg(&path).arg(f));
+    assert_eq!(field("Package"), "gcc-12", "{}", path.display());
+    Deb { version: field("Version"), arch: field("Architecture"), path }
+}
 
-fn build() -> Pushed {
+/// What the package finding's note must say, read off the container's files: the files (not
+/// directories) that dpkg's list names and that are still there, executables first, each
+/// group in path order, the first 8 then how many more.
+fn expected_note(root: &Path, list: &str) -> String {
+    let root = fs::canonicalize(root).unwrap();
+    let mut files: Vec<(bool, &str)> = Vec::new();
+    for p in list.lines() {
+        let host = root.join(p.trim_start_matches('/'));
+        // The scanner names files by their canonical path: no symlinked directory on the way.
+        if let Ok(parent) = fs::canonicalize(host.parent().unwrap()) {
+            assert_eq!(parent, host.parent().unwrap(), "{p} goes through a symlink");
+        }
+        let Ok(md) = fs::symlink_metadata(&host) else { continue };
+        if !md.is_dir() {
+            files.push((!(md.is_file() && md.permissions().mode() & 0o111 != 0), p));
+        }
+    }
+    files.sort();
+    let shown: Vec<&str> = files.iter().take(8).map(|(_, p)| *p).collect();
+    let more = files.len().saturating_sub(8);
+    format!("installs {}{}", shown.join(", "), if more > 0 { format!(" and {more} more") } else { String::new() })
+}
+
+struct Built {
+    pushed: Pushed,
+    /// The dpkg layer's history entry.
+    created_by: String,
+    note: String,
+    /// The driver's path in dpkg's list, e.g. /usr/bin/x86_64-linux-gnu-gcc-12.
+    driver: String,
+}
+
+fn build(deb: &Deb) -> Built {
     let e = env();
-    let (version, arch) = gcc_base();
-    let store = Store::new("f-pkgtools");
-    let name = "f-pkgtools";
+    let store = Store::new("h-pkgtools");
+    let name = "h-pkgtools";
     let base = format!("localhost/{}:base", repo(name));
     let local = format!("localhost/{}:1", repo(name));
-    let c = store.buildah(&["from", "scratch"]);
-    store.buildah(&["copy", "-q", &c, &format!("{}/", e.rootfs.display()), "/"]);
-    store.buildah(&["commit", "-q", &c, &base]);
-    store.buildah(&["rm", &c]);
-    let ctx = Scratch::new("f-pkgtools-ctx");
-    fs::write(ctx.path().join("setup.sh"), SETUP).unwrap();
-    fs::write(
-        ctx.path().join("gcc-12.stanza"),
-        format!(
-            "Package: gcc-12\nStatus: install ok installed\nPriority: optional\nSection: devel\n\
-             Installed-Size: 72240\nMaintainer: Debian GCC Maintainers <debian-gcc@lists.debian.org>\n\
-             Architecture: {arch}\nVersion: {version}\nProvides: c-compiler\n\
-             Depends: cpp-12 (= {version}), gcc-12-base (= {version})\n\
-             Description: GNU C compiler\n This is the GNU C compiler, a fairly portable optimizing compiler for C.\n\
-             Homepage: http://gcc.gnu.org/\n\n"
-        ),
-    )
-    .unwrap();
-    fs::write(
-        ctx.path().join("gcc-12.list"),
-        "/.\n/usr\n/usr/bin\n/usr/bin/x86_64-linux-gnu-gcc-12\n/usr/lib\n/usr/lib/gcc\n\
-         /usr/lib/gcc/x86_64-linux-gnu\n/usr/lib/gcc/x86_64-linux-gnu/12\n\
-         /usr/lib/gcc/x86_64-linux-gnu/12/collect2\n/usr/lib/gcc/x86_64-linux-gnu/12/lto-wrapper\n\
-         /usr/share\n/usr/share/doc\n/usr/share/doc/gcc-12\n/usr/share/doc/gcc-12/README.Bugs\n/usr/bin/gcc-12\n",
-    )
-    .unwrap();
-    let cf = ctx.path().join("Containerfile");
-    fs::write(&cf, format!("FROM {base}\nCOPY . /f-ctx/\nRUN sh /f-ctx/setup.sh\nUSER 1001:1001\n")).unwrap();
-    build_file_and_push(&store, "podman", &cf, ctx.path(), &local, name)
+    build_tree(&store, &base, &e.rootfs, &[]);
+    let deb_name = deb.path.file_name().unwrap().to_str().unwrap();
+    let found = RefCell::new((String::new(), String::new()));
+    let install = |root: &Path| {
+        ok(clean_command("dpkg")
+            .arg(format!("--root={}", root.display()))
+            .args(["--force-depends", "-i"])
+            .arg(&deb.path));
+        let admindir = root.join("var/lib/dpkg");
+        let status = ok(clean_command("dpkg-query").arg(format!("--admindir={}", admindir.display())).args([
+            "-W",
+            "-f",
+            "${db:Status-Abbrev}${Version}",
+            "gcc-12",
+        ]));
+        assert_eq!(status, format!("ii {}", deb.version), "dpkg installed and configured gcc-12");
+        let list = fs::read_to_string(admindir.join("info/gcc-12.list")).unwrap();
+        // The driver: /usr/bin/*-gcc-12 (<triplet>-gcc-12, a real binary; gcc-12 links to it).
+        let drivers: Vec<&str> =
+            list.lines().filter(|p| p.starts_with("/usr/bin/") && p.ends_with("-gcc-12")).collect();
+        assert_eq!(drivers.len(), 1, "{list}");
+        let driver = drivers[0].to_string();
+        assert!(fs::symlink_metadata(root.join(&driver[1..])).unwrap().is_file(), "{driver}");
+        assert!(list.lines().any(|p| p == "/usr/bin/gcc-12"), "{list}");
+        fs::create_dir_all(root.join("opt/hidden")).unwrap();
+        fs::rename(root.join(&driver[1..]), root.join(&HIDDEN[1..])).unwrap();
+        fs::remove_file(root.join("usr/bin/gcc-12")).unwrap();
+        // An ssh client copied in by hand: no package owns it.
+        write_file(&root.join("usr/local/bin/ssh"), &fs::read(root.join("usr/bin/true")).unwrap(), 0o755);
+        *found.borrow_mut() = (driver, expected_note(root, &list));
+    };
+    let created_by = format!(
+        "dpkg --force-depends -i {deb_name} && mkdir /opt/hidden && mv /usr/bin/*-gcc-12 {HIDDEN} && rm /usr/bin/gcc-12 \
+         && install -m 755 /usr/bin/true /usr/local/bin/ssh"
+    );
+    let config = ["--created-by", created_by.as_str(), "--user", "1001:1001"].map(OsStr::new).to_vec();
+    let id = commit_layer(&store, &base, &local, Commit { edit: Some(&install), config, ..Commit::default() });
+    let (driver, note) = found.into_inner();
+    Built { pushed: push_all(&store, &local, name, &id, &["1"]), created_by, note, driver }
 }
 
 fn check<'a>(rep: &'a Value, id: &str) -> &'a Value {
@@ -90,12 +125,13 @@ fn file<'a>(out: &'a ScanOut, suffix: &str) -> &'a str {
 
 #[test]
 fn renamed_compiler_fails_by_package_and_hand_copied_ssh_is_not_owned_on_both_sources() {
-    let (version, arch) = gcc_base();
-    let pushed = build();
-    let reference = pushed.reference();
+    let deb = gcc_deb();
+    let (version, arch) = (&deb.version, &deb.arch);
+    let built = build(&deb);
+    let reference = built.pushed.reference();
     let formats = ["--format", "sarif,codequality,junit,legacy-json"];
-    let stored = scan(&Store::new("f-pkgtools-stored")).good_auth().args(formats).arg(&reference).run();
-    let fetched = fetch(&Store::new("f-pkgtools-fetched")).good_auth().args(formats).arg(&reference).run();
+    let stored = scan(&Store::new("h-pkgtools-stored")).good_auth().args(formats).arg(&reference).run();
+    let fetched = fetch(&Store::new("h-pkgtools-fetched")).good_auth().args(formats).arg(&reference).run();
     let location = format!("package gcc-12 {version} ({arch}, deb) installed");
     let fix = "apt-get purge --auto-remove gcc-12";
     let mut compilers = Vec::new();
@@ -114,19 +150,27 @@ fn renamed_compiler_fails_by_package_and_hand_copied_ssh_is_not_owned_on_both_so
         let f = violations[0];
         assert_eq!(f["path"], location.as_str());
         assert_eq!(f["kind"], "config");
-        // Layers: the rootfs, COPY, RUN: the RUN step wrote info/gcc-12.list.
-        assert_eq!(f["layer"], 3, "{f}");
-        assert!(f["created_by"].as_str().unwrap().contains("setup.sh"), "{f}");
+        // Layers: the rootfs, then the dpkg step, which wrote info/gcc-12.list.
+        assert_eq!(f["layer"], 2, "{f}");
+        assert_eq!(f["created_by"], built.created_by.as_str(), "{f}");
         assert_eq!(f["package"]["name"], "gcc-12");
+        // The version and architecture dpkg-deb reads in the .deb's control file.
         assert_eq!(f["package"]["version"], version.as_str());
+        assert_eq!(f["package"]["arch"], arch.as_str());
         assert_eq!(f["package"]["ecosystem"], "deb");
         assert_eq!(f["fix"], fix);
-        assert_eq!(
-            f["note"],
-            "installs /usr/lib/gcc/x86_64-linux-gnu/12/collect2, /usr/lib/gcc/x86_64-linux-gnu/12/lto-wrapper, \
-             /usr/share/doc/gcc-12/README.Bugs"
-        );
-        assert!(c["findings"].as_array().unwrap().iter().all(|f| f["path"] != "/opt/tools/build-helper"));
+        assert_eq!(f["note"], built.note.as_str());
+        // dpkg's list still names the driver's old path, where nothing is left, and nothing
+        // tells the scanner where it went: the note shows it under neither name.
+        let note = f["note"].as_str().unwrap();
+        assert!(!note.contains(&built.driver) && !note.contains(HIDDEN), "{note}");
+        // Named cc, the hidden driver matches by name but is not on PATH: listed for
+        // information only, and not owned (dpkg's list names its old path).
+        let hidden = c["findings"].as_array().unwrap().iter().find(|f| f["path"] == HIDDEN);
+        let hidden = hidden.unwrap_or_else(|| panic!("{c}"));
+        assert_eq!((&hidden["violation"], &hidden["not_owned"]), (&Value::Bool(false), &Value::Bool(true)), "{hidden}");
+        assert_eq!(hidden["note"], "executable outside PATH");
+        assert!(d.contains(" (1 other match listed for information); "), "{d}");
 
         // remote-access-tools: the hand-copied ssh, not owned, no package, no fix.
         let r = check(&rep, "remote-access-tools");

@@ -343,7 +343,45 @@ build_rootfs() {
     trap - EXIT INT TERM
 }
 
-# --- 5. env file -------------------------------------------------------------
+# --- 5. a real package to install into test images ------------------------------
+
+# The host Debian's own gcc-12 .deb (alone, ~19 MB, no dependencies): the package-tools test
+# installs it into an image with the real dpkg. Downloaded once; a cached file that dpkg-deb
+# reads as gcc-12 is kept, whatever version the mirror has moved on to since.
+GCC_DEB=
+fetch_gcc_deb() {
+    local dir=$STATE/debs f tmp
+    local -a got
+    mkdir -p "$dir"
+    for f in "$dir"/gcc-12_*.deb; do
+        if [[ -f $f && $(dpkg-deb --field "$f" Package 2>/dev/null) == gcc-12 ]]; then
+            GCC_DEB=$f
+            return 0
+        fi
+    done
+    rm -rf "$dir"/.download.*   # an interrupted earlier run
+    tmp=$(mktemp -d "$dir/.download.XXXXXX")
+    log "downloading the gcc-12 .deb into $dir"
+    # apt-get download writes into the working directory. The sandbox user _apt could not
+    # write under the 0700 state dir, so download as root (no warning about it either).
+    download_gcc_deb() { (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root gcc-12 9>&-); }
+    if ! download_gcc_deb 2>/dev/null; then
+        # No package lists yet (or stale ones naming a version the mirror no longer has).
+        apt-get update -qq
+        download_gcc_deb
+    fi
+    got=("$tmp"/gcc-12_*.deb)
+    if [[ ${#got[@]} != 1 || ! -f ${got[0]} || $(dpkg-deb --field "${got[0]}" Package) != gcc-12 ]]; then
+        echo "apt-get download gcc-12 did not produce one gcc-12 .deb in $tmp" >&2
+        exit 1
+    fi
+    # Renamed into place only when complete: the glob above never sees half a file.
+    mv -f "${got[0]}" "$dir/"
+    rm -rf "$tmp"
+    GCC_DEB=$dir/${got[0]##*/}
+}
+
+# --- 6. env file -------------------------------------------------------------
 
 write_env_file() {
     # podman/buildah refuse to run at all ("checking authfile: stat ...") when
@@ -368,6 +406,7 @@ export OCIC_TEST_REGISTRY=$(printf %q "127.0.0.1:$PORT")
 export OCIC_TEST_REGISTRY_USER=$(printf %q "$REG_USER")
 export OCIC_TEST_REGISTRY_PASSWORD=$(printf %q "$REG_PASSWORD")
 export OCIC_TEST_ROOTFS=$(printf %q "$ROOTFS")
+export OCIC_TEST_GCC_DEB=$(printf %q "$GCC_DEB")
 EOF
 }
 
@@ -380,5 +419,6 @@ write_container_configs
 write_registry_files
 start_registry
 build_rootfs
+fetch_gcc_deb
 write_env_file
 log "ready: source $STATE/env"

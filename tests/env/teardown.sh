@@ -6,7 +6,8 @@
 #   tests/env/teardown.sh               stop + unmount, keep all data
 #   tests/env/teardown.sh --purge       also delete images, registry data and
 #                                       configs (keeps the rootfs cache, which
-#                                       costs minutes of debootstrap to rebuild)
+#                                       costs minutes of debootstrap to rebuild,
+#                                       and the downloaded .debs)
 #   tests/env/teardown.sh --purge-all   delete the whole state dir
 set -euo pipefail
 
@@ -58,8 +59,8 @@ unmount_under "$STATE"
 
 case $mode in
     purge)
-        log "purging $STATE (keeping $ROOTFS)"
-        find "$STATE" -mindepth 1 -maxdepth 1 ! -name rootfs ! -name .lock \
+        log "purging $STATE (keeping $ROOTFS and $STATE/debs)"
+        find "$STATE" -mindepth 1 -maxdepth 1 ! -name rootfs ! -name debs ! -name .lock \
             -exec rm -rf --one-file-system {} +
         # Half-built trees from an interrupted debootstrap are not a cache.
         rm -rf --one-file-system "${ROOTFS%/*}"/.debian-minbase.tmp.*

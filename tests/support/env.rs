@@ -33,6 +33,9 @@ pub struct TestEnv {
     pub password: String,
     /// The debootstrap Debian rootfs.
     pub rootfs: PathBuf,
+    /// The host Debian's real gcc-12 .deb; None with an env file from an older setup.sh
+    /// (only the package-tools test needs it, and fails with the hint then).
+    pub gcc_deb: Option<PathBuf>,
     /// Unique per test process; lower-case, usable in repository names.
     pub run_id: String,
     /// Where this process keeps its scratch directories (under the state dir, so
@@ -44,7 +47,7 @@ pub struct TestEnv {
     pub path: OsString,
 }
 
-const SETUP_HINT: &str = "run `tests/env/setup.sh` (as root) before `cargo test --test tests`; it writes \
+pub const SETUP_HINT: &str = "run `tests/env/setup.sh` (as root) before `cargo test --test tests`; it writes \
     $OCIC_TEST_STATE/env (default /var/tmp/oci-compliance-test/env), which the tests read";
 
 /// The environment of `tests/env/setup.sh`, read once from the `env` file of the state dir.
@@ -127,6 +130,7 @@ fn load() -> Result<TestEnv, String> {
         user: var("OCIC_TEST_REGISTRY_USER"),
         password: var("OCIC_TEST_REGISTRY_PASSWORD"),
         rootfs: var("OCIC_TEST_ROOTFS").into(),
+        gcc_deb: vars.get("OCIC_TEST_GCC_DEB").filter(|s| !s.is_empty()).map(PathBuf::from),
         run_id: run_id().to_string(),
         home: tmp_root.join(format!("{}-home", run_id())),
         tmp_root,
