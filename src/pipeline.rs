@@ -261,8 +261,13 @@ impl Scanner {
             match how {
                 Lookup::Acquire | Lookup::Local => {
                     if let (Lookup::Local, Some((driver, root)), Some(repo)) = (how, &records, b.repo_name()) {
-                        match crate::layers::storage::find_named(driver, root, &repo, b.tag.as_deref(), b.digest.as_deref())
-                        {
+                        match crate::layers::storage::find_named(
+                            driver,
+                            root,
+                            &repo,
+                            b.tag.as_deref(),
+                            b.digest.as_deref(),
+                        ) {
                             Ok(Some(found)) => {
                                 let digest = b.digest.clone().or(Some(found.digest).filter(|d| !d.is_empty()));
                                 return Ok(InspectedBase { diff_ids: found.diff_ids, digest });

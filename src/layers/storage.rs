@@ -136,10 +136,11 @@ pub fn find_named(
         let at = digest.map(|d| format!("@{d}")).or(tag.map(|t| format!(":{t}"))).unwrap_or_else(|| ":latest".into());
         return Err(format!("local storage holds {repo}, but not {repo}{at}"));
     };
-    let layers: HashMap<String, LayerRecord> = read_records::<LayerRecord>(&store.join(format!("{driver}-layers/layers.json")))?
-        .into_iter()
-        .map(|l| (l.id.clone(), l))
-        .collect();
+    let layers: HashMap<String, LayerRecord> =
+        read_records::<LayerRecord>(&store.join(format!("{driver}-layers/layers.json")))?
+            .into_iter()
+            .map(|l| (l.id.clone(), l))
+            .collect();
     let mut diff_ids = Vec::new();
     let mut next = img.layer.clone();
     while !next.is_empty() {
