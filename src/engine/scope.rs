@@ -51,28 +51,7 @@ mod tests {
     use crate::model::{BaseFoundBy, CheckPolicy, EntryKind, Finding, Severity};
 
     fn finding(layer: usize, violation: bool) -> Finding {
-        Finding {
-            path: format!("/f{layer}"),
-            layer,
-            layer_digest: String::new(),
-            created_by: String::new(),
-            kind: EntryKind::File,
-            mode: "4755".into(),
-            permissions: String::new(),
-            uid: 0,
-            gid: 0,
-            size: 0,
-            link_target: None,
-            visible: true,
-            violation,
-            origin: Origin::Own,
-            counted: true,
-            note: None,
-            waiver: None,
-            package: None,
-            not_owned: false,
-            fix: None,
-        }
+        Finding { layer, violation, mode: "4755".into(), ..Finding::test(&format!("/f{layer}"), EntryKind::File) }
     }
 
     fn check(findings: Vec<Finding>) -> CheckResult {

@@ -380,6 +380,36 @@ fn yes() -> bool {
     true
 }
 
+#[cfg(test)]
+impl Finding {
+    /// A visible own violation at `path` in layer 1, owned by nothing known: tests change
+    /// what they are about with struct update syntax.
+    pub fn test(path: &str, kind: EntryKind) -> Finding {
+        Finding {
+            path: path.into(),
+            layer: 1,
+            layer_digest: String::new(),
+            created_by: String::new(),
+            kind,
+            mode: "0755".into(),
+            permissions: String::new(),
+            uid: 0,
+            gid: 0,
+            size: 0,
+            link_target: None,
+            visible: true,
+            violation: true,
+            origin: Origin::Own,
+            counted: true,
+            note: None,
+            waiver: None,
+            package: None,
+            not_owned: false,
+            fix: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub verdict: Verdict,

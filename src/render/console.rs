@@ -223,31 +223,20 @@ mod tests {
     #[test]
     fn package_findings_name_their_package_once_and_their_fix() {
         let mut f = crate::model::Finding {
-            path: "package socat 1.7.4.4-2 (amd64, deb) installed".into(),
             layer: 2,
-            layer_digest: String::new(),
-            created_by: String::new(),
-            kind: crate::model::EntryKind::Config,
             mode: "0000".into(),
-            permissions: String::new(),
-            uid: 0,
-            gid: 0,
-            size: 0,
-            link_target: None,
-            visible: true,
-            violation: true,
             note: Some("installs /usr/bin/socat".into()),
-            waiver: None,
-            origin: crate::model::Origin::Own,
-            counted: true,
             package: Some(crate::model::PackageRef {
                 name: "socat".into(),
                 version: "1.7.4.4-2".into(),
                 arch: "amd64".into(),
                 ecosystem: "deb".into(),
             }),
-            not_owned: false,
             fix: Some("apt-get purge --auto-remove socat".into()),
+            ..crate::model::Finding::test(
+                "package socat 1.7.4.4-2 (amd64, deb) installed",
+                crate::model::EntryKind::Config,
+            )
         };
         assert_eq!(
             super::finding_line(&f),
@@ -284,26 +273,12 @@ mod tests {
             ..Default::default()
         };
         let finding = |layer: usize, digest: &str| Finding {
-            path: "/x".into(),
             layer,
             layer_digest: digest.into(),
-            created_by: String::new(),
-            kind: crate::model::EntryKind::File,
             mode: "4755".into(),
             permissions: "-rwsr-xr-x".into(),
-            uid: 0,
-            gid: 0,
             size: 1,
-            link_target: None,
-            visible: true,
-            violation: true,
-            origin: crate::model::Origin::Own,
-            counted: true,
-            note: None,
-            waiver: None,
-            package: None,
-            not_owned: false,
-            fix: None,
+            ..Finding::test("/x", crate::model::EntryKind::File)
         };
         let check = CheckResult {
             id: "suid-files".into(),

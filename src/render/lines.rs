@@ -33,23 +33,6 @@ mod tests {
 
     fn finding(kind: EntryKind, path: &str, version: &str) -> Finding {
         Finding {
-            path: path.into(),
-            layer: 1,
-            layer_digest: String::new(),
-            created_by: String::new(),
-            kind,
-            mode: "0755".into(),
-            permissions: String::new(),
-            uid: 0,
-            gid: 0,
-            size: 0,
-            link_target: None,
-            visible: true,
-            violation: true,
-            note: None,
-            waiver: None,
-            origin: crate::model::Origin::Own,
-            counted: true,
             package: Some(PackageRef {
                 name: "socat".into(),
                 version: version.into(),
@@ -58,6 +41,7 @@ mod tests {
             }),
             not_owned: false,
             fix: Some("apt-get purge --auto-remove socat".into()),
+            ..Finding::test(path, kind)
         }
     }
 
