@@ -149,6 +149,9 @@ mod tests {
         assert!(!p.labels.required.is_empty());
         assert_eq!(p.scope("suid-files"), crate::model::Scope::Own);
         assert_eq!(p.scope("compilers"), crate::model::Scope::All);
+        let own = parse(include_str!("../../ci-examples/policy-own-layers.toml")).unwrap();
+        assert_eq!(own.scope("privilege-tools"), crate::model::Scope::Own);
+        assert_eq!(own.scope("root-user"), crate::model::Scope::All);
     }
 
     #[test]
