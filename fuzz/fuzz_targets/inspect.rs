@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use oci_compliance::engine;
 use oci_compliance::exit::Failure;
 use oci_compliance::layers::{self, entry::NO_PARENT, Classify, Entry, ImageFs, LayerScan, LayerSource};
-use oci_compliance::model::{EntryKind as Kind, ErrorKind, ImageInfo, Report, SettingsInfo, Severity};
+use oci_compliance::model::{
+    BaseFoundBy, BaseInfo, EntryKind as Kind, ErrorKind, ImageInfo, Report, SettingsInfo, Severity,
+};
 use oci_compliance::reference::ImageRef;
 use oci_compliance::rules::{self, Classifier, RuleSettings};
 
@@ -64,7 +66,20 @@ fuzz_target!(|data: &[u8]| {
     let reference = ImageRef::parse("registry.example:5000/ns/app:1").unwrap();
     let policy = Default::default();
     let checks = engine::run_checks(&reference, &image, &fs, &policy, &settings, rules::all());
-    let layers = engine::layer_info(&fs, &checks);
-    let r = engine::new_report(settings_info(), engine::image_info(&reference, &image, None, oci_compliance::model::Source::Storage), layers, checks, Vec::new(), None);
+    // The base as the hostile history and annotations give it: parsed, never trusted.
+    let _ = oci_compliance::base::named(&image).and_then(|n| n.reference());
+    let base = match oci_compliance::base::from_history(&image) {
+        Ok((name, layers)) => BaseInfo {
+            found_by: BaseFoundBy::History,
+            reference: Some(oci_compliance::escape::text(&name)),
+            digest: None,
+            layers,
+            note: None,
+        },
+        Err(e) => BaseInfo { found_by: BaseFoundBy::None, reference: None, digest: None, layers: 0, note: Some(e) },
+    };
+    let layers = engine::layer_info(&fs, &checks, &base);
+    let mut r = engine::new_report(settings_info(), engine::image_info(&reference, &image, None, oci_compliance::model::Source::Storage), layers, checks, Vec::new(), None);
+    r.base = Some(base);
     assert_printable(&r);
 });
