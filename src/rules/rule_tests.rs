@@ -1227,6 +1227,21 @@ fn an_apk_package_gets_apks_remove_command() {
     assert_eq!(r.status, Status::Fail, "{r:?}");
     let f = package_findings(&r)[0];
     assert_eq!(f.path, "package socat 1.8.0.0-r0 (x86_64, apk) installed");
-    assert_eq!((f.fix.as_deref(), f.layer), (Some("apk del socat"), 0));
+    assert_eq!((f.fix.as_deref(), f.layer), (Some("apk del socat"), 1), "the layer of its file");
     assert_eq!(f.note.as_deref(), Some("installs /usr/libexec/relay"));
+}
+
+#[test]
+fn an_apk_package_belongs_to_the_layer_that_added_its_files_not_one_that_changed_one() {
+    let img = Image::new(3);
+    img.layer(0).file("/usr/libexec/relay", 0o755).file("/usr/libexec/relay-helper", 0o755);
+    img.layer(1).file("/usr/libexec/relay-helper", 0o700);
+    img.layer(2).file_with(
+        "/lib/apk/db/installed",
+        0o644,
+        b"P:socat\nV:1.8.0.0-r0\nA:x86_64\nF:usr/libexec\nR:relay\nR:relay-helper\n\n",
+    );
+    let r = img.check("remote-access-tools");
+    let layers: Vec<(String, usize)> = package_findings(&r).iter().map(|f| (f.path.clone(), f.layer)).collect();
+    assert_eq!(layers, [("package socat 1.8.0.0-r0 (x86_64, apk) installed".to_string(), 1)], "{r:?}");
 }

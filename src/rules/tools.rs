@@ -249,22 +249,30 @@ fn package_findings(ctx: &Context, list: &[String]) -> (Vec<Finding>, Vec<String
     (findings, names, unchecked)
 }
 
-/// The layer that installed a dpkg package: the one that wrote its `info/NAME.list` (dpkg
-/// writes it on install and upgrade) or distroless `status.d/NAME`. 0 when not known (apk and
-/// rpm keep one database file for every package).
+/// The layer that installed a package. dpkg: the one that wrote its `info/NAME.list` (dpkg
+/// writes it on install and upgrade) or distroless `status.d/NAME`. apk and rpm keep one
+/// database file for every package, so there: the lowest layer that holds one of its files
+/// as the final image has them (a later layer that changes one file did not install it). 0
+/// when none of its files is in the image.
 fn installed_by(ctx: &Context, p: &crate::packages::Package) -> usize {
-    if p.ecosystem != crate::packages::Ecosystem::Deb || p.name.contains('/') || p.arch.contains('/') {
-        return 0;
+    let number = |loc: Loc| ctx.fs.layers[loc.layer as usize].source.number;
+    if p.ecosystem == crate::packages::Ecosystem::Deb && !p.name.contains('/') && !p.arch.contains('/') {
+        let candidates = [
+            format!("/var/lib/dpkg/info/{}.list", p.name),
+            format!("/var/lib/dpkg/info/{}:{}.list", p.name, p.arch),
+            format!("/var/lib/dpkg/status.d/{}", p.name),
+        ];
+        if let Some((_, loc)) = candidates.iter().find_map(|c| ctx.fs.resolve(c.as_bytes(), true).ok()) {
+            return number(loc);
+        }
     }
-    let candidates = [
-        format!("/var/lib/dpkg/info/{}.list", p.name),
-        format!("/var/lib/dpkg/info/{}:{}.list", p.name, p.arch),
-        format!("/var/lib/dpkg/status.d/{}", p.name),
-    ];
-    candidates
+    p.files
         .iter()
-        .find_map(|c| ctx.fs.resolve(c.as_bytes(), true).ok())
-        .map_or(0, |(_, loc)| ctx.fs.layers[loc.layer as usize].source.number)
+        .filter_map(|path| ctx.fs.resolve(path, false).ok())
+        .filter(|(_, loc)| ctx.fs.entry(*loc).kind != EntryKind::Dir)
+        .map(|(_, loc)| number(loc))
+        .min()
+        .unwrap_or(0)
 }
 
 /// What the package put in the final image: its files that are there (not directories),
